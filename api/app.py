@@ -1,0 +1,136 @@
+"""The app factory: everything a running service holds is built here, in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pluggy
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from tortoise import connections
+
+from tidings.api.auth import Authenticator
+from tidings.api.context import TidingsGraphQL
+from tidings.api.middleware import BodySizeLimit
+from tidings.api.settings import Settings
+from tidings.core import db
+from tidings.core.services import Services
+from tidings.core.tokens import TokenSigner
+from tidings.plugins.manager import channel_map, load_providers, plugin_manager
+from tidings.schema import SchemaOptions, build_schema
+
+logger = logging.getLogger("tidings")
+
+
+@dataclass
+class Runtime:
+    """What the lifespan builds and the routes use."""
+
+    settings: Settings
+    services: Services
+    signer: TokenSigner
+    channels: dict[str, list[str]]
+
+
+def build_runtime(settings: Settings, manager: pluggy.PluginManager | None = None) -> Runtime:
+    manager = manager or plugin_manager()
+    providers = load_providers(manager, settings.plugin_config)
+    channels = channel_map(providers)
+    return Runtime(
+        settings=settings,
+        services=Services.build(frozenset(channels)),
+        signer=TokenSigner(
+            settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
+        ),
+        channels=channels,
+    )
+
+
+async def prepare_database(settings: Settings) -> None:
+    """SQLite migrates itself at start; PostgreSQL refuses to start while behind."""
+    await db.init_db(settings.database_url, create_db=settings.is_sqlite)
+    if settings.is_sqlite:
+        applied = await db.migrate(settings.database_url)
+        if applied:
+            logger.info("applied %d migration(s)", len(applied))
+    else:
+        await db.ensure_schema_current(settings.database_url)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:  # the database did not answer; say so without detail
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(
+    settings: Settings,
+    *,
+    manager: pluggy.PluginManager | None = None,
+    manage_database: bool = True,
+) -> Starlette:
+    """The ASGI app. `manage_database=False` when the caller has opened the ORM itself."""
+    runtime = build_runtime(settings, manager)
+    limits = settings.limits
+    schema = build_schema(
+        SchemaOptions(
+            introspection=settings.is_development,
+            max_depth=limits.max_depth,
+            max_aliases=limits.max_aliases,
+            max_tokens=limits.max_tokens,
+            max_page_size=limits.max_page_size,
+        )
+    )
+    graphql = TidingsGraphQL(
+        schema,
+        services=runtime.services,
+        signer=runtime.signer,
+        authenticator=Authenticator(runtime.signer, runtime.services.api_keys),
+        channels=runtime.channels,
+        max_page_size=limits.max_page_size,
+        graphiql=settings.is_development,
+        allowed_origins=settings.allowed_origins,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_database:
+            await prepare_database(settings)
+        try:
+            yield
+        finally:
+            if manage_database:
+                await db.close_db()
+
+    middleware = [Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)]
+    if settings.allowed_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            )
+        )
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.schema = schema
+    return app

@@ -1,0 +1,64 @@
+"""The GraphQL view: builds each operation's context from the request's credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from tidings.api.auth import Authenticator
+from tidings.core.errors import UnauthenticatedError
+from tidings.core.services import Services
+from tidings.core.tokens import TokenSigner
+from tidings.schema import TidingsSchema
+from tidings.schema.context import Context
+
+
+class TidingsGraphQL(GraphQL):
+    """Strawberry's ASGI view with our context, `graphql-transport-ws` only, no GET queries."""
+
+    def __init__(
+        self,
+        schema: TidingsSchema,
+        *,
+        services: Services,
+        signer: TokenSigner,
+        authenticator: Authenticator,
+        channels: dict[str, list[str]],
+        max_page_size: int,
+        graphiql: bool,
+        allowed_origins: tuple[str, ...],
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            # Queries in URLs end up in access logs: POST only (GET serves GraphiQL alone).
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=20,
+            allowed_origins=() if "*" in allowed_origins else allowed_origins,
+        )
+        self.services = services
+        self.signer = signer
+        self.authenticator = authenticator
+        self.channels = channels
+        self.max_page_size = max_page_size
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        authorization = request.headers.get("authorization")
+        context = Context(
+            services=self.services,
+            signer=self.signer,
+            channels=self.channels,
+            max_page_size=self.max_page_size,
+            request=request,
+            response=response,
+        )
+        try:
+            context.raw_viewer = await self.authenticator.authenticate(authorization)
+        except UnauthenticatedError:
+            context.auth_failed = True
+        return context

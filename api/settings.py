@@ -1,0 +1,200 @@
+"""Settings: read once, from the environment and a `.env` file, into one typed object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+ENVIRONMENTS = ("development", "production")
+SMTP_SECURITY = ("none", "starttls", "tls")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the process should refuse to start."""
+
+
+class Secret:
+    """A string that never prints: its repr and str are masked."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_page_size: int = 100
+    max_body_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = "sqlite://tidings.sqlite3"
+    redis_url: str | None = None
+    secret_key: Secret = field(default_factory=lambda: Secret(""))
+    secret_key_from_file: bool = False
+    allowed_origins: tuple[str, ...] = ("*",)
+    staff_token_ttl: int = 12 * 3600
+    customer_token_ttl: int = 30 * 24 * 3600
+    in_process_worker: bool = True
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: Secret | None = None
+    smtp_security: str = "starttls"
+    fcm_credentials: str | None = None
+    fcm_endpoint: str = "https://fcm.googleapis.com"
+    limits: Limits = field(default_factory=Limits)
+    # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
+    plugin_config: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = ".env",
+        workdir: Path | None = None,
+    ) -> Settings:
+        """Read settings from `environ` (default: the process environment) over a `.env` file."""
+        raw: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            raw.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        raw.update(os.environ if environ is None else environ)
+        config = {k: v for k, v in raw.items() if k.startswith("TIDINGS_")}
+        workdir = workdir or Path.cwd()
+
+        env = config.get("TIDINGS_ENV", "development").strip().lower()
+        if env not in ENVIRONMENTS:
+            raise SettingsError(f"TIDINGS_ENV must be one of {', '.join(ENVIRONMENTS)}")
+
+        key = config.get("TIDINGS_SECRET_KEY", "")
+        from_file = False
+        if not key:
+            if env == "production":
+                raise SettingsError("TIDINGS_SECRET_KEY is required when TIDINGS_ENV=production")
+            key = _development_key(workdir / "tidings.secret")
+            from_file = True
+        elif len(key) < 32:
+            raise SettingsError("TIDINGS_SECRET_KEY must be at least 32 characters")
+
+        origins_default = "*" if env == "development" else ""
+        origins = tuple(
+            o.strip()
+            for o in config.get("TIDINGS_ALLOWED_ORIGINS", origins_default).split(",")
+            if o.strip()
+        )
+        security = config.get("TIDINGS_SMTP_SECURITY", "starttls").strip().lower()
+        if security not in SMTP_SECURITY:
+            raise SettingsError(f"TIDINGS_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}")
+        password = config.get("TIDINGS_SMTP_PASSWORD")
+        defaults = Limits()
+        limits = Limits(
+            max_depth=_int(config, "TIDINGS_MAX_QUERY_DEPTH", defaults.max_depth),
+            max_aliases=_int(config, "TIDINGS_MAX_QUERY_ALIASES", defaults.max_aliases),
+            max_tokens=_int(config, "TIDINGS_MAX_QUERY_TOKENS", defaults.max_tokens),
+            max_page_size=_int(config, "TIDINGS_MAX_PAGE_SIZE", defaults.max_page_size),
+            max_body_bytes=_int(config, "TIDINGS_MAX_BODY_BYTES", defaults.max_body_bytes),
+        )
+        database_url = config.get("TIDINGS_DATABASE_URL", "sqlite://tidings.sqlite3")
+        if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
+        if database_url.startswith("postgresql://"):
+            database_url = "postgres://" + database_url[len("postgresql://") :]
+        return cls(
+            env=env,
+            database_url=database_url,
+            redis_url=config.get("TIDINGS_REDIS_URL") or None,
+            secret_key=Secret(key),
+            secret_key_from_file=from_file,
+            allowed_origins=origins,
+            staff_token_ttl=_int(config, "TIDINGS_STAFF_TOKEN_TTL", 12 * 3600),
+            customer_token_ttl=_int(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),
+            in_process_worker=_bool(config, "TIDINGS_IN_PROCESS_WORKER", True),
+            smtp_host=config.get("TIDINGS_SMTP_HOST") or None,
+            smtp_port=_int(config, "TIDINGS_SMTP_PORT", 587),
+            smtp_from=config.get("TIDINGS_SMTP_FROM") or None,
+            smtp_username=config.get("TIDINGS_SMTP_USERNAME") or None,
+            smtp_password=Secret(password) if password else None,
+            smtp_security=security,
+            fcm_credentials=config.get("TIDINGS_FCM_CREDENTIALS") or None,
+            fcm_endpoint=config.get("TIDINGS_FCM_ENDPOINT", "https://fcm.googleapis.com"),
+            limits=limits,
+            plugin_config=config,
+        )
+
+
+def _int(config: Mapping[str, str], name: str, default: int) -> int:
+    value = config.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be positive")
+    return number
+
+
+def _bool(config: Mapping[str, str], name: str, default: bool) -> bool:
+    value = config.get(name)
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false")
+
+
+def _development_key(path: Path) -> str:
+    """The development key kept in `tidings.secret`, created once with mode 0600."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise SettingsError(
+                f"{path} holds no usable key; delete it to make a new one"
+            ) from None
+        return key
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

@@ -1,0 +1,1 @@
+"""The domain: models, services and policy. Knows nothing of GraphQL or HTTP."""

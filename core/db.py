@@ -1,0 +1,85 @@
+"""Database configuration, start-up and migrations (tortoise-orm's built-in migrator)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+from tortoise.migrations.executor import MigrationExecutor
+
+MODELS_MODULE = "tidings.core.models"
+MIGRATIONS_MODULE = "tidings.core.migrations"
+
+
+class SchemaBehindError(Exception):
+    """The database lacks migrations this code needs; `tidings migrate` brings it up to date."""
+
+    def __init__(self, pending: list[str]) -> None:
+        super().__init__(
+            f"the database schema is behind by {len(pending)} migration(s) "
+            f"({', '.join(pending)}); run `tidings migrate` first"
+        )
+        self.pending = pending
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The tortoise configuration for one database URL."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For `tortoise makemigrations` (pyproject's [tool.tortoise]); the CLI never reads it.
+MIGRATIONS_CONFIG = tortoise_config(os.environ.get("TIDINGS_DATABASE_URL", "sqlite://:memory:"))
+
+
+async def init_db(database_url: str, *, create_db: bool = False) -> None:
+    """Open the connections. Global fallback on, so uvicorn's request tasks see them."""
+    await Tortoise.init(
+        config=tortoise_config(database_url),
+        _create_db=create_db,
+        _enable_global_fallback=True,
+    )
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+def _executor(database_url: str) -> MigrationExecutor:
+    config = tortoise_config(database_url)
+    return MigrationExecutor(get_connection("default"), config["apps"])
+
+
+async def pending_migrations(database_url: str) -> list[str]:
+    """Names of the migrations not yet applied (connections must be open)."""
+    plan = await _executor(database_url).plan()
+    return [
+        f"{step.migration.app_label}.{step.migration.name}" for step in plan if not step.backward
+    ]
+
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply every pending migration; idempotent. Returns what was applied."""
+    pending = await pending_migrations(database_url)
+    if pending:
+        await _executor(database_url).migrate()
+    return pending
+
+
+async def ensure_schema_current(database_url: str) -> None:
+    """Refuse to run against a database whose schema is behind."""
+    pending = await pending_migrations(database_url)
+    if pending:
+        raise SchemaBehindError(pending)

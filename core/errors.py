@@ -1,0 +1,32 @@
+"""Domain errors. Expected, user-correctable failures carry a stable code and a field."""
+
+from __future__ import annotations
+
+
+class TidingsError(Exception):
+    """Base for every error the domain raises on purpose."""
+
+
+class UserInputError(TidingsError):
+    """Bad input the caller can correct; it becomes a `UserError` in a mutation payload."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class NotFoundError(UserInputError):
+    """The object does not exist, or the caller may not see it: the two look the same."""
+
+    def __init__(self, field: str | None = None, message: str = "Not found.") -> None:
+        super().__init__("NOT_FOUND", message, field)
+
+
+class ForbiddenError(TidingsError):
+    """The caller's role may not perform this operation at all."""
+
+
+class UnauthenticatedError(TidingsError):
+    """The operation needs a valid token and got none, or a bad one."""

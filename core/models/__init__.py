@@ -1,0 +1,18 @@
+"""Tortoise models. Every table's primary key is a time-ordered UUID (see `tidings.core.ids`)."""
+
+from tidings.core.models.access import AccessGrant, ApiKey, Staff
+from tidings.core.models.categories import Category
+from tidings.core.models.customers import Customer, Device
+from tidings.core.models.permissions import PermissionEntry, PermissionState, Preference
+
+__all__ = [
+    "AccessGrant",
+    "ApiKey",
+    "Category",
+    "Customer",
+    "Device",
+    "PermissionEntry",
+    "PermissionState",
+    "Preference",
+    "Staff",
+]

@@ -1,0 +1,24 @@
+"""Message categories: what a message is about, and how it may be sent."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from tidings.core.ids import new_id
+from tidings.core.models.enums import CategoryKind
+
+
+class Category(Model):
+    id = fields.UUIDField(primary_key=True, default=new_id)
+    key = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=255)
+    description = fields.TextField(null=True)
+    kind = fields.CharEnumField(CategoryKind, max_length=16)
+    default_channels = fields.JSONField(default=list)
+    respect_quiet_hours = fields.BooleanField()
+    required = fields.BooleanField(default=False)
+    fallback_channel = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "categories"

@@ -1,0 +1,34 @@
+"""Domain services. The app factory builds one `Services` and hands it to every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tidings.core.services.access import AccessService
+from tidings.core.services.categories import CategoryService
+from tidings.core.services.consent import ConsentService
+from tidings.core.services.customers import CustomerService
+from tidings.core.services.staff import ApiKeyService, StaffService
+
+
+@dataclass(frozen=True)
+class Services:
+    customers: CustomerService
+    consent: ConsentService
+    categories: CategoryService
+    staff: StaffService
+    api_keys: ApiKeyService
+    access: AccessService
+
+    @classmethod
+    def build(cls, channels: frozenset[str]) -> Services:
+        """`channels`: every channel name a registered provider serves, plus the built-ins."""
+        categories = CategoryService(channels)
+        return cls(
+            customers=CustomerService(),
+            consent=ConsentService(channels, categories),
+            categories=categories,
+            staff=StaffService(),
+            api_keys=ApiKeyService(),
+            access=AccessService(),
+        )

@@ -1,0 +1,77 @@
+"""Access grants: a staff member's access to one customer, with actions and an expiry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from tidings.core import validation
+from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.models import AccessGrant, Customer, Staff
+from tidings.core.models.enums import AccessAction, Role
+from tidings.core.pagination import Page, paginate
+from tidings.core.viewer import Viewer, active_grants_q
+
+
+class AccessService:
+    async def grant(
+        self,
+        viewer: Viewer,
+        staff_id: uuid.UUID,
+        customer_id: uuid.UUID,
+        actions: Sequence[AccessAction],
+        expires_at: datetime | None,
+    ) -> AccessGrant:
+        if not viewer.has_role(Role.ADMIN):
+            raise ForbiddenError("Only ADMIN grants access.")
+        staff = await Staff.filter(id=staff_id).first()
+        if staff is None:
+            raise NotFoundError("staffId")
+        if not await Customer.filter(id=customer_id).exists():
+            raise NotFoundError("customerId")
+        if not actions:
+            raise UserInputError("REQUIRED", "Give at least one action.", "actions")
+        expires_at = validation.future_or_past(expires_at)
+        if expires_at is not None and expires_at <= datetime.now(UTC):
+            raise UserInputError("IN_THE_PAST", "An access grant must expire later.", "expiresAt")
+        grant = await AccessGrant.create(
+            staff=staff,
+            customer_id=customer_id,
+            actions=sorted({AccessAction(a).value for a in actions}),
+            expires_at=expires_at,
+            created_by=viewer.ref,
+        )
+        return grant
+
+    async def revoke(self, viewer: Viewer, grant_id: uuid.UUID) -> AccessGrant:
+        if not viewer.has_role(Role.ADMIN):
+            raise ForbiddenError("Only ADMIN revokes access.")
+        grant = await AccessGrant.filter(id=grant_id, revoked_at__isnull=True).first()
+        if grant is None:
+            raise NotFoundError("id")
+        grant.revoked_at = datetime.now(UTC)
+        await grant.save(update_fields=["revoked_at"])
+        return grant
+
+    async def list(
+        self,
+        viewer: Viewer,
+        first: int,
+        after: str | None,
+        staff_id: uuid.UUID | None = None,
+        customer_id: uuid.UUID | None = None,
+    ) -> Page[AccessGrant]:
+        """Active grants: ADMIN and AUDITOR see all; an agent sees its own."""
+        query = AccessGrant.filter(active_grants_q())
+        if viewer.has_role(Role.ADMIN, Role.AUDITOR):
+            pass
+        elif viewer.has_role(Role.AGENT):
+            query = query.filter(staff_id=viewer.id)
+        else:
+            raise ForbiddenError("Only ADMIN, AUDITOR and agents list access grants.")
+        if staff_id is not None:
+            query = query.filter(staff_id=staff_id)
+        if customer_id is not None:
+            query = query.filter(customer_id=customer_id)
+        return await paginate(query, first, after)

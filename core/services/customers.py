@@ -1,0 +1,221 @@
+"""Customers: profiles, contact points and devices."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from tidings.core import validation
+from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.models import Customer, Device
+from tidings.core.models.enums import Platform, Role, Tier
+from tidings.core.pagination import Page, paginate
+from tidings.core.viewer import Viewer, can_read_pii, resolve_target, visible_customers_q
+
+UNSET: Any = object()
+
+
+@dataclass
+class CustomerFields:
+    """Fields of a customer to create or change. On update, UNSET leaves a field as it is."""
+
+    external_id: str = UNSET
+    name: str | None = UNSET
+    email: str | None = UNSET
+    phone: str | None = UNSET
+    locale: str | None = UNSET
+    timezone: str | None = UNSET
+    tier: Tier | None = UNSET
+    attributes: dict | None = UNSET
+    _clean: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def cleaned(self) -> dict[str, Any]:
+        """Validated column values for the fields that were given."""
+        out: dict[str, Any] = {}
+        if self.external_id is not UNSET:
+            out["external_id"] = validation.text(self.external_id, "externalId", 255, required=True)
+        if self.name is not UNSET:
+            out["name"] = validation.text(self.name, "name", 255)
+        if self.email is not UNSET:
+            out["email"] = validation.email(self.email) if self.email else None
+        if self.phone is not UNSET:
+            out["phone"] = validation.phone(self.phone) if self.phone else None
+        if self.locale is not UNSET and self.locale is not None:
+            out["locale"] = validation.locale(self.locale)
+        if self.timezone is not UNSET and self.timezone is not None:
+            out["timezone"] = validation.timezone(self.timezone)
+        if self.tier is not UNSET and self.tier is not None:
+            out["tier"] = Tier(self.tier)
+        if self.attributes is not UNSET:
+            out["attributes"] = (
+                validation.json_object(
+                    self.attributes, "attributes", validation.MAX_ATTRIBUTES_BYTES
+                )
+                or {}
+            )
+        return out
+
+
+def _require_admin(viewer: Viewer) -> None:
+    if not viewer.has_role(Role.ADMIN):
+        raise ForbiddenError("Only ADMIN may change customers.")
+
+
+def device_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CustomerService:
+    async def get(self, viewer: Viewer, customer_id: uuid.UUID) -> Customer | None:
+        """The customer, or None when it does not exist or the caller may not see it."""
+        scope = await visible_customers_q(viewer)
+        if scope is None:
+            return None
+        return await Customer.filter(scope, id=customer_id).first()
+
+    async def require(self, viewer: Viewer, customer_id: uuid.UUID) -> Customer:
+        customer = await self.get(viewer, customer_id)
+        if customer is None:
+            raise NotFoundError("customerId")
+        return customer
+
+    async def get_many(self, viewer: Viewer, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Customer]:
+        scope = await visible_customers_q(viewer)
+        if scope is None or not ids:
+            return {}
+        return {c.id: c for c in await Customer.filter(scope, id__in=list(set(ids)))}
+
+    async def list(
+        self,
+        viewer: Viewer,
+        first: int,
+        after: str | None = None,
+        tier: Tier | None = None,
+        search: str | None = None,
+    ) -> Page[Customer]:
+        scope = await visible_customers_q(viewer)
+        if scope is None:
+            return Page(items=[], has_next=False, has_previous=False)
+        query = Customer.filter(scope)
+        if tier is not None:
+            query = query.filter(tier=tier)
+        if search:
+            query = query.filter(await self._search_q(viewer, search.strip()[:255]))
+        return await paginate(query, first, after)
+
+    async def _search_q(self, viewer: Viewer, term: str) -> Q:
+        """externalId and name for everyone; email and phone only where the caller may read them."""
+        match = Q(external_id__icontains=term) | Q(name__icontains=term)
+        pii = Q(email__icontains=term) | Q(phone__icontains=term)
+        if viewer.has_role(Role.ADMIN) or viewer.is_customer:
+            return match | pii
+        if viewer.has_role(Role.AGENT):
+            readable = [cid for cid in await viewer.access() if await can_read_pii(viewer, cid)]
+            if readable:
+                return match | (pii & Q(id__in=readable))
+        return match
+
+    async def create(self, viewer: Viewer, fields: CustomerFields) -> Customer:
+        _require_admin(viewer)
+        values = fields.cleaned()
+        values.setdefault("attributes", {})
+        try:
+            async with in_transaction():
+                return await Customer.create(**values)
+        except IntegrityError:
+            raise UserInputError(
+                "DUPLICATE_EXTERNAL_ID", "A customer with this externalId exists.", "externalId"
+            ) from None
+
+    async def update(
+        self, viewer: Viewer, customer_id: uuid.UUID, fields: CustomerFields
+    ) -> Customer:
+        customer = await self.get(viewer, customer_id)
+        if customer is None:
+            raise NotFoundError("id")
+        _require_admin(viewer)
+        values = fields.cleaned()
+        if not values:
+            return customer
+        customer.update_from_dict(values)
+        try:
+            async with in_transaction():
+                await customer.save(update_fields=[*values.keys(), "updated_at"])
+        except IntegrityError:
+            raise UserInputError(
+                "DUPLICATE_EXTERNAL_ID", "A customer with this externalId exists.", "externalId"
+            ) from None
+        return customer
+
+    async def revoke_tokens(self, viewer: Viewer, customer_id: uuid.UUID | None) -> Customer:
+        """Revoke every token issued to the customer so far (a lost phone, say)."""
+        customer_id = resolve_target(viewer, customer_id)
+        customer = await self.get(viewer, customer_id)
+        if customer is None:
+            raise NotFoundError("customerId")
+        if not (viewer.has_role(Role.ADMIN) or viewer.id == customer_id):
+            raise ForbiddenError("Only ADMIN or the customer may revoke its tokens.")
+        customer.token_version += 1
+        await customer.save(update_fields=["token_version", "updated_at"])
+        return customer
+
+    # Devices -------------------------------------------------------------------------------
+
+    async def register_device(
+        self, viewer: Viewer, customer_id: uuid.UUID | None, platform: Platform, token: str
+    ) -> Device:
+        """Register a push token; a token known already moves to this customer."""
+        customer_id = resolve_target(viewer, customer_id)
+        if (
+            not await can_read_pii(viewer, customer_id)
+            or await self.get(viewer, customer_id) is None
+        ):
+            raise NotFoundError("customerId")
+        if viewer.has_role(Role.AGENT):
+            raise ForbiddenError("Agents may not register devices.")
+        token = token.strip()
+        if not 16 <= len(token) <= 4096 or any(c.isspace() for c in token):
+            raise UserInputError("INVALID_TOKEN", "Not a push registration token.", "token")
+        digest = device_token_hash(token)
+        now = datetime.now(UTC)
+        async with in_transaction():
+            device = await Device.filter(token_hash=digest).select_for_update().first()
+            if device is None:
+                return await Device.create(
+                    customer_id=customer_id,
+                    platform=platform,
+                    token=token,
+                    token_hash=digest,
+                    last_seen_at=now,
+                )
+            device.customer_id = customer_id
+            device.platform = platform
+            device.last_seen_at = now
+            await device.save(update_fields=["customer_id", "platform", "last_seen_at"])
+            return device
+
+    async def remove_device(self, viewer: Viewer, device_id: uuid.UUID) -> Device:
+        device = await Device.filter(id=device_id).first()
+        if device is None or not await can_read_pii(viewer, device.customer_id):
+            raise NotFoundError("id")
+        if viewer.has_role(Role.AGENT):
+            raise ForbiddenError("Agents may not remove devices.")
+        await device.delete()
+        return device
+
+    # Batch loads for DataLoaders -----------------------------------------------------------
+
+    async def devices_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[Device]]:
+        rows = await Device.filter(customer_id__in=list(customer_ids)).order_by("id")
+        grouped: dict[uuid.UUID, list[Device]] = {cid: [] for cid in customer_ids}
+        for row in rows:
+            grouped[row.customer_id].append(row)
+        return [grouped[cid] for cid in customer_ids]

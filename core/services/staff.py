@@ -1,0 +1,178 @@
+"""Staff accounts (argon2 password hashes) and API keys (stored hashed, shown once)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
+
+from tidings.core import validation
+from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.models import ApiKey, Staff
+from tidings.core.models.enums import Role
+from tidings.core.pagination import Page, paginate
+from tidings.core.viewer import Viewer
+
+MIN_PASSWORD = 12
+API_KEY_PREFIX = "tdk_"
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a login takes as long either way.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise UserInputError(
+            "WEAK_PASSWORD", f"Passwords need at least {MIN_PASSWORD} characters.", "password"
+        )
+    if len(password) > 1024:
+        raise UserInputError("TOO_LONG", "At most 1024 characters.", "password")
+    return _hasher.hash(password)
+
+
+def _require_admin(viewer: Viewer) -> None:
+    if not viewer.has_role(Role.ADMIN):
+        raise ForbiddenError("Only ADMIN manages staff and API keys.")
+
+
+class StaffService:
+    async def create(self, email: str, password: str, role: Role) -> Staff:
+        """Create a staff account (the CLI's route; the mutation checks the caller first)."""
+        address = validation.email(email).lower()
+        try:
+            return await Staff.create(email=address, password_hash=_password(password), role=role)
+        except IntegrityError:
+            raise UserInputError(
+                "DUPLICATE_EMAIL", "A staff member has this email.", "email"
+            ) from None
+
+    async def create_as(self, viewer: Viewer, email: str, password: str, role: Role) -> Staff:
+        _require_admin(viewer)
+        return await self.create(email, password, role)
+
+    async def authenticate(self, email: str, password: str) -> Staff | None:
+        """The active staff member with these credentials, or None. Constant work either way."""
+        staff = await Staff.filter(email=email.strip().lower(), active=True).first()
+        try:
+            _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if staff is None:
+            return None
+        updates = ["last_login_at"]
+        if _hasher.check_needs_rehash(staff.password_hash):
+            staff.password_hash = _hasher.hash(password)
+            updates.append("password_hash")
+        staff.last_login_at = datetime.now(UTC)
+        await staff.save(update_fields=updates)
+        return staff
+
+    async def get(self, staff_id: uuid.UUID) -> Staff | None:
+        return await Staff.filter(id=staff_id).first()
+
+    async def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Staff]:
+        return {row.id: row for row in await Staff.filter(id__in=list(set(ids)))}
+
+    async def get_visible(self, viewer: Viewer, staff_id: uuid.UUID) -> Staff | None:
+        """ADMIN and AUDITOR see every staff member; others only themselves."""
+        if viewer.has_role(Role.ADMIN, Role.AUDITOR) or (viewer.id == staff_id):
+            return await self.get(staff_id)
+        return None
+
+    async def list(self, viewer: Viewer, first: int, after: str | None) -> Page[Staff]:
+        if not viewer.has_role(Role.ADMIN, Role.AUDITOR):
+            raise ForbiddenError("Only ADMIN and AUDITOR list staff.")
+        return await paginate(Staff.all(), first, after)
+
+    async def update(
+        self,
+        viewer: Viewer,
+        staff_id: uuid.UUID,
+        *,
+        role: Role | None = None,
+        active: bool | None = None,
+        password: str | None = None,
+    ) -> Staff:
+        """Change role, activity or password; any of them revokes the member's tokens."""
+        is_self = viewer.id == staff_id
+        if not viewer.has_role(Role.ADMIN) and not (is_self and role is None and active is None):
+            raise ForbiddenError("Only ADMIN changes another member or a role.")
+        staff = await self.get(staff_id)
+        if staff is None:
+            raise NotFoundError("id")
+        if is_self and (active is False or (role is not None and role is not Role.ADMIN)):
+            if (
+                staff.role is Role.ADMIN
+                and await Staff.filter(role=Role.ADMIN, active=True).count() <= 1
+            ):
+                raise UserInputError(
+                    "LAST_ADMIN", "The last active admin cannot demote or deactivate itself.", "id"
+                )
+        if role is not None:
+            staff.role = role
+        if active is not None:
+            staff.active = active
+        if password is not None:
+            staff.password_hash = _password(password)
+        staff.token_version += 1
+        await staff.save()
+        return staff
+
+    async def logout(self, staff: Staff) -> None:
+        """Revoke every token of this member."""
+        staff.token_version += 1
+        await staff.save(update_fields=["token_version"])
+
+
+def api_key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeyService:
+    async def create(self, viewer: Viewer | None, name: str, role: Role) -> tuple[ApiKey, str]:
+        """A new key and its secret; the secret is shown this once and never stored."""
+        if viewer is not None:
+            _require_admin(viewer)
+        label = validation.text(name, "name", 255, required=True)
+        secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        key = await ApiKey.create(
+            name=label,
+            role=role,
+            prefix=secret[:12],
+            key_hash=api_key_hash(secret),
+            created_by_id=viewer.id if viewer else None,
+        )
+        return key, secret
+
+    async def authenticate(self, secret: str) -> ApiKey | None:
+        key = await ApiKey.filter(key_hash=api_key_hash(secret), revoked_at__isnull=True).first()
+        if key is not None:
+            now = datetime.now(UTC)
+            # Written at most once a minute per key, so a busy key does not write on every call.
+            if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+                key.last_used_at = now
+                await ApiKey.filter(id=key.id).update(last_used_at=now)
+        return key
+
+    async def get(self, key_id: uuid.UUID) -> ApiKey | None:
+        return await ApiKey.filter(id=key_id).first()
+
+    async def list(self, viewer: Viewer, first: int, after: str | None) -> Page[ApiKey]:
+        if not viewer.has_role(Role.ADMIN, Role.AUDITOR):
+            raise ForbiddenError("Only ADMIN and AUDITOR list API keys.")
+        return await paginate(ApiKey.filter(revoked_at__isnull=True), first, after)
+
+    async def revoke(self, viewer: Viewer, key_id: uuid.UUID) -> ApiKey:
+        _require_admin(viewer)
+        key = await ApiKey.filter(id=key_id, revoked_at__isnull=True).first()
+        if key is None:
+            raise NotFoundError("id")
+        key.revoked_at = datetime.now(UTC)
+        await key.save(update_fields=["revoked_at"])
+        return key

@@ -1,0 +1,24 @@
+"""What a vendor's plugin needs of Tidings, and nothing else: no ORM, no GraphQL."""
+
+import pluggy
+
+from tidings.plugins.errors import (
+    DeliveryError,
+    InvalidAddressError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from tidings.plugins.interface import OutboundMessage, Provider, SendResult
+
+hookimpl = pluggy.HookimplMarker("tidings")
+
+__all__ = [
+    "DeliveryError",
+    "InvalidAddressError",
+    "OutboundMessage",
+    "PermanentDeliveryError",
+    "Provider",
+    "SendResult",
+    "TransientDeliveryError",
+    "hookimpl",
+]

@@ -1,0 +1,50 @@
+"""The plugin manager: built-in providers and vendors' plugins, loaded the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import ModuleType
+
+import pluggy
+
+from tidings.plugins import hookspecs
+from tidings.plugins.interface import Provider
+
+PROJECT = "tidings"
+BUILTIN_CHANNELS = ("email", "sms", "push", "in_app")
+
+
+def plugin_manager(
+    builtins: Iterable[ModuleType | object] = (), *, entry_points: bool = True
+) -> pluggy.PluginManager:
+    """A manager with our hook specs, the given built-in plugins, then installed ones."""
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(hookspecs)
+    for plugin in builtins:
+        manager.register(plugin)
+    if entry_points:
+        manager.load_setuptools_entrypoints(PROJECT)
+    manager.check_pending()
+    return manager
+
+
+def load_providers(manager: pluggy.PluginManager, config: Mapping[str, str]) -> list[Provider]:
+    """Every provider every plugin offers, in registration order (built-ins first)."""
+    providers: list[Provider] = []
+    seen: set[str] = set()
+    # pluggy calls the most recently registered first; reverse to registration order.
+    for offered in reversed(manager.hook.tidings_providers(config=config)):
+        for provider in offered or ():
+            if provider.name in seen:
+                raise ValueError(f"two providers are named {provider.name!r}")
+            seen.add(provider.name)
+            providers.append(provider)
+    return providers
+
+
+def channel_map(providers: Iterable[Provider]) -> dict[str, list[str]]:
+    """Channel name → provider names, with the built-in channels present even unserved."""
+    channels: dict[str, list[str]] = {name: [] for name in BUILTIN_CHANNELS}
+    for provider in providers:
+        channels.setdefault(provider.channel, []).append(provider.name)
+    return channels

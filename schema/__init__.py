@@ -1,0 +1,75 @@
+"""The GraphQL schema: types, queries and mutations per domain, limits and error handling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from tidings.schema.access.mutations import AccessMutations
+from tidings.schema.access.queries import AccessQueries
+from tidings.schema.categories.mutations import CategoryMutations
+from tidings.schema.categories.queries import CategoryQueries
+from tidings.schema.customers.mutations import CustomerMutations
+from tidings.schema.customers.queries import CustomerQueries
+from tidings.schema.extensions.query_limits import QueryLimits
+from tidings.schema.extensions.safe_errors import MaskUnexpectedErrors, log_errors
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+
+@strawberry.type
+class Query(AccessQueries, CustomerQueries, CategoryQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(AccessMutations, CustomerMutations, CategoryMutations):
+    pass
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    introspection: bool = True
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_page_size: int = 100
+
+
+class TidingsSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_errors(errors)
+
+
+def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
+    options = options or SchemaOptions()
+    extensions: list = [
+        lambda: QueryLimits(
+            max_depth=options.max_depth,
+            max_aliases=options.max_aliases,
+            max_tokens=options.max_tokens,
+            max_page_size=options.max_page_size,
+        ),
+        MaskUnexpectedErrors,
+    ]
+    if not options.introspection:
+        extensions.append(DisableIntrospection)
+    return TidingsSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def export_sdl() -> str:
+    """The schema as SDL, as committed in `schema.graphql`."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,47 @@
+"""Customer queries."""
+
+from __future__ import annotations
+
+import strawberry
+
+from tidings.schema.context import Info
+from tidings.schema.customers.types import Customer, TierEnum
+from tidings.schema.ids import from_global_id
+from tidings.schema.permissions import Authenticated
+from tidings.schema.relay import Connection, connection, page_size
+
+
+@strawberry.type
+class CustomerQueries:
+    @strawberry.field(
+        permission_classes=[Authenticated],
+        description="A customer, or null when it does not exist or you may not see it.",
+    )
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        customer_id = from_global_id(id, "Customer")
+        if customer_id is None:
+            return None
+        row = await info.context.services.customers.get(info.context.viewer, customer_id)
+        return Customer.from_model(row) if row else None
+
+    @strawberry.field(
+        permission_classes=[Authenticated],
+        description="Customers you may see, oldest first. `search` matches externalId and name, "
+        "and email or phone only where you may read them.",
+    )
+    async def customers(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        tier: TierEnum | None = None,
+        search: str | None = None,
+    ) -> Connection[Customer]:
+        page = await info.context.services.customers.list(
+            info.context.viewer,
+            page_size(first, info.context.max_page_size),
+            after,
+            tier=tier,
+            search=search,
+        )
+        return connection(page, Customer.from_model)

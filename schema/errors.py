@@ -1,0 +1,55 @@
+"""How domain errors reach clients: top-level GraphQL errors or `UserError` data."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import strawberry
+from graphql import GraphQLError
+
+from tidings.core.errors import ForbiddenError, UnauthenticatedError, UserInputError
+
+T = TypeVar("T")
+
+# Codes our own errors carry; anything else reaching a client is masked.
+PUBLIC_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "QUERY_LIMIT", "BAD_USER_INPUT"})
+
+
+class ForbiddenGraphQLError(GraphQLError):
+    def __init__(self, message: str = "You may not perform this operation.") -> None:
+        super().__init__(message, extensions={"code": "FORBIDDEN"})
+
+
+class UnauthenticatedGraphQLError(GraphQLError):
+    def __init__(
+        self, message: str = "Authentication required: send a valid bearer token."
+    ) -> None:
+        super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+@strawberry.type(description="An expected failure the caller can correct; `code` is stable.")
+class UserError:
+    code: str
+    field: str | None
+    message: str
+
+    @classmethod
+    def from_error(cls, error: UserInputError) -> UserError:
+        return cls(code=error.code, field=error.field, message=error.message)
+
+
+def user_error(code: str, message: str, field: str | None = None) -> UserError:
+    return UserError(code=code, field=field, message=message)
+
+
+async def attempt(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
+    """Await a service call: user errors become data, a refused role a top-level FORBIDDEN."""
+    try:
+        return await work, []
+    except UserInputError as error:
+        return None, [UserError.from_error(error)]
+    except ForbiddenError:
+        raise ForbiddenGraphQLError() from None
+    except UnauthenticatedError:
+        raise UnauthenticatedGraphQLError() from None

@@ -1,0 +1,99 @@
+"""Permission classes: who may call an operation, and who may read a protected field.
+
+Root fields carry an operation gate (`Authenticated`, `StaffRoles(...)`); fields holding
+personal data carry a field gate (`CanReadCustomerPII`, ...). `PROTECTED_FIELD_GATES` names
+the field gates so the schema test can find every protected field and every path to it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from tidings.core.models.enums import Role
+from tidings.core.viewer import can_read_pii
+from tidings.schema.context import Info
+from tidings.schema.errors import ForbiddenGraphQLError, UnauthenticatedGraphQLError
+
+FORBIDDEN = {"code": "FORBIDDEN"}
+
+
+class Authenticated(BasePermission):
+    """Any valid token: staff, customer or API key."""
+
+    message = "Authentication required: send a valid bearer token."
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if info.context.raw_viewer is None:
+            raise UnauthenticatedGraphQLError()
+        return True
+
+
+def staff_roles(*roles: Role) -> type[BasePermission]:
+    """A gate for staff (and API keys) holding one of `roles`; customers are refused."""
+
+    class StaffRoles(BasePermission):
+        message = "Your role may not perform this operation."
+        error_extensions = FORBIDDEN
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            viewer = info.context.raw_viewer
+            if viewer is None:
+                raise UnauthenticatedGraphQLError()
+            if not viewer.has_role(*roles):
+                raise ForbiddenGraphQLError(self.message)
+            return True
+
+    StaffRoles.__name__ = "StaffRoles_" + "_".join(r.value for r in roles)
+    return StaffRoles
+
+
+ANY_STAFF = staff_roles(Role.ADMIN, Role.MARKETER, Role.AGENT, Role.AUDITOR)
+ADMIN_ONLY = staff_roles(Role.ADMIN)
+
+
+class CustomersOnly(BasePermission):
+    """Operations on the caller's own inbox: customer tokens only."""
+
+    message = "Only a customer token may use this operation."
+    error_extensions = FORBIDDEN
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.raw_viewer
+        if viewer is None:
+            raise UnauthenticatedGraphQLError()
+        return viewer.is_customer
+
+
+class CanReadCustomerPII(BasePermission):
+    """Email, phone, devices and consent evidence: the customer, ADMIN, or an AGENT with READ."""
+
+    message = "You may not read this customer's personal data."
+    error_extensions = FORBIDDEN
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.raw_viewer
+        customer_id: uuid.UUID = source.customer_uuid
+        return viewer is not None and await can_read_pii(viewer, customer_id)
+
+
+class CanReadStaffEmail(BasePermission):
+    """A staff member's email: ADMIN, or the member itself."""
+
+    message = "You may not read this staff member's email."
+    error_extensions = FORBIDDEN
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.raw_viewer
+        return viewer is not None and (
+            viewer.has_role(Role.ADMIN) or viewer.id == source.staff_uuid
+        )
+
+
+PROTECTED_FIELD_GATES: tuple[type[BasePermission], ...] = (
+    CanReadCustomerPII,
+    CanReadStaffEmail,
+)
