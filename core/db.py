@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -54,7 +55,10 @@ async def init_db(database_url: str, *, create_db: bool = False) -> None:
 
 
 async def close_db() -> None:
+    """Close the connections and forget the models' binding, so another URL can follow."""
     await Tortoise.close_connections()
+    await Tortoise._reset_apps()
+    EXECUTOR_CACHE.clear()  # SQL prepared for the old dialect, keyed by connection name
 
 
 def _executor(database_url: str) -> MigrationExecutor:

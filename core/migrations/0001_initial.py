@@ -95,7 +95,7 @@ class Migration(migrations.Migration):
                 ('recorded_by', fields.CharField(max_length=64)),
                 ('recorded_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'permission_entries', 'app': 'models', 'indexes': [Index(fields=['customer', 'channel', 'category'])], 'pk_attr': 'id', 'table_description': 'One event in the consent ledger: a grant or a withdrawal. Never updated, never deleted.'},
+            options={'table': 'permission_entries', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'channel', 'category'])], 'pk_attr': 'id', 'table_description': 'One event in the consent ledger: a grant or a withdrawal. Never updated, never deleted.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -29,7 +29,7 @@ class PermissionEntry(Model):
 
     class Meta:
         table = "permission_entries"
-        indexes = (("customer", "channel", "category"),)
+        indexes = (("customer_id", "channel", "category"),)
 
 
 class PermissionState(Model):

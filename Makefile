@@ -1,0 +1,40 @@
+# Tidings: `make run` serves on SQLite with GraphiQL; `make test` runs the suite on SQLite and PostgreSQL.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench demo schema services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tidings serve
+
+demo: $(STAMP)
+	$(BIN)/tidings demo
+
+test: $(STAMP) services
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: $(STAMP) services
+	$(BIN)/python -m bench
+
+schema: $(STAMP)
+	$(BIN)/tidings export-schema
+
+# Start PostgreSQL and Redis when they are not answering (the machine's own services).
+services:
+	@scripts/ensure-services
+
+clean:
+	rm -rf $(VENV) build *.egg-info
