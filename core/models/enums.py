@@ -44,3 +44,22 @@ class Platform(str, Enum):
     IOS = "IOS"
     ANDROID = "ANDROID"
     WEB = "WEB"
+
+
+class DeliveryStatus(str, Enum):
+    """Where one delivery (a recipient × channel) stands. The policy engine gives the first
+    three; workers move QUEUED on to SENT, DELIVERED or FAILED."""
+
+    SUPPRESSED = "SUPPRESSED"
+    DEFERRED = "DEFERRED"
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+class MessageStatus(str, Enum):
+    """ACCEPTED until every recipient's delivery exists, then EXPANDED."""
+
+    ACCEPTED = "ACCEPTED"
+    EXPANDED = "EXPANDED"

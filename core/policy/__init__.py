@@ -1,0 +1,83 @@
+"""The policy engine: who may be sent what, on which channel, and when.
+
+Pure functions over frozen plain data (no ORM, no I/O, no clock of its own), so that the
+send path, `explainDelivery` and the tests all get the same answer from the same inputs.
+"""
+
+from tidings.core.models.enums import DeliveryStatus
+from tidings.core.policy.clock import (
+    first_instant,
+    local_day_bounds,
+    next_digest,
+    parse_clock,
+    quiet_hours_end,
+    zone_for,
+)
+from tidings.core.policy.engine import (
+    CAP_COUNTED_STATUSES,
+    channels_for,
+    counts_toward_caps,
+    decide,
+    decide_channels,
+    effective_grant_status,
+)
+from tidings.core.policy.model import (
+    DIGEST,
+    FREQUENCY_CAP,
+    NO_ADDRESS,
+    NO_PERMISSION,
+    OPTED_OUT,
+    PASS,
+    QUIET_HOURS,
+    RULES,
+    SKIP,
+    STOP,
+    CategoryRule,
+    Decision,
+    GrantState,
+    PreferenceState,
+    Recipient,
+    RuleOutcome,
+)
+from tidings.core.policy.tiers import (
+    DEFAULT_TIER_POLICIES,
+    TierPolicy,
+    TierPolicyError,
+    parse_tier_policies,
+)
+
+__all__ = [
+    "CAP_COUNTED_STATUSES",
+    "DEFAULT_TIER_POLICIES",
+    "DIGEST",
+    "FREQUENCY_CAP",
+    "NO_ADDRESS",
+    "NO_PERMISSION",
+    "OPTED_OUT",
+    "PASS",
+    "QUIET_HOURS",
+    "RULES",
+    "SKIP",
+    "STOP",
+    "CategoryRule",
+    "Decision",
+    "DeliveryStatus",
+    "GrantState",
+    "PreferenceState",
+    "Recipient",
+    "RuleOutcome",
+    "TierPolicy",
+    "TierPolicyError",
+    "channels_for",
+    "counts_toward_caps",
+    "decide",
+    "decide_channels",
+    "effective_grant_status",
+    "first_instant",
+    "local_day_bounds",
+    "next_digest",
+    "parse_clock",
+    "parse_tier_policies",
+    "quiet_hours_end",
+    "zone_for",
+]

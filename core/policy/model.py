@@ -1,0 +1,137 @@
+"""The policy engine's inputs and outputs: frozen plain data, built by the caller from whatever
+store it uses, so the engine itself never touches the ORM, the network or the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tidings.core.models.enums import (
+    CategoryKind,
+    DeliveryStatus,
+    Frequency,
+    GrantStatus,
+    Tier,
+)
+from tidings.core.policy.clock import parse_clock
+
+# Rule names, in the contract's order. Each rule's name is also the reason it gives when it
+# stops a delivery, so an explanation's stopping rule and the delivery's reason always agree.
+NO_PERMISSION = "NO_PERMISSION"
+OPTED_OUT = "OPTED_OUT"
+NO_ADDRESS = "NO_ADDRESS"
+FREQUENCY_CAP = "FREQUENCY_CAP"
+QUIET_HOURS = "QUIET_HOURS"
+DIGEST = "DIGEST"
+RULES: tuple[str, ...] = (NO_PERMISSION, OPTED_OUT, NO_ADDRESS, FREQUENCY_CAP, QUIET_HOURS, DIGEST)
+
+# RuleOutcome verdicts: "pass" the rule was checked and allows the delivery; "stop" it decides
+# the delivery; "skip" it does not apply here (transactional category, `required`, ...).
+PASS = "pass"
+STOP = "stop"
+SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """What the engine needs of a Category."""
+
+    key: str
+    kind: CategoryKind
+    required: bool
+    respect_quiet_hours: bool
+    fallback_channel: str | None
+    default_channels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", CategoryKind(self.kind))
+        object.__setattr__(self, "default_channels", tuple(self.default_channels))
+
+
+@dataclass(frozen=True)
+class GrantState:
+    """The current state of one (channel, category) permission, as stored; expiry is applied
+    by the engine against its `now`, never written back."""
+
+    status: GrantStatus
+    expires_at: datetime | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", GrantStatus(self.status))
+
+
+@dataclass(frozen=True)
+class PreferenceState:
+    """The customer's preference for one category. Quiet hours are "HH:MM" wall times in the
+    customer's timezone, both or neither, and never equal; anything else is refused here so
+    that a bad row fails where it is built, not halfway through a decision."""
+
+    channels: tuple[str, ...]
+    frequency: Frequency
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "frequency", Frequency(self.frequency))
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet hours need both a start and an end")
+        if self.quiet_start is not None and self.quiet_end is not None:
+            if parse_clock(self.quiet_start) == parse_clock(self.quiet_end):
+                raise ValueError("quiet hours must not start and end at the same time")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One customer as the engine sees them, for one category.
+
+    `grants` is keyed by (channel, category key). `sent_today` counts the deliveries that
+    count toward caps (see `counts_toward_caps` and `CAP_COUNTED_STATUSES`) in the customer's
+    local day (see `local_day_bounds`); `sent_today_by_category` splits that by category key.
+    """
+
+    customer_id: str
+    timezone: str
+    tier: Tier
+    addresses: frozenset[str]
+    grants: Mapping[tuple[str, str], GrantState]
+    preference: PreferenceState | None
+    sent_today: int = 0
+    sent_today_by_category: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tier", Tier(self.tier))
+        object.__setattr__(self, "addresses", frozenset(self.addresses))
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """What one rule said about one channel. `channel` tells a fallback's rules apart from
+    those of the channel asked for."""
+
+    rule: str
+    verdict: str
+    detail: str | None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's answer for one recipient and channel.
+
+    `channel` is the channel actually chosen (the fallback, when one was taken); `not_before`
+    is set, in UTC, exactly when the status is DEFERRED; `rules` lists every rule that spoke,
+    up to and including the one that stopped the delivery.
+    """
+
+    channel: str
+    status: DeliveryStatus
+    reason: str | None
+    not_before: datetime | None
+    rules: tuple[RuleOutcome, ...]
+
+    @property
+    def fallback_taken(self) -> bool:
+        """True when the decision is about the category's fallback, not the channel asked for."""
+        return bool(self.rules) and self.rules[0].channel not in (None, self.channel)
