@@ -1,0 +1,90 @@
+"""Small helpers the built-in providers share: masked secrets, scrubbed vendor text, and
+Retry-After parsing. Nothing here is specific to one vendor."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+
+MASK = "**********"
+
+
+class Secret:
+    """A setting that must never print: its repr and str are masked; `reveal()` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def setting(config: Mapping[str, str], name: str) -> str | None:
+    """A setting's value, stripped; `None` when it is absent or blank."""
+    value = config.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def required_setting(config: Mapping[str, str], name: str, needed_by: str) -> str:
+    value = setting(config, name)
+    if value is None:
+        raise ValueError(f"{name} is required when {needed_by} is set")
+    return value
+
+
+def float_setting(config: Mapping[str, str], name: str, default: float) -> float:
+    value = setting(config, name)
+    if value is None:
+        return default
+    try:
+        parsed = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds") from None
+    if parsed <= 0:
+        raise ValueError(f"{name} must be positive")
+    return parsed
+
+
+def scrub(text: str, *sensitive: str | None, limit: int = 300) -> str:
+    """Vendor text fit for an admin: the given addresses and secrets replaced, length capped."""
+    for value in sensitive:
+        if value:
+            text = text.replace(value, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); `None` if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
