@@ -1,0 +1,112 @@
+"""Run the benchmarks against a scratch database, print the report, always drop the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import sys
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from bench import customers_page, dataset
+from bench.load import Budget
+from bench.report import Comparison, describe, table
+from tidings.core import db
+
+CUSTOMERS = 10_000
+# The issue's goal: within 1.5x of the bare baseline.
+GOAL = 1.5
+
+
+def budget_from_env() -> Budget:
+    """BENCH_REQUESTS and BENCH_WORKERS override the defaults (for a quick look)."""
+    return Budget(
+        requests=int(os.environ.get("BENCH_REQUESTS", "1000")),
+        workers=int(os.environ.get("BENCH_WORKERS", "4")),
+    )
+
+
+async def run() -> int:
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    budget = budget_from_env()
+    secret_key = secrets.token_urlsafe(48)  # never printed
+    customers_page.progress("creating a scratch database")
+    url = await dataset.create_database()
+    try:
+        customers_page.progress("migrating it with tidings.core.db")
+        await dataset.migrate(url)
+        customers_page.progress(f"loading {CUSTOMERS:,} customers (COPY)")
+        loaded_at = time.perf_counter()
+        data = await dataset.load(url, CUSTOMERS)
+        load_seconds = time.perf_counter() - loaded_at
+        comparisons, note = await customers_page.run(data, secret_key, budget)
+    finally:
+        with contextlib.suppress(Exception):
+            await db.close_db()
+        await dataset.drop_database(url)
+    print_report(comparisons, note, budget, load_seconds)
+    busy = max(load_before, os.getloadavg()[0])
+    print(f"(whole run {time.perf_counter() - started:.0f} s; highest load average {busy:.1f})")
+    if busy > (os.cpu_count() or 1):
+        print(
+            "Note: the machine was busy with other work: absolute figures are low; the ratios "
+            "hold better, as every round interleaves ours and the baseline."
+        )
+    return 0
+
+
+def print_report(
+    comparisons: list[Comparison], note: str, budget: Budget, load_seconds: float
+) -> None:
+    print()
+    print(
+        f"Tidings benchmarks: {CUSTOMERS:,} customers (2 grants + 1 preference each, loaded in "
+        f"{load_seconds:.1f} s), {budget.workers} concurrent clients, warm-up {budget.warmup}, "
+        f"up to {budget.requests} requests or {budget.max_seconds:.0f} s per figure in "
+        f"{budget.rounds} interleaved rounds, "
+        f"{os.cpu_count()} CPUs."
+    )
+    print("Ratio: baseline/ours for req/s, ours/baseline for latency; 1.00x = as fast as bare.")
+    print()
+    print(table(comparisons))
+    print()
+    for comparison in comparisons:
+        print(describe(comparison))
+    print(note)
+    headline = comparisons[0]
+    o, b = headline.ours, headline.baseline
+    latency, throughput = o.p50 / b.p50, b.rps / o.rps
+    met = latency <= GOAL and throughput <= GOAL
+    print()
+    print(
+        f"Goal (within {GOAL}x of the bare baseline, {headline.name}): "
+        + (
+            f"MET: p50 {latency:.2f}x, req/s {throughput:.2f}x."
+            if met
+            else f"NOT MET: p50 is {latency:.2f}x and req/s {throughput:.2f}x the baseline's "
+            f"(goal {GOAL}x)."
+        )
+    )
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def main() -> int:
+    try:
+        return _run(run())
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        print(f"bench: FAILED: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
