@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -21,12 +22,18 @@ from tidings.api.context import TidingsGraphQL
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.settings import Settings
 from tidings.core import db
+from tidings.core.delivery.registry import ProviderRegistry
+from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.delivery.worker import DeliveryWorker
 from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
+from tidings.providers import BUILTIN_PROVIDER_MODULES, in_app
 from tidings.schema import SchemaOptions, build_schema
 
 logger = logging.getLogger("tidings")
+# They log every query with its parameters (emails, phones, device tokens) at DEBUG.
+SQL_LOGGERS = ("tortoise.db_client", "aiosqlite")
 
 
 @dataclass
@@ -37,19 +44,30 @@ class Runtime:
     services: Services
     signer: TokenSigner
     channels: dict[str, list[str]]
+    registry: ProviderRegistry
+    worker: DeliveryWorker
+
+
+def default_plugin_manager() -> pluggy.PluginManager:
+    """Built-in providers first, then every installed plugin, through the same hook."""
+    return plugin_manager(builtins=[*BUILTIN_PROVIDER_MODULES, in_app])
 
 
 def build_runtime(settings: Settings, manager: pluggy.PluginManager | None = None) -> Runtime:
-    manager = manager or plugin_manager()
+    manager = manager or default_plugin_manager()
     providers = load_providers(manager, settings.plugin_config)
     channels = channel_map(providers)
+    tiers = TierPolicies.from_setting(settings.tier_policy)
+    registry = ProviderRegistry(providers)
     return Runtime(
         settings=settings,
-        services=Services.build(frozenset(channels)),
+        services=Services.build(frozenset(channels), tiers),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
         ),
         channels=channels,
+        registry=registry,
+        worker=DeliveryWorker(registry, tiers),
     )
 
 
@@ -80,6 +98,9 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. `manage_database=False` when the caller has opened the ORM itself."""
     runtime = build_runtime(settings, manager)
+    if not settings.log_sql:
+        for name in SQL_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
     limits = settings.limits
     schema = build_schema(
         SchemaOptions(
@@ -99,15 +120,24 @@ def create_app(
         max_page_size=limits.max_page_size,
         graphiql=settings.is_development,
         allowed_origins=settings.allowed_origins,
+        wake_worker=runtime.worker.wakeup.set if settings.in_process_worker else None,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
             await prepare_database(settings)
+        stop = asyncio.Event()
+        task = None
+        if settings.in_process_worker:
+            task = asyncio.create_task(runtime.worker.run(stop), name="tidings-worker")
         try:
             yield
         finally:
+            stop.set()
+            if task is not None:
+                await task
+            await runtime.registry.aclose()
             if manage_database:
                 await db.close_db()
 

@@ -67,7 +67,7 @@ async def _ensure_dev_admin(settings: Settings) -> None:
     print(
         "\n  Development admin created (shown once; development only):\n"
         f"    email:    {DEV_ADMIN_EMAIL}\n    password: {password}\n"
-        "  In GraphiQL: mutation { login(email: \"...\", password: \"...\")"
+        '  In GraphiQL: mutation { login(email: "...", password: "...")'
         " { token errors { code } } }\n"
         '  then add the header {"Authorization": "Bearer <token>"}.\n',
         flush=True,
@@ -117,9 +117,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Deliver from the queue until SIGINT or SIGTERM; rows in hand are finished first."""
+    import signal
+
+    from tidings.api.app import build_runtime
+
+    async def work(settings: Settings) -> int:
+        runtime = build_runtime(settings)
+
+        async def run() -> int:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            print("  Tidings worker: delivering (Ctrl-C to stop)", flush=True)
+            try:
+                await runtime.worker.run(stop)
+            finally:
+                await runtime.registry.aclose()
+            return 0
+
+        return await _with_db(settings, run, migrate=False)
+
+    return _run(work)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     async def work(settings: Settings) -> int:
-        await db.init_db(settings.database_url, create_db=True)
+        # SQLite creates its file; a PostgreSQL database is made by its operator (asking
+        # tortoise to create one that exists fails with "already exists").
+        await db.init_db(settings.database_url, create_db=settings.is_sqlite)
         try:
             applied = await db.migrate(settings.database_url)
         finally:
@@ -225,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     serve.set_defaults(handler=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker",
+        help="deliver queued messages (for when serve runs with TIDINGS_IN_PROCESS_WORKER=false)",
+        description="Claim due deliveries and hand them to providers. Any number may run "
+        "against one PostgreSQL; on SQLite run one (or let `serve` deliver in process).",
+    )
+    worker.set_defaults(handler=cmd_worker)
 
     migrate = sub.add_parser(
         "migrate",

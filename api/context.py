@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -31,6 +34,7 @@ class TidingsGraphQL(GraphQL):
         max_page_size: int,
         graphiql: bool,
         allowed_origins: tuple[str, ...],
+        wake_worker: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -39,13 +43,23 @@ class TidingsGraphQL(GraphQL):
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             max_subscriptions_per_connection=20,
-            allowed_origins=() if "*" in allowed_origins else allowed_origins,
+            # Browsers skip CORS on websockets: the Origin check stops cross-site hijacking.
+            allowed_origins=allowed_origins,
         )
         self.services = services
         self.signer = signer
         self.authenticator = authenticator
         self.channels = channels
         self.max_page_size = max_page_size
+        self.wake_worker = wake_worker
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # Strawberry turns only JSONDecodeError into a 400; bytes that are not UTF-8 and
+        # nesting deeper than the recursion limit raised out of it as a 500.
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError):
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         authorization = request.headers.get("authorization")
@@ -56,9 +70,14 @@ class TidingsGraphQL(GraphQL):
             max_page_size=self.max_page_size,
             request=request,
             response=response,
+            extra={"wake_worker": self.wake_worker},
         )
         try:
-            context.raw_viewer = await self.authenticator.authenticate(authorization)
+            viewer = await self.authenticator.authenticate(authorization)
         except UnauthenticatedError:
             context.auth_failed = True
+            return context
+        if viewer is not None:
+            await viewer.access()  # an agent's grants, once, for the synchronous field checks
+        context.raw_viewer = viewer
         return context

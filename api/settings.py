@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ class Settings:
     staff_token_ttl: int = 12 * 3600
     customer_token_ttl: int = 30 * 24 * 3600
     in_process_worker: bool = True
+    # Query parameters in the driver logs (DEBUG) are personal data: off unless asked for.
+    log_sql: bool = False
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_from: str | None = None
@@ -70,9 +73,11 @@ class Settings:
     smtp_security: str = "starttls"
     fcm_credentials: str | None = None
     fcm_endpoint: str = "https://fcm.googleapis.com"
+    tier_policy: str | None = None
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
-    plugin_config: Mapping[str, str] = field(default_factory=dict)
+    # Raw means secrets in clear: kept out of the repr.
+    plugin_config: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def is_development(self) -> bool:
@@ -130,6 +135,14 @@ class Settings:
             max_page_size=_int(config, "TIDINGS_MAX_PAGE_SIZE", defaults.max_page_size),
             max_body_bytes=_int(config, "TIDINGS_MAX_BODY_BYTES", defaults.max_body_bytes),
         )
+        tier_policy = config.get("TIDINGS_TIER_POLICY") or None
+        if tier_policy:
+            from tidings.core.policy import TierPolicyError, parse_tier_policies
+
+            try:
+                parse_tier_policies(tier_policy)
+            except TierPolicyError as error:
+                raise SettingsError(f"TIDINGS_TIER_POLICY: {error}") from None
         database_url = config.get("TIDINGS_DATABASE_URL", "sqlite://tidings.sqlite3")
         if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
             raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
@@ -145,6 +158,7 @@ class Settings:
             staff_token_ttl=_int(config, "TIDINGS_STAFF_TOKEN_TTL", 12 * 3600),
             customer_token_ttl=_int(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),
             in_process_worker=_bool(config, "TIDINGS_IN_PROCESS_WORKER", True),
+            log_sql=_bool(config, "TIDINGS_LOG_SQL", False),
             smtp_host=config.get("TIDINGS_SMTP_HOST") or None,
             smtp_port=_int(config, "TIDINGS_SMTP_PORT", 587),
             smtp_from=config.get("TIDINGS_SMTP_FROM") or None,
@@ -153,6 +167,7 @@ class Settings:
             smtp_security=security,
             fcm_credentials=config.get("TIDINGS_FCM_CREDENTIALS") or None,
             fcm_endpoint=config.get("TIDINGS_FCM_ENDPOINT", "https://fcm.googleapis.com"),
+            tier_policy=tier_policy,
             limits=limits,
             plugin_config=config,
         )
@@ -188,12 +203,13 @@ def _development_key(path: Path) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
     except FileExistsError:
-        key = path.read_text().strip()
-        if len(key) < 32:
-            raise SettingsError(
-                f"{path} holds no usable key; delete it to make a new one"
-            ) from None
-        return key
+        # Another process may have created it a moment ago and be writing it: wait briefly.
+        for _ in range(50):
+            key = path.read_text().strip()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.02)
+        raise SettingsError(f"{path} holds no usable key; delete it to make a new one") from None
     key = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")

@@ -15,6 +15,9 @@ class UserInputError(TidingsError):
         self.code = code
         self.message = message
         self.field = field
+        # Raised outside a mutation payload (a bad cursor on a query, say), it becomes a GraphQL
+        # error: graphql-core adopts an exception's `extensions`, and this code is let through.
+        self.extensions = {"code": "BAD_USER_INPUT", "reason": code, "field": field}
 
 
 class NotFoundError(UserInputError):

@@ -131,8 +131,17 @@ def json_object(value: object, field: str, max_bytes: int) -> dict | None:
     return value
 
 
-def future_or_past(value: datetime | None) -> datetime | None:
-    """Datetimes without a zone are taken as UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+def future_or_past(value: datetime | None, field: str = "expiresAt") -> datetime | None:
+    """Datetimes without a zone are taken as UTC; the result is in UTC.
+
+    "9999-12-31T23:59:59-14:00" parses, but lies past year 9999 in UTC: saving it raised an
+    OverflowError (an unexpected error) instead of a user error.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise UserInputError("INVALID_DATETIME", "Out of the supported range.", field) from None

@@ -47,7 +47,9 @@ class Viewer:
     async def access(self) -> dict[uuid.UUID, frozenset[AccessAction]]:
         """An agent's unexpired, unrevoked access grants: customer id → actions. One query."""
         if self._access is None:
-            self._access = {}
+            # Filled only once complete: sibling resolvers run concurrently, and one of them
+            # must not read a half-built (empty) map while another awaits the query.
+            access: dict[uuid.UUID, frozenset[AccessAction]] = {}
             if self.kind is ViewerKind.STAFF and self.role is Role.AGENT:
                 rows = await AccessGrant.filter(active_grants_q(), staff_id=self.id).values_list(
                     "customer_id", "actions"
@@ -55,7 +57,8 @@ class Viewer:
                 merged: dict[uuid.UUID, set[AccessAction]] = {}
                 for customer_id, actions in rows:
                     merged.setdefault(customer_id, set()).update(AccessAction(a) for a in actions)
-                self._access = {k: frozenset(v) for k, v in merged.items()}
+                access = {k: frozenset(v) for k, v in merged.items()}
+            self._access = access
         return self._access
 
 
@@ -77,12 +80,20 @@ async def can_see_customer(viewer: Viewer, customer_id: uuid.UUID) -> bool:
 
 async def can_read_pii(viewer: Viewer, customer_id: uuid.UUID) -> bool:
     """Email, phone and devices: the customer itself, ADMIN, or an AGENT with a READ grant."""
+    if viewer.has_role(Role.AGENT):
+        await viewer.access()
+    return pii_readable(viewer, customer_id)
+
+
+def pii_readable(viewer: Viewer, customer_id: uuid.UUID) -> bool:
+    """`can_read_pii` without I/O, for hot field checks: an agent's grants must be loaded
+    already (`await viewer.access()`); when they are not, the answer is no."""
     if viewer.is_customer:
         return viewer.id == customer_id
     if viewer.has_role(Role.ADMIN):
         return True
-    if viewer.has_role(Role.AGENT):
-        return AccessAction.READ in (await viewer.access()).get(customer_id, frozenset())
+    if viewer.has_role(Role.AGENT) and viewer._access is not None:
+        return AccessAction.READ in viewer._access.get(customer_id, frozenset())
     return False
 
 

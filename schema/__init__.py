@@ -17,19 +17,22 @@ from tidings.schema.categories.mutations import CategoryMutations
 from tidings.schema.categories.queries import CategoryQueries
 from tidings.schema.customers.mutations import CustomerMutations
 from tidings.schema.customers.queries import CustomerQueries
+from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
 from tidings.schema.extensions.query_limits import QueryLimits
 from tidings.schema.extensions.safe_errors import MaskUnexpectedErrors, log_errors
+from tidings.schema.messages.mutations import MessageMutations
+from tidings.schema.messages.queries import MessageQueries
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 @strawberry.type
-class Query(AccessQueries, CustomerQueries, CategoryQueries):
+class Query(AccessQueries, CustomerQueries, CategoryQueries, MessageQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AccessMutations, CustomerMutations, CategoryMutations):
+class Mutation(AccessMutations, CustomerMutations, CategoryMutations, MessageMutations):
     pass
 
 
@@ -51,13 +54,16 @@ class TidingsSchema(strawberry.Schema):
 
 def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
     options = options or SchemaOptions()
+    documents = DocumentStore()
     extensions: list = [
+        # Limits first: they check every request, cached document or not.
         lambda: QueryLimits(
             max_depth=options.max_depth,
             max_aliases=options.max_aliases,
             max_tokens=options.max_tokens,
             max_page_size=options.max_page_size,
         ),
+        lambda: DocumentCache(documents),
         MaskUnexpectedErrors,
     ]
     if not options.introspection:

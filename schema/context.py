@@ -14,11 +14,10 @@ from tidings.core.models import (
     Customer,
     Device,
     PermissionEntry,
-    PermissionState,
-    Preference,
     Staff,
 )
 from tidings.core.services import Services
+from tidings.core.services.consent import PreferenceRow, StateRow
 from tidings.core.tokens import TokenSigner
 from tidings.core.viewer import Viewer
 from tidings.schema.errors import UnauthenticatedGraphQLError
@@ -38,10 +37,9 @@ class Loaders:
 
         self.customers: DataLoader[uuid.UUID, Customer | None] = DataLoader(customers)
         self.staff: DataLoader[uuid.UUID, Staff | None] = DataLoader(staff)
-        self.grants: DataLoader[uuid.UUID, list[PermissionState]] = DataLoader(
-            services.consent.states_for
-        )
-        self.preferences: DataLoader[uuid.UUID, list[Preference]] = DataLoader(
+        self.delivery_counts: DataLoader[uuid.UUID, list] = DataLoader(services.messages.counts_for)
+        self.grants: DataLoader[uuid.UUID, list[StateRow]] = DataLoader(services.consent.states_for)
+        self.preferences: DataLoader[uuid.UUID, list[PreferenceRow]] = DataLoader(
             services.consent.preferences_for
         )
         self.entries: DataLoader[uuid.UUID, PermissionEntry | None] = DataLoader(
@@ -70,6 +68,12 @@ class Context:
         if self.raw_viewer is None:
             raise UnauthenticatedGraphQLError()
         return self.raw_viewer
+
+    def wake_worker(self) -> None:
+        """Tell an in-process worker there is work, so it need not wait for its next poll."""
+        wake = self.extra.get("wake_worker")
+        if wake is not None:
+            wake()
 
     @cached_property
     def loaders(self) -> Loaders:

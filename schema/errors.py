@@ -53,3 +53,23 @@ async def attempt(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
         raise ForbiddenGraphQLError() from None
     except UnauthenticatedError:
         raise UnauthenticatedGraphQLError() from None
+
+
+class BadUserInputGraphQLError(GraphQLError):
+    """A user error where the field's type leaves no room for a payload (queries)."""
+
+    def __init__(self, error: UserInputError) -> None:
+        super().__init__(
+            error.message,
+            extensions={"code": "BAD_USER_INPUT", "reason": error.code, "field": error.field},
+        )
+
+
+async def attempt_or_raise(work: Awaitable[T]) -> T:
+    """Await a service call from a query: user errors become top-level BAD_USER_INPUT."""
+    try:
+        return await work
+    except UserInputError as error:
+        raise BadUserInputGraphQLError(error) from None
+    except ForbiddenError:
+        raise ForbiddenGraphQLError() from None

@@ -13,7 +13,7 @@ from typing import Any
 from strawberry.permission import BasePermission
 
 from tidings.core.models.enums import Role
-from tidings.core.viewer import can_read_pii
+from tidings.core.viewer import pii_readable
 from tidings.schema.context import Info
 from tidings.schema.errors import ForbiddenGraphQLError, UnauthenticatedGraphQLError
 
@@ -69,15 +69,18 @@ class CustomersOnly(BasePermission):
 
 
 class CanReadCustomerPII(BasePermission):
-    """Email, phone, devices and consent evidence: the customer, ADMIN, or an AGENT with READ."""
+    """Email, phone and consent evidence: the customer, ADMIN, or an AGENT with READ.
+
+    Synchronous on purpose (it runs once per customer per field): the context loads an
+    agent's access grants when the request starts, so the check is a lookup."""
 
     message = "You may not read this customer's personal data."
     error_extensions = FORBIDDEN
 
-    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.raw_viewer
         customer_id: uuid.UUID = source.customer_uuid
-        return viewer is not None and await can_read_pii(viewer, customer_id)
+        return viewer is not None and pii_readable(viewer, customer_id)
 
 
 class CanReadStaffEmail(BasePermission):
@@ -93,7 +96,31 @@ class CanReadStaffEmail(BasePermission):
         )
 
 
+class CanReadMessageContent(BasePermission):
+    """Message titles and bodies: every caller who may see the message but AUDITOR."""
+
+    message = "Auditors may not read message content."
+    error_extensions = FORBIDDEN
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.raw_viewer
+        return viewer is not None and not viewer.has_role(Role.AUDITOR)
+
+
+class CanReadDeliveryErrors(BasePermission):
+    """A provider's error text is for admins: it may quote an address."""
+
+    message = "Only ADMIN may read delivery errors."
+    error_extensions = FORBIDDEN
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.raw_viewer
+        return viewer is not None and viewer.has_role(Role.ADMIN)
+
+
 PROTECTED_FIELD_GATES: tuple[type[BasePermission], ...] = (
     CanReadCustomerPII,
     CanReadStaffEmail,
+    CanReadMessageContent,
+    CanReadDeliveryErrors,
 )

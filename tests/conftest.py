@@ -13,18 +13,20 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from tortoise import connections
 
 from tidings.api.app import create_app
 from tidings.api.settings import Settings
 from tidings.core import db as core_db
+from tidings.core.models import Staff
 from tidings.core.models.enums import Role
-from tidings.core.services.staff import StaffService
 from tidings.core.tokens import TokenKind
 
 PG_ADMIN_DSN = os.environ.get("TIDINGS_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 SECRET = "test-secret-key-" + "x" * 32
 PASSWORD = "correct horse battery"
+PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
 
 
 def pg_url(name: str) -> str:
@@ -51,7 +53,9 @@ async def drop_pg_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     """A migrated database of each kind, open for the session."""
     if request.param == "sqlite":
         url = f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
@@ -70,6 +74,11 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 
 
 TABLES = (
+    "notifications",
+    "deliveries",
+    "expansion_jobs",
+    "messages",
+    "templates",
     "access_grants",
     "api_keys",
     "permission_entries",
@@ -128,8 +137,11 @@ class Api:
 
     async def staff(self, role: Role, email: str | None = None) -> tuple[uuid.UUID, str]:
         """A new staff member of `role` and a token for it."""
-        member = await StaffService().create(
-            email or f"{role.value.lower()}-{secrets.token_hex(3)}@example.com", PASSWORD, role
+        # Hashed once per session: argon2 is slow on purpose, and tests make many staff.
+        member = await Staff.create(
+            email=email or f"{role.value.lower()}-{secrets.token_hex(3)}@example.com",
+            password_hash=PASSWORD_HASH,
+            role=role,
         )
         return member.id, self.runtime.signer.issue(TokenKind.STAFF, member.id, 0)
 

@@ -3,6 +3,7 @@
 from tidings.core.models.access import AccessGrant, ApiKey, Staff
 from tidings.core.models.categories import Category
 from tidings.core.models.customers import Customer, Device
+from tidings.core.models.messages import Delivery, ExpansionJob, Message, Notification, Template
 from tidings.core.models.permissions import PermissionEntry, PermissionState, Preference
 
 __all__ = [
@@ -10,9 +11,14 @@ __all__ = [
     "ApiKey",
     "Category",
     "Customer",
+    "Delivery",
     "Device",
+    "ExpansionJob",
+    "Message",
+    "Notification",
     "PermissionEntry",
     "PermissionState",
     "Preference",
     "Staff",
+    "Template",
 ]

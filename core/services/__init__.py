@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tidings.core.delivery.messages import MessageService
+from tidings.core.delivery.sending import SendService
+from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.services.access import AccessService
 from tidings.core.services.categories import CategoryService
 from tidings.core.services.consent import ConsentService
@@ -19,11 +22,15 @@ class Services:
     staff: StaffService
     api_keys: ApiKeyService
     access: AccessService
+    sending: SendService
+    messages: MessageService
+    tiers: TierPolicies
 
     @classmethod
-    def build(cls, channels: frozenset[str]) -> Services:
+    def build(cls, channels: frozenset[str], tiers: TierPolicies | None = None) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins."""
         categories = CategoryService(channels)
+        tiers = tiers or TierPolicies()
         return cls(
             customers=CustomerService(),
             consent=ConsentService(channels, categories),
@@ -31,4 +38,7 @@ class Services:
             staff=StaffService(),
             api_keys=ApiKeyService(),
             access=AccessService(),
+            sending=SendService(categories, tiers),
+            messages=MessageService(categories),
+            tiers=tiers,
         )

@@ -7,13 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
-from tidings.core.errors import NotFoundError, UserInputError
+from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Customer, PermissionEntry, PermissionState, Preference
-from tidings.core.models.enums import Frequency, GrantStatus
+from tidings.core.models.enums import Frequency, GrantStatus, Role
 from tidings.core.pagination import Page, paginate
+from tidings.core.policy import GrantState, effective_grant_status
 from tidings.core.services.categories import CategoryService
 from tidings.core.viewer import (
     Viewer,
@@ -27,10 +29,45 @@ from tidings.core.viewer import (
 def effective_status(
     status: GrantStatus, expires_at: datetime | None, now: datetime
 ) -> GrantStatus:
-    """GRANTED past its expiry reads as EXPIRED; the ledger itself is never rewritten."""
-    if status is GrantStatus.GRANTED and expires_at is not None and expires_at <= now:
-        return GrantStatus.EXPIRED
-    return status
+    """GRANTED past its expiry reads as EXPIRED; the ledger itself is never rewritten. The
+    policy engine's rule, so what a console shows is what sending obeys."""
+    return effective_grant_status(GrantState(status=status, expires_at=expires_at), now) or status
+
+
+STATE_COLUMNS = (
+    "customer_id", "channel", "category", "status", "source",
+    "granted_at", "withdrawn_at", "expires_at", "entry_id",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    """A current grant state, read without building a model instance."""
+
+    customer_id: uuid.UUID
+    channel: str
+    category: str
+    status: GrantStatus
+    source: str
+    granted_at: datetime | None
+    withdrawn_at: datetime | None
+    expires_at: datetime | None
+    entry_id: uuid.UUID
+
+
+PREFERENCE_COLUMNS = (
+    "customer_id", "category", "channels", "frequency", "quiet_start", "quiet_end",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceRow:
+    customer_id: uuid.UUID
+    category: str
+    channels: list[str]
+    frequency: Frequency
+    quiet_start: str | None
+    quiet_end: str | None
 
 
 @dataclass(frozen=True)
@@ -51,6 +88,13 @@ class PreferenceRequest:
     quiet_end: str | None = None
 
 
+def _require_role(viewer: Viewer, *roles: Role) -> None:
+    """A role that may not do this at all is refused (FORBIDDEN) before any customer is looked
+    up; customers may, for themselves."""
+    if not (viewer.is_customer or viewer.has_role(*roles)):
+        raise ForbiddenError("Your role may not record consent or preferences.")
+
+
 class ConsentService:
     def __init__(self, channels: frozenset[str], categories: CategoryService) -> None:
         self.channels = channels
@@ -68,6 +112,7 @@ class ConsentService:
     async def grant(
         self, viewer: Viewer, customer_id: uuid.UUID | None, request: GrantRequest
     ) -> PermissionEntry:
+        _require_role(viewer, Role.ADMIN)
         customer_id = resolve_target(viewer, customer_id)
         await self._customer(viewer, customer_id)
         if not await may_record_consent(viewer, customer_id):
@@ -98,6 +143,7 @@ class ConsentService:
         source: str,
     ) -> PermissionEntry:
         """Withdraw consent. Where nothing was granted the refusal is recorded all the same."""
+        _require_role(viewer, Role.ADMIN, Role.AGENT)
         customer_id = resolve_target(viewer, customer_id)
         await self._customer(viewer, customer_id)
         if not await may_withdraw_consent(viewer, customer_id):
@@ -129,46 +175,57 @@ class ConsentService:
         withdrawn_at: datetime | None = None,
         expires_at: datetime | None = None,
     ) -> PermissionEntry:
-        """Append to the ledger and fold into the current state, in one transaction."""
-        async with in_transaction():
-            state = (
-                await PermissionState.filter(
-                    customer_id=customer_id, channel=channel, category=category
-                )
-                .select_for_update()
-                .first()
-            )
-            if status is GrantStatus.WITHDRAWN and state is not None:
-                # The withdrawal keeps when consent had been given, for the record.
-                granted_at = state.granted_at
-            entry = await PermissionEntry.create(
-                customer_id=customer_id,
-                channel=channel,
-                category=category,
-                status=status,
-                source=source,
-                evidence=evidence,
-                granted_at=granted_at,
-                withdrawn_at=withdrawn_at,
-                expires_at=expires_at,
-                recorded_by=viewer.ref,
-            )
-            values = {
-                "status": status,
-                "source": source,
-                "granted_at": granted_at,
-                "withdrawn_at": withdrawn_at,
-                "expires_at": expires_at,
-                "entry_id": entry.id,
-            }
-            if state is None:
-                await PermissionState.create(
-                    customer_id=customer_id, channel=channel, category=category, **values
-                )
-            else:
-                state.update_from_dict(values)
-                await state.save(update_fields=[*values.keys(), "updated_at"])
-        return entry
+        """Append to the ledger and fold into the current state, in one transaction.
+
+        The first two records for one customer × channel × category can race to create the
+        state row (there is no row yet to lock): the loser's transaction rolls back whole and
+        runs once more, when it finds the row and waits on its lock.
+        """
+        for retry in (False, True):
+            try:
+                async with in_transaction():
+                    state = (
+                        await PermissionState.filter(
+                            customer_id=customer_id, channel=channel, category=category
+                        )
+                        .select_for_update()
+                        .first()
+                    )
+                    if status is GrantStatus.WITHDRAWN and state is not None:
+                        # The withdrawal keeps when consent had been given, for the record.
+                        granted_at = state.granted_at
+                    entry = await PermissionEntry.create(
+                        customer_id=customer_id,
+                        channel=channel,
+                        category=category,
+                        status=status,
+                        source=source,
+                        evidence=evidence,
+                        granted_at=granted_at,
+                        withdrawn_at=withdrawn_at,
+                        expires_at=expires_at,
+                        recorded_by=viewer.ref,
+                    )
+                    values = {
+                        "status": status,
+                        "source": source,
+                        "granted_at": granted_at,
+                        "withdrawn_at": withdrawn_at,
+                        "expires_at": expires_at,
+                        "entry_id": entry.id,
+                    }
+                    if state is None:
+                        await PermissionState.create(
+                            customer_id=customer_id, channel=channel, category=category, **values
+                        )
+                    else:
+                        state.update_from_dict(values)
+                        await state.save(update_fields=[*values.keys(), "updated_at"])
+                return entry
+            except IntegrityError:
+                if retry:
+                    raise
+        raise AssertionError("unreachable")
 
     async def history(
         self, customer_id: uuid.UUID, first: int, after: str | None
@@ -182,12 +239,16 @@ class ConsentService:
         rows = {row.id: row for row in await PermissionEntry.filter(id__in=list(entry_ids))}
         return [rows.get(entry_id) for entry_id in entry_ids]
 
-    async def states_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[PermissionState]]:
-        rows = await PermissionState.filter(customer_id__in=list(customer_ids)).order_by(
-            "channel", "category"
+    async def states_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[StateRow]]:
+        """Current grant states per customer, as plain rows (pages read hundreds at once)."""
+        rows = (
+            await PermissionState.filter(customer_id__in=list(customer_ids))
+            .order_by("channel", "category")
+            .values_list(*STATE_COLUMNS)
         )
-        grouped: dict[uuid.UUID, list[PermissionState]] = {cid: [] for cid in customer_ids}
-        for row in rows:
+        grouped: dict[uuid.UUID, list[StateRow]] = {cid: [] for cid in customer_ids}
+        for values in rows:
+            row = StateRow(*values)
             grouped[row.customer_id].append(row)
         return [grouped[cid] for cid in customer_ids]
 
@@ -196,6 +257,7 @@ class ConsentService:
     async def set_preference(
         self, viewer: Viewer, customer_id: uuid.UUID | None, request: PreferenceRequest
     ) -> Preference:
+        _require_role(viewer, Role.ADMIN)
         customer_id = resolve_target(viewer, customer_id)
         await self._customer(viewer, customer_id)
         if not await may_record_consent(viewer, customer_id):
@@ -236,9 +298,14 @@ class ConsentService:
             await preference.save(update_fields=[*values.keys(), "updated_at"])
             return preference
 
-    async def preferences_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[Preference]]:
-        rows = await Preference.filter(customer_id__in=list(customer_ids)).order_by("category")
-        grouped: dict[uuid.UUID, list[Preference]] = {cid: [] for cid in customer_ids}
-        for row in rows:
+    async def preferences_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[PreferenceRow]]:
+        rows = (
+            await Preference.filter(customer_id__in=list(customer_ids))
+            .order_by("category")
+            .values_list(*PREFERENCE_COLUMNS)
+        )
+        grouped: dict[uuid.UUID, list[PreferenceRow]] = {cid: [] for cid in customer_ids}
+        for values in rows:
+            row = PreferenceRow(*values)
             grouped[row.customer_id].append(row)
         return [grouped[cid] for cid in customer_ids]

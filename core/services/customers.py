@@ -173,6 +173,8 @@ class CustomerService:
         self, viewer: Viewer, customer_id: uuid.UUID | None, platform: Platform, token: str
     ) -> Device:
         """Register a push token; a token known already moves to this customer."""
+        if not (viewer.is_customer or viewer.has_role(Role.ADMIN)):
+            raise ForbiddenError("Only ADMIN or the customer registers devices.")
         customer_id = resolve_target(viewer, customer_id)
         if (
             not await can_read_pii(viewer, customer_id)
@@ -203,6 +205,8 @@ class CustomerService:
             return device
 
     async def remove_device(self, viewer: Viewer, device_id: uuid.UUID) -> Device:
+        if not (viewer.is_customer or viewer.has_role(Role.ADMIN)):
+            raise ForbiddenError("Only ADMIN or the customer removes devices.")
         device = await Device.filter(id=device_id).first()
         if device is None or not await can_read_pii(viewer, device.customer_id):
             raise NotFoundError("id")

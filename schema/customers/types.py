@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
+from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
 from tidings.core.models import Customer as CustomerModel
 from tidings.core.models import Device as DeviceModel
-from tidings.core.models import PermissionEntry, PermissionState
+from tidings.core.models import PermissionEntry
 from tidings.core.models import Preference as PreferenceModel
 from tidings.core.models.enums import Frequency, GrantStatus, Platform, Tier
-from tidings.core.services.consent import effective_status
+from tidings.core.services.consent import PreferenceRow, StateRow, effective_status
 from tidings.schema.context import Info
 from tidings.schema.ids import to_global_id
 from tidings.schema.node import Node
@@ -71,7 +72,7 @@ class PermissionGrant(Node):
         return entry.recorded_by if entry else None
 
     @classmethod
-    def from_state(cls, row: PermissionState, now: datetime) -> PermissionGrant:
+    def from_state(cls, row: StateRow, now: datetime) -> PermissionGrant:
         return cls(
             id=to_global_id("PermissionGrant", row.entry_id),
             channel=row.channel,
@@ -117,7 +118,7 @@ class Preference:
     quiet_hours: QuietHours | None
 
     @classmethod
-    def from_model(cls, row: PreferenceModel) -> Preference:
+    def from_model(cls, row: PreferenceModel | PreferenceRow) -> Preference:
         quiet = (
             QuietHours(start=row.quiet_start, end=row.quiet_end)
             if row.quiet_start and row.quiet_end
@@ -195,7 +196,13 @@ class Customer(Node):
         rows = await info.context.loaders.preferences.load(self.customer_uuid)
         return [Preference.from_model(row) for row in rows]
 
-    @strawberry.field(permission_classes=[CanReadCustomerPII])
+    # Non-null in the contract, so a refusal cannot be null + FORBIDDEN (the null would wipe
+    # out the parent, or the whole response): callers who may not read PII get [] instead.
+    @strawberry.field(
+        extensions=[
+            PermissionExtension([CanReadCustomerPII()], use_directives=False, fail_silently=True)
+        ]
+    )
     async def devices(self, info: Info) -> list[Device]:
         rows = await info.context.loaders.devices.load(self.customer_uuid)
         return [Device.from_model(row) for row in rows]

@@ -71,10 +71,10 @@ class QueryLimits(SchemaExtension):
                 v.variable.name.value: v.default_value
                 for v in definition.variable_definitions or ()
             }
-            depth = _depth(definition.selection_set, fragments, 0, self.max_depth, set())
+            depth = _depth(definition.selection_set, fragments)
             if depth > self.max_depth:
                 return limit_error(f"The query is deeper than {self.max_depth} levels.")
-            for size in _page_sizes(definition.selection_set, fragments, set()):
+            for size in _page_sizes(definition.selection_set, fragments):
                 value = _value(size, variables, defaults)
                 if isinstance(value, int) and not 0 <= value <= self.max_page_size:
                     return limit_error(
@@ -83,65 +83,96 @@ class QueryLimits(SchemaExtension):
         return None
 
 
+# The walks below are iterative and visit each fragment once: a recursive walk that followed
+# every spread anew took 2^n steps for n fragments that each spread the next twice, and a
+# chain of a few hundred fragments (well within the token limit) exceeded Python's recursion
+# limit, turning the check itself into an unexpected error.
+
+
 def _count_aliases(selection_set: SelectionSetNode | None) -> int:
-    if selection_set is None:
-        return 0
+    """Aliased fields written in this selection set (spreads are counted where defined)."""
     count = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode) and selection.alias is not None:
-            count += 1
-        if isinstance(selection, FieldNode | InlineFragmentNode):
-            count += _count_aliases(selection.selection_set)
+    stack = [selection_set] if selection_set is not None else []
+    while stack:
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode) and selection.alias is not None:
+                count += 1
+            if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                stack.append(selection.selection_set)
     return count
 
 
-def _depth(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    depth: int,
-    limit: int,
-    seen: set[str],
-) -> int:
-    """The deepest field nesting; stops counting once past `limit`."""
-    if selection_set is None or depth > limit:
-        return depth
-    deepest = depth
+def _children(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> list[tuple[SelectionSetNode | None, int]]:
+    """The selection sets below, each with the levels it adds (a field 1, a fragment 0)."""
+    below: list[tuple[SelectionSetNode | None, int]] = []
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            below = selection.selection_set
-            deepest = max(deepest, _depth(below, fragments, depth + 1, limit, seen))
+            below.append((selection.selection_set, 1))
         elif isinstance(selection, InlineFragmentNode):
-            deepest = max(deepest, _depth(selection.selection_set, fragments, depth, limit, seen))
+            below.append((selection.selection_set, 0))
         elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is None or name in seen:
-                continue  # unknown or cyclic: validation reports it
-            deepest = max(
-                deepest, _depth(fragment.selection_set, fragments, depth, limit, seen | {name})
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:  # unknown: validation reports it
+                below.append((fragment.selection_set, 0))
+    return below
+
+
+def _depth(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> int:
+    """The deepest field nesting, following fragments; a cycle counts as nothing more
+    (validation reports it)."""
+    depths: dict[int, int] = {}
+    open_sets: set[int] = set()
+    stack = [selection_set]
+    while stack:
+        node = stack[-1]
+        key = id(node)
+        if key in depths:
+            stack.pop()
+            continue
+        children = _children(node, fragments)
+        if key not in open_sets:
+            open_sets.add(key)
+            stack.extend(
+                child
+                for child, _ in children
+                if child is not None and id(child) not in depths and id(child) not in open_sets
             )
-    return deepest
+            continue
+        depths[key] = max(
+            (
+                levels + (0 if child is None else depths.get(id(child), 0))
+                for child, levels in children
+            ),
+            default=0,
+        )
+        open_sets.discard(key)
+        stack.pop()
+    return depths[id(selection_set)]
 
 
 def _page_sizes(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: set[str],
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
 ) -> Iterator[Any]:
-    if selection_set is None:
-        return
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            for argument in selection.arguments or ():
-                if argument.name.value in PAGE_ARGUMENTS:
-                    yield argument.value
-            yield from _page_sizes(selection.selection_set, fragments, seen)
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _page_sizes(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                yield from _page_sizes(fragments[name].selection_set, fragments, seen | {name})
+    """Every `first`/`last` argument value below `selection_set`."""
+    visited: set[str] = set()
+    stack = [selection_set]
+    while stack:
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode):
+                for argument in selection.arguments or ():
+                    if argument.name.value in PAGE_ARGUMENTS:
+                        yield argument.value
+                if selection.selection_set is not None:
+                    stack.append(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in visited:
+                    visited.add(name)
+                    stack.append(fragments[name].selection_set)
 
 
 def _value(node: Any, variables: dict[str, Any], defaults: dict[str, Any]) -> Any:

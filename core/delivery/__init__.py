@@ -1,0 +1,1 @@
+"""Sending: recipients' policy inputs, the send service, audience expansion and the worker."""

@@ -1,0 +1,168 @@
+"""Writing deliveries in bulk: COPY and `UPDATE ... FROM unnest` on PostgreSQL, the ORM's
+bulk_create and bulk_update elsewhere.
+
+A fan-out writes millions of rows. On PostgreSQL they go to the driver as plain tuples through
+`COPY` on the current transaction's connection, so the rows commit (or roll back) with the
+rest of the batch; no model instance is built per row. The rows are exactly those the ORM
+would write: same columns, same defaults, `rules` as the same JSON.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
+from tortoise.fields.data import JSON_DUMPS
+
+from tidings.core.delivery.claims import is_postgres
+from tidings.core.ids import new_id
+from tidings.core.models.messages import Delivery
+from tidings.core.policy import Decision, RuleOutcome
+
+COLUMNS = (
+    "id",
+    "message_id",
+    "customer_id",
+    "channel",
+    "status",
+    "reason",
+    "rules",
+    "attempts",
+    "not_before",
+    "locked_until",
+    "provider",
+    "provider_id",
+    "last_error",
+    "created_at",
+    "updated_at",
+)
+
+# Rule outcomes are shared objects (the engine caches them), so most decisions' rule tuples
+# are made of a few recurring objects: their JSON is computed once per distinct sequence. The
+# cache keeps the tuple it was computed from, so the ids in its key stay valid.
+_RULES_JSON: dict[tuple[int, ...], tuple[str, tuple[RuleOutcome, ...]]] = {}
+_RULES_JSON_MAX = 50_000
+
+
+def rule_dicts(rules: Sequence[RuleOutcome]) -> list[dict]:
+    """What `Delivery.rules` stores for a decision (as `dataclasses.asdict` gives it)."""
+    return [
+        {"rule": r.rule, "verdict": r.verdict, "detail": r.detail, "channel": r.channel}
+        for r in rules
+    ]
+
+
+def rules_json(rules: tuple[RuleOutcome, ...]) -> str:
+    key = tuple(map(id, rules))
+    cached = _RULES_JSON.get(key)
+    if cached is not None:
+        return cached[0]
+    if len(_RULES_JSON) >= _RULES_JSON_MAX:
+        _RULES_JSON.clear()
+    text = JSON_DUMPS(rule_dicts(rules))
+    _RULES_JSON[key] = (text, rules)
+    return text
+
+
+async def write_decided(
+    message_id: uuid.UUID, decided: Sequence[tuple[uuid.UUID, Decision]]
+) -> int:
+    """Write one delivery row per (customer id, decision). Returns how many."""
+    if not decided:
+        return 0
+    if not is_postgres():
+        await Delivery.bulk_create(
+            [
+                Delivery(
+                    message_id=message_id,
+                    customer_id=customer_id,
+                    channel=decision.channel,
+                    status=decision.status,
+                    reason=decision.reason,
+                    rules=rule_dicts(decision.rules),
+                    not_before=decision.not_before,
+                )
+                for customer_id, decision in decided
+            ],
+            batch_size=1000,
+        )
+        return len(decided)
+    now = datetime.now(UTC)
+    records = [
+        (
+            new_id(),
+            message_id,
+            customer_id,
+            decision.channel,
+            decision.status.value,
+            decision.reason,
+            rules_json(decision.rules),
+            0,
+            decision.not_before,
+            None,
+            None,
+            None,
+            None,
+            now,
+            now,
+        )
+        for customer_id, decision in decided
+    ]
+    async with connections.get("default").acquire_connection() as conn:
+        try:
+            await conn.copy_records_to_table("deliveries", records=records, columns=COLUMNS)
+        except asyncpg.IntegrityConstraintViolationError as error:
+            raise IntegrityError(error) from error
+    return len(records)
+
+
+# The PostgreSQL array type of each column `update_rows` may write.
+_PG_TYPES = {
+    "status": "text",
+    "reason": "text",
+    "rules": "jsonb",
+    "attempts": "int",
+    "not_before": "timestamptz",
+    "locked_until": "timestamptz",
+    "provider": "text",
+    "provider_id": "text",
+    "last_error": "text",
+}
+
+
+async def update_rows(rows: Sequence[Delivery], fields: Sequence[str]) -> None:
+    """`Delivery.bulk_update(rows, fields=fields)`: the same columns with the same values (each
+    field's own `to_db_value`; `updated_at` untouched, as bulk_update leaves it). On PostgreSQL
+    one `UPDATE ... FROM unnest(...)` rather than a CASE per field and row."""
+    if not rows:
+        return
+    if not is_postgres():
+        await Delivery.bulk_update(rows, fields=list(fields))
+        return
+    unknown = [name for name in fields if name not in _PG_TYPES]
+    if unknown:
+        raise ValueError(f"update_rows cannot write {unknown}")
+    fields_map = Delivery._meta.fields_map
+    columns = [[row.id for row in rows]]
+    for name in fields:
+        field = fields_map[name]
+        columns.append([field.to_db_value(getattr(row, name), row) for row in rows])
+    arrays = ", ".join(
+        f"${n}::{'text' if _PG_TYPES[name] == 'jsonb' else _PG_TYPES[name]}[]"
+        for n, name in enumerate(fields, start=2)
+    )
+    assignments = ", ".join(
+        f"{name} = v.{name}::jsonb" if _PG_TYPES[name] == "jsonb" else f"{name} = v.{name}"
+        for name in fields
+    )
+    # Column names come from _PG_TYPES only; every value is a parameter.
+    sql = (
+        f"UPDATE deliveries AS d SET {assignments}"  # noqa: S608
+        f" FROM unnest($1::uuid[], {arrays}) AS v(id, {', '.join(fields)})"
+        " WHERE d.id = v.id"
+    )
+    await connections.get("default").execute_query(sql, columns)

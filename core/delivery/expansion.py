@@ -1,0 +1,95 @@
+"""Expanding an audience into deliveries in batches, by keyset over customer ids.
+
+A tier may hold millions of customers: each batch loads its customers' policy inputs with a
+few queries, decides in memory, and writes its deliveries in bulk together with the job's new
+cursor, in one transaction. A worker that dies mid-job leaves the cursor where the last batch
+committed, so the next worker neither skips nor repeats anyone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from tortoise import connections
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from tidings.core.delivery.claims import is_postgres
+from tidings.core.delivery.sending import write_deliveries
+from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.models import Category, Customer
+from tidings.core.models.enums import MessageStatus
+from tidings.core.models.messages import ExpansionJob, Message
+
+BATCH = 1000
+LEASE = timedelta(seconds=120)
+
+_CLAIM_PG = """
+UPDATE expansion_jobs SET locked_until = $1
+WHERE id = (
+    SELECT id FROM expansion_jobs
+    WHERE done = FALSE AND (due_at IS NULL OR due_at <= $2)
+      AND (locked_until IS NULL OR locked_until < $2)
+    ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+
+async def _claim(now: datetime) -> uuid.UUID | None:
+    if is_postgres():
+        rows = await connections.get("default").execute_query_dict(_CLAIM_PG, [now + LEASE, now])
+        return uuid.UUID(str(rows[0]["id"])) if rows else None
+    job = (
+        await ExpansionJob.filter(
+            Q(done=False),
+            Q(due_at__isnull=True) | Q(due_at__lte=now),
+            Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if job is None:
+        return None
+    job.locked_until = now + LEASE
+    await job.save(update_fields=["locked_until"])
+    return job.id
+
+
+async def expand_due(tiers: TierPolicies, now: datetime, max_batches: int = 20) -> int:
+    """Expand up to `max_batches` batches of one due job. Returns how many deliveries it wrote."""
+    job_id = await _claim(now)
+    if job_id is None:
+        return 0
+    job = await ExpansionJob.get(id=job_id)
+    message = await Message.get(id=job.message_id)
+    category = await Category.filter(key=message.category).first()
+    written = 0
+    for _ in range(max_batches):
+        ids = await _next_ids(job, message)
+        async with in_transaction():
+            if ids and category is not None:
+                written += await write_deliveries(message, category, ids, tiers, datetime.now(UTC))
+            job.cursor = ids[-1] if ids else job.cursor
+            job.done = len(ids) < BATCH or category is None
+            job.locked_until = None if job.done else datetime.now(UTC) + LEASE
+            await job.save(update_fields=["cursor", "done", "locked_until", "updated_at"])
+            if job.done:
+                await Message.filter(id=message.id).update(status=MessageStatus.EXPANDED)
+        if job.done:
+            break
+    else:
+        await ExpansionJob.filter(id=job.id).update(locked_until=None)
+    return written
+
+
+async def _next_ids(job: ExpansionJob, message: Message) -> list[uuid.UUID]:
+    if job.tier is not None:
+        query = Customer.filter(tier=job.tier)
+    else:
+        listed = [uuid.UUID(value) for value in message.audience.get("customerIds", [])]
+        query = Customer.filter(id__in=listed)
+    if job.cursor is not None:
+        query = query.filter(id__gt=job.cursor)
+    return list(await query.order_by("id").limit(BATCH).values_list("id", flat=True))

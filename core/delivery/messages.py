@@ -1,0 +1,142 @@
+"""Reading messages and deliveries, retrying failed ones, and managing templates."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from tortoise.functions import Count
+
+from tidings.core import validation
+from tidings.core.delivery.render import check_template
+from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.models.enums import DeliveryStatus, Role
+from tidings.core.models.messages import Delivery, Message, Template
+from tidings.core.pagination import Page, paginate
+from tidings.core.viewer import Viewer
+
+if TYPE_CHECKING:
+    from tidings.core.services.categories import CategoryService
+
+
+def _scope(viewer: Viewer) -> dict:
+    """Staff see every message but agents, who see the ones they sent. Customers see none
+    (their notifications are the inbox)."""
+    if viewer.has_role(Role.ADMIN, Role.MARKETER, Role.AUDITOR):
+        return {}
+    if viewer.has_role(Role.AGENT):
+        return {"created_by": viewer.ref}
+    raise ForbiddenError("Only staff read messages.")
+
+
+class MessageService:
+    def __init__(self, categories: CategoryService) -> None:
+        self.categories = categories
+
+    async def get(self, viewer: Viewer, message_id: uuid.UUID) -> Message | None:
+        try:
+            scope = _scope(viewer)
+        except ForbiddenError:
+            return None
+        return await Message.filter(id=message_id, **scope).first()
+
+    async def list(
+        self, viewer: Viewer, first: int, after: str | None, category: str | None = None
+    ) -> Page[Message]:
+        query = Message.filter(**_scope(viewer))
+        if category:
+            query = query.filter(category=category)
+        return await paginate(query, first, after, newest_first=True)
+
+    async def deliveries(
+        self, message_id: uuid.UUID, first: int, after: str | None
+    ) -> Page[Delivery]:
+        return await paginate(Delivery.filter(message_id=message_id), first, after)
+
+    async def counts_for(
+        self, message_ids: Sequence[uuid.UUID]
+    ) -> list[list[tuple[DeliveryStatus, int]]]:
+        rows = (
+            await Delivery.filter(message_id__in=list(message_ids))
+            .annotate(count=Count("id"))
+            .group_by("message_id", "status")
+            .values_list("message_id", "status", "count")
+        )
+        grouped: dict[uuid.UUID, list[tuple[DeliveryStatus, int]]] = defaultdict(list)
+        for message_id, status, count in rows:
+            grouped[message_id].append((DeliveryStatus(status), count))
+        order = list(DeliveryStatus)
+        return [
+            sorted(grouped.get(mid, []), key=lambda item: order.index(item[0]))
+            for mid in message_ids
+        ]
+
+    async def failed(self, viewer: Viewer, first: int, after: str | None) -> Page[Delivery]:
+        if not viewer.has_role(Role.ADMIN, Role.AUDITOR):
+            raise ForbiddenError("Only ADMIN and AUDITOR list failed deliveries.")
+        return await paginate(Delivery.filter(status=DeliveryStatus.FAILED), first, after)
+
+    async def retry(self, viewer: Viewer, delivery_id: uuid.UUID) -> Delivery:
+        """Queue a FAILED delivery again, with a fresh retry budget (ADMIN)."""
+        if not viewer.has_role(Role.ADMIN):
+            raise ForbiddenError("Only ADMIN retries deliveries.")
+        delivery = await Delivery.filter(id=delivery_id).first()
+        if delivery is None:
+            raise NotFoundError("id")
+        if delivery.status is not DeliveryStatus.FAILED:
+            raise UserInputError("NOT_FAILED", "Only a FAILED delivery can be retried.", "id")
+        delivery.status = DeliveryStatus.QUEUED
+        delivery.reason = None
+        delivery.attempts = 0
+        delivery.not_before = datetime.now(UTC)
+        delivery.locked_until = None
+        await delivery.save(
+            update_fields=[
+                "status",
+                "reason",
+                "attempts",
+                "not_before",
+                "locked_until",
+                "updated_at",
+            ]
+        )
+        return delivery
+
+    # Templates -----------------------------------------------------------------------------
+
+    async def set_template(
+        self,
+        viewer: Viewer,
+        category: str,
+        channel: str,
+        locale: str,
+        title: str,
+        body: str,
+        html: str | None,
+    ) -> Template:
+        if not viewer.has_role(Role.ADMIN, Role.MARKETER):
+            raise ForbiddenError("Only ADMIN and MARKETER manage templates.")
+        await self.categories.require(category)
+        self.categories.check_channel(channel)
+        locale = validation.locale(locale)
+        values = {
+            "title": check_template(title, "title"),
+            "body": check_template(body, "body"),
+            "html": check_template(html, "html", html=True) if html else None,
+        }
+        template, created = await Template.get_or_create(
+            category=category, channel=channel, locale=locale, defaults=values
+        )
+        if not created:
+            template.update_from_dict(values)
+            await template.save()
+        return template
+
+    async def templates(self, category: str | None = None) -> list[Template]:
+        query = Template.all()
+        if category:
+            query = query.filter(category=category)
+        return await query.order_by("category", "channel", "locale")

@@ -1,0 +1,236 @@
+"""The send service: record a message and, in the same transaction, its decided deliveries
+(the transactional outbox), or the job that expands a tier in batches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from tidings.core import validation
+from tidings.core.delivery.bulk import write_decided
+from tidings.core.delivery.recipients import load_recipients
+from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.models import Category, Customer
+from tidings.core.models.enums import AccessAction, DeliveryStatus, MessageStatus, Role, Tier
+from tidings.core.models.messages import Delivery, ExpansionJob, Message, Template
+from tidings.core.policy import CategoryRule, Decision, channels_for, decide, decide_channels
+from tidings.core.viewer import Viewer
+
+MAX_LIST_AUDIENCE = 1000
+MAX_TITLE = 500
+MAX_BODY = 64 * 1024
+
+if TYPE_CHECKING:
+    from tidings.core.services.categories import CategoryService
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    idempotency_key: str
+    category: str
+    customer_ids: tuple[uuid.UUID, ...] | None = None
+    tier: Tier | None = None
+    channels: tuple[str, ...] | None = None
+    title: str | None = None
+    body: str | None = None
+    html: str | None = None
+    data: dict | None = None
+    schedule_at: datetime | None = None
+
+    def fingerprint(self) -> str:
+        """A hash of everything but the key: the same key with other input is a conflict."""
+        payload = asdict(self)
+        payload.pop("idempotency_key")
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def category_rule(category: Category) -> CategoryRule:
+    return CategoryRule(
+        key=category.key,
+        kind=category.kind,
+        required=category.required,
+        respect_quiet_hours=category.respect_quiet_hours,
+        fallback_channel=category.fallback_channel,
+        default_channels=tuple(category.default_channels),
+    )
+
+
+def delivery_row(message_id: uuid.UUID, customer_id: uuid.UUID, decision: Decision) -> Delivery:
+    return Delivery(
+        message_id=message_id,
+        customer_id=customer_id,
+        channel=decision.channel,
+        status=decision.status,
+        reason=decision.reason,
+        rules=[asdict(rule) for rule in decision.rules],
+        not_before=decision.not_before,
+    )
+
+
+async def write_deliveries(
+    message: Message,
+    category: Category,
+    customer_ids: Sequence[uuid.UUID],
+    tiers: TierPolicies,
+    now: datetime,
+) -> int:
+    """Decide every recipient × channel and write the rows in bulk. Returns how many."""
+    rule = category_rule(category)
+    recipients, _ = await load_recipients(customer_ids, category.key, now)
+    decided: list[tuple[uuid.UUID, Decision]] = []
+    requested = tuple(message.channels) if message.channels else None
+    for customer_id in customer_ids:
+        recipient = recipients.get(customer_id)
+        if recipient is None:
+            continue  # erased between the request and now
+        channels = channels_for(rule, recipient, requested)
+        for decision in decide_channels(
+            rule, channels, recipient, tiers.for_tier(recipient.tier), now
+        ):
+            decided.append((customer_id, decision))
+    return await write_decided(message.id, decided)
+
+
+class SendService:
+    def __init__(self, categories: CategoryService, tiers: TierPolicies) -> None:
+        self.categories = categories
+        self.tiers = tiers
+
+    async def _authorise(self, viewer: Viewer, request: SendRequest) -> None:
+        """ADMIN and MARKETER send to any audience; an AGENT to customers it may SEND to."""
+        if viewer.has_role(Role.ADMIN, Role.MARKETER):
+            return
+        if viewer.has_role(Role.AGENT) and request.customer_ids is not None:
+            access = await viewer.access()
+            if all(AccessAction.SEND in access.get(cid, ()) for cid in request.customer_ids):
+                return
+            raise NotFoundError("to")
+        raise ForbiddenError("Your role may not send to this audience.")
+
+    async def _validate(self, request: SendRequest) -> Category:
+        validation.text(request.idempotency_key, "idempotencyKey", 255, required=True)
+        category = await self.categories.require(request.category)
+        for channel in request.channels or ():
+            self.categories.check_channel(channel, "channels")
+        if request.channels is not None and not request.channels:
+            raise UserInputError("REQUIRED", "Give at least one channel, or none.", "channels")
+        if (request.title is None) != (request.body is None):
+            raise UserInputError("REQUIRED", "Content needs a title and a body.", "content")
+        if request.title is not None:
+            validation.text(request.title, "content.title", MAX_TITLE, required=True)
+            validation.text(request.body, "content.body", MAX_BODY, required=True)
+        elif not await Template.filter(category=category.key).exists():
+            raise UserInputError(
+                "NO_CONTENT",
+                "Give content, or store a template for this category first.",
+                "content",
+            )
+        validation.json_object(request.data, "data", validation.MAX_ATTRIBUTES_BYTES)
+        if request.customer_ids is not None:
+            if not request.customer_ids:
+                raise UserInputError("REQUIRED", "Name at least one customer.", "to.customerIds")
+            if len(request.customer_ids) > MAX_LIST_AUDIENCE:
+                raise UserInputError(
+                    "TOO_MANY",
+                    f"At most {MAX_LIST_AUDIENCE} customers; send to a tier.",
+                    "to.customerIds",
+                )
+        return category
+
+    async def send(self, viewer: Viewer, request: SendRequest) -> Message:
+        """Record the message once per idempotency key; the same key with other input conflicts."""
+        await self._authorise(viewer, request)
+        existing = await self._existing(viewer, request)
+        if existing is not None:
+            return existing
+        category = await self._validate(request)
+        now = datetime.now(UTC)
+        customer_ids: list[uuid.UUID] = []
+        if request.customer_ids is not None:
+            customer_ids = list(dict.fromkeys(request.customer_ids))
+            found = set(await Customer.filter(id__in=customer_ids).values_list("id", flat=True))
+            if len(found) != len(customer_ids):
+                raise NotFoundError("to")
+        schedule_at = validation.future_or_past(request.schedule_at)
+        deferred = schedule_at is not None and schedule_at > now
+        try:
+            async with in_transaction():
+                message = await Message.create(
+                    category=category.key,
+                    status=MessageStatus.ACCEPTED,
+                    idempotency_scope=viewer.ref,
+                    idempotency_key=request.idempotency_key,
+                    request_hash=request.fingerprint(),
+                    audience=_audience(request),
+                    channels=list(request.channels) if request.channels else None,
+                    title=request.title,
+                    body=request.body,
+                    html=request.html,
+                    data=request.data,
+                    schedule_at=schedule_at,
+                    created_by=viewer.ref,
+                )
+                if request.tier is not None or deferred:
+                    await ExpansionJob.create(
+                        message=message, tier=request.tier, due_at=schedule_at if deferred else None
+                    )
+                else:
+                    await write_deliveries(message, category, customer_ids, self.tiers, now)
+                    message.status = MessageStatus.EXPANDED
+                    await message.save(update_fields=["status"])
+        except IntegrityError:
+            # Another request with the same key won the race: answer as it did.
+            existing = await self._existing(viewer, request)
+            if existing is None:
+                raise
+            return existing
+        return message
+
+    async def _existing(self, viewer: Viewer, request: SendRequest) -> Message | None:
+        message = await Message.filter(
+            idempotency_scope=viewer.ref, idempotency_key=request.idempotency_key
+        ).first()
+        if message is not None and message.request_hash != request.fingerprint():
+            raise UserInputError(
+                "IDEMPOTENCY_CONFLICT",
+                "This idempotency key was used with different input.",
+                "idempotencyKey",
+            )
+        return message
+
+    async def explain(
+        self, viewer: Viewer, customer_id: uuid.UUID, category_key: str, channel: str
+    ) -> Decision:
+        """The decision a send would get now, and every rule that spoke; nothing is sent."""
+        from tidings.core.viewer import can_see_customer
+
+        if not await can_see_customer(viewer, customer_id):
+            raise NotFoundError("customerId")
+        category = await self.categories.require(category_key)
+        self.categories.check_channel(channel)
+        now = datetime.now(UTC)
+        recipients, _ = await load_recipients([customer_id], category.key, now)
+        recipient = recipients.get(customer_id)
+        if recipient is None:
+            raise NotFoundError("customerId")
+        return decide(
+            category_rule(category), channel, recipient, self.tiers.for_tier(recipient.tier), now
+        )
+
+
+def _audience(request: SendRequest) -> dict:
+    if request.tier is not None:
+        return {"tier": request.tier.value}
+    return {"customerIds": [str(cid) for cid in request.customer_ids or ()]}
+
+
+__all__ = ["DeliveryStatus", "SendRequest", "SendService"]

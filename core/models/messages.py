@@ -1,0 +1,127 @@
+"""Messages, their deliveries (the transactional outbox), tier expansion jobs, templates and
+the in-app inbox."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from tidings.core.ids import new_id
+from tidings.core.models.customers import Customer
+from tidings.core.models.enums import DeliveryStatus, MessageStatus, Tier
+
+
+class Message(Model):
+    """What a caller asked to send. Its deliveries are written in the same transaction."""
+
+    id = fields.UUIDField(primary_key=True, default=new_id)
+    category = fields.CharField(max_length=64)
+    status = fields.CharEnumField(MessageStatus, max_length=16)
+    # Idempotency: the key is scoped to the caller ("staff:<id>", "api_key:<id>", ...).
+    idempotency_scope = fields.CharField(max_length=64)
+    idempotency_key = fields.CharField(max_length=255)
+    request_hash = fields.CharField(max_length=64)
+    audience = fields.JSONField()
+    channels = fields.JSONField(null=True)
+    title = fields.TextField(null=True)
+    body = fields.TextField(null=True)
+    html = fields.TextField(null=True)
+    data = fields.JSONField(null=True)
+    schedule_at = fields.DatetimeField(null=True)
+    created_by = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "messages"
+        unique_together = (("idempotency_scope", "idempotency_key"),)
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id}>"
+
+
+class Delivery(Model):
+    """One recipient × channel: decided by the policy engine, then claimed by a worker."""
+
+    id = fields.UUIDField(primary_key=True, default=new_id)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name=False, on_delete=fields.CASCADE
+    )
+    channel = fields.CharField(max_length=64)
+    status = fields.CharEnumField(DeliveryStatus, max_length=16)
+    reason = fields.CharField(max_length=32, null=True)
+    rules = fields.JSONField(default=list)
+    attempts = fields.IntField(default=0)
+    # Due time for QUEUED and DEFERRED rows; a worker's lease while it holds the row.
+    not_before = fields.DatetimeField(null=True)
+    locked_until = fields.DatetimeField(null=True)
+    provider = fields.CharField(max_length=64, null=True)
+    provider_id = fields.CharField(max_length=255, null=True)
+    last_error = fields.TextField(null=True)  # for admins; never shown to customers
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "deliveries"
+        indexes = (("status", "not_before"), ("customer_id", "created_at"))
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.id} {self.channel} {self.status}>"
+
+
+class ExpansionJob(Model):
+    """Expands a message's audience into deliveries in batches, by keyset over customer ids:
+    a tier, or a scheduled message's list once it is due."""
+
+    id = fields.UUIDField(primary_key=True, default=new_id)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, on_delete=fields.CASCADE
+    )
+    tier = fields.CharEnumField(Tier, max_length=16, null=True)
+    due_at = fields.DatetimeField(null=True)
+    cursor = fields.UUIDField(null=True)
+    done = fields.BooleanField(default=False)
+    locked_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "expansion_jobs"
+
+
+class Template(Model):
+    """Content per category, channel and locale: Jinja2, sandboxed, HTML autoescaped."""
+
+    id = fields.UUIDField(primary_key=True, default=new_id)
+    category = fields.CharField(max_length=64)
+    channel = fields.CharField(max_length=64)
+    locale = fields.CharField(max_length=35)
+    title = fields.TextField()
+    body = fields.TextField()
+    html = fields.TextField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "templates"
+        unique_together = (("category", "channel", "locale"),)
+
+
+class Notification(Model):
+    """One in-app notification in a customer's inbox."""
+
+    id = fields.UUIDField(primary_key=True, default=new_id)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name=False, on_delete=fields.CASCADE
+    )
+    delivery_id = fields.UUIDField(unique=True)
+    category = fields.CharField(max_length=64)
+    title = fields.TextField()
+    body = fields.TextField()
+    data = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    read_at = fields.DatetimeField(null=True)
+    archived_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notifications"
+        indexes = (("customer_id", "archived_at", "read_at"),)

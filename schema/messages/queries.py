@@ -1,0 +1,69 @@
+"""Messages, deliveries, templates and delivery explanations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from tidings.core.models.enums import Role
+from tidings.schema.context import Info
+from tidings.schema.errors import attempt_or_raise
+from tidings.schema.ids import MISSING, parse_id
+from tidings.schema.messages.types import Delivery, DeliveryExplanation, Message, Template
+from tidings.schema.permissions import ANY_STAFF, staff_roles
+from tidings.schema.relay import Connection, connection, page_size
+
+ADMIN_OR_AUDITOR = staff_roles(Role.ADMIN, Role.AUDITOR)
+
+
+@strawberry.type
+class MessageQueries:
+    @strawberry.field(permission_classes=[ANY_STAFF])
+    async def message(self, info: Info, id: strawberry.ID) -> Message | None:
+        row = await info.context.services.messages.get(
+            info.context.viewer, parse_id(id, "Message") or MISSING
+        )
+        return Message.from_model(row) if row else None
+
+    @strawberry.field(permission_classes=[ANY_STAFF], description="Newest first.")
+    async def messages(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        category: str | None = None,
+    ) -> Connection[Message]:
+        ctx = info.context
+        page = await ctx.services.messages.list(
+            ctx.viewer, page_size(first, ctx.max_page_size), after, category
+        )
+        return connection(page, Message.from_model)
+
+    @strawberry.field(permission_classes=[ADMIN_OR_AUDITOR])
+    async def failed_deliveries(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Delivery]:
+        ctx = info.context
+        page = await ctx.services.messages.failed(
+            ctx.viewer, page_size(first, ctx.max_page_size), after
+        )
+        return connection(page, Delivery.from_model)
+
+    @strawberry.field(
+        permission_classes=[ANY_STAFF],
+        description="How a delivery would be decided now, with every rule; nothing is sent.",
+    )
+    async def explain_delivery(
+        self, info: Info, customer_id: strawberry.ID, category: str, channel: str
+    ) -> DeliveryExplanation:
+        ctx = info.context
+        decision = await attempt_or_raise(
+            ctx.services.sending.explain(
+                ctx.viewer, parse_id(customer_id, "Customer") or MISSING, category, channel
+            )
+        )
+        return DeliveryExplanation.from_decision(decision)
+
+    @strawberry.field(permission_classes=[ANY_STAFF])
+    async def templates(self, info: Info, category: str | None = None) -> list[Template]:
+        rows = await info.context.services.messages.templates(category)
+        return [Template.from_model(row) for row in rows]

@@ -1,0 +1,283 @@
+"""Table-driven checks of the input rules every service shares (`tidings.core.validation`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from tidings.core import validation
+from tidings.core.errors import UserInputError
+
+
+def rejects(check, value, code: str, field: str) -> None:
+    with pytest.raises(UserInputError) as caught:
+        check(value)
+    assert caught.value.code == code
+    assert caught.value.field == field
+    assert caught.value.message  # something a person can read
+
+
+# Emails -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("jane@example.com", "jane@example.com"),
+        ("  Jane.Doe@EXAMPLE.COM ", "Jane.Doe@example.com"),
+        ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"),
+        ("用户@例子.广告", "用户@例子.广告"),
+    ],
+)
+def test_valid_emails_are_normalised(raw, normalised):
+    assert validation.email(raw) == normalised
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "no-at-sign", "a@b", "user@localhost", "a@@example.com", "a@example.com.", "a b@x.com"],
+)
+def test_invalid_emails(raw):
+    rejects(validation.email, raw, "INVALID_EMAIL", "email")
+
+
+def test_email_error_names_the_given_field():
+    rejects(lambda v: validation.email(v, "contact"), "nope", "INVALID_EMAIL", "contact")
+
+
+# Phones -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+8613800138000", "+8613800138000"),
+        ("+14155550123", "+14155550123"),
+        ("+447700900123", "+447700900123"),
+        ("  +14155550123 ", "+14155550123"),
+    ],
+)
+def test_e164_phones_are_accepted(raw, expected):
+    assert validation.phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "13800138000",  # no country code
+        "+0123",  # country codes never start with 0
+        "+1 415 555 0123",  # spaces: not E.164
+        "+1-415-555-0123",
+        "(415) 555-0123",
+        "+1415555abcd",  # letters
+        "phone",
+        "+",
+        "",
+        "+1234567890123456",  # 16 digits: longer than E.164 allows
+        "+1234567",  # E.164-shaped, but no possible number
+    ],
+)
+def test_phones_not_in_e164_are_rejected(raw):
+    rejects(validation.phone, raw, "INVALID_PHONE", "phone")
+
+
+# Locales ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("zh-CN", "zh-CN"),
+        ("zh-cn", "zh-CN"),
+        ("en", "en"),
+        ("EN", "en"),
+        ("en-us", "en-US"),
+        ("zh-Hans-CN", "zh-Hans-CN"),
+        ("zh_hans_cn", "zh-Hans-CN"),
+        ("es-419", "es-419"),
+        ("de-AT", "de-AT"),
+    ],
+)
+def test_locales_are_returned_in_canonical_case(raw, canonical):
+    assert validation.locale(raw) == canonical
+
+
+@pytest.mark.parametrize("raw", ["xx-YY", "klingon", "", "e", "en-", "zh CN", "../en", "tlh"])
+def test_unknown_or_malformed_locales(raw):
+    rejects(validation.locale, raw, "INVALID_LOCALE", "locale")
+
+
+# Timezones ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", ["Asia/Shanghai", "UTC", "Europe/London", "America/Argentina/Buenos_Aires"]
+)
+def test_iana_timezones(raw):
+    assert validation.timezone(raw) == raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Mars/Olympus", "../etc/passwd", "/etc/passwd", "asia/shanghai", "", "GMT+8", "Asia/"],
+)
+def test_unknown_timezones(raw):
+    rejects(validation.timezone, raw, "INVALID_TIMEZONE", "timezone")
+
+
+# Category keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", ["promotions", "order.updates", "security-alerts", "news_2024", "a", "9", "x" * 64]
+)
+def test_valid_keys(raw):
+    assert validation.key(raw) == raw
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "Promotions", "_news", ".news", "-news", "a b", "x" * 65, "café", "news/2024"]
+)
+def test_invalid_keys(raw):
+    rejects(validation.key, raw, "INVALID_KEY", "key")
+
+
+# Sources ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("signup_form", "signup_form"),
+        ("preference_center", "preference_center"),
+        ("api", "api"),
+        ("import", "import"),
+        (" Signup_Form ", "signup_form"),
+        ("partner:acme", "partner:acme"),
+        ("x" * 64, "x" * 64),
+    ],
+)
+def test_valid_sources_are_lower_cased(raw, expected):
+    assert validation.source(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "bad source", "-api", "x" * 65, "api!", "<script>"])
+def test_invalid_sources(raw):
+    rejects(validation.source, raw, "INVALID_SOURCE", "source")
+
+
+# Clock times --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["00:00", "08:00", "12:30", "22:00", "23:59"])
+def test_valid_clock_times(raw):
+    assert validation.clock(raw, "quietHours.start") == raw
+
+
+@pytest.mark.parametrize(
+    "raw", ["24:00", "8:00", "12:60", "noon", "", "12:00:00", "-1:00", "12.30", " 12:30"]
+)
+def test_invalid_clock_times(raw):
+    rejects(lambda v: validation.clock(v, "quietHours.end"), raw, "INVALID_TIME", "quietHours.end")
+
+
+# Free text ----------------------------------------------------------------------------------
+
+
+def test_text_is_trimmed_and_empty_becomes_none():
+    assert validation.text("  Jane  ", "name") == "Jane"
+    assert validation.text("   ", "name") is None
+    assert validation.text(None, "name") is None
+
+
+def test_text_required_and_length():
+    rejects(lambda v: validation.text(v, "name", required=True), None, "REQUIRED", "name")
+    rejects(lambda v: validation.text(v, "name", required=True), "  ", "REQUIRED", "name")
+    assert validation.text("x" * 10, "name", 10) == "x" * 10
+    rejects(lambda v: validation.text(v, "name", 10), "x" * 11, "TOO_LONG", "name")
+
+
+# JSON objects -------------------------------------------------------------------------------
+
+
+def object_of_size(size: int) -> dict:
+    """A JSON object whose serialised form is exactly `size` characters."""
+    overhead = len(json.dumps({"k": ""}))
+    value = {"k": "x" * (size - overhead)}
+    assert len(json.dumps(value)) == size
+    return value
+
+
+@pytest.mark.parametrize(
+    "value", [{}, {"ip": "203.0.113.7", "notice": "v3"}, {"nested": {"list": [1, 2, {"a": None}]}}]
+)
+def test_json_objects_pass_through(value):
+    assert validation.json_object(value, "evidence", 1024) == value
+
+
+def test_json_none_is_none():
+    assert validation.json_object(None, "evidence", 1024) is None
+
+
+@pytest.mark.parametrize("value", [[], [1, 2], "text", 3, True])
+def test_json_must_be_an_object(value):
+    rejects(
+        lambda v: validation.json_object(v, "attributes", 1024), value, "INVALID_JSON", "attributes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("limit", "field"),
+    [
+        (validation.MAX_EVIDENCE_BYTES, "evidence"),
+        (validation.MAX_ATTRIBUTES_BYTES, "attributes"),
+    ],
+)
+def test_json_size_limit_is_inclusive(limit, field):
+    at_limit = object_of_size(limit)
+    assert validation.json_object(at_limit, field, limit) == at_limit
+    rejects(
+        lambda v: validation.json_object(v, field, limit),
+        object_of_size(limit + 1),
+        "TOO_LARGE",
+        field,
+    )
+
+
+def test_json_size_counts_escaped_non_ascii():
+    # Each non-ASCII character serialises as a six-character \\uXXXX escape.
+    rejects(
+        lambda v: validation.json_object(v, "evidence", 100),
+        {"k": "é" * 20},
+        "TOO_LARGE",
+        "evidence",
+    )
+
+
+def test_limits_are_the_documented_sizes():
+    assert validation.MAX_EVIDENCE_BYTES == 8 * 1024
+    assert validation.MAX_ATTRIBUTES_BYTES == 16 * 1024
+
+
+# Datetimes ----------------------------------------------------------------------------------
+
+
+def test_naive_datetimes_are_taken_as_utc():
+    naive = datetime(2030, 1, 2, 3, 4, 5)
+    assert validation.future_or_past(naive) == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_aware_datetimes_are_converted_to_utc():
+    aware = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=8)))
+    converted = validation.future_or_past(aware)
+    assert converted == aware
+    assert converted.utcoffset() == timedelta(0)
+    assert (converted.day, converted.hour) == (1, 19)
+    assert validation.future_or_past(None) is None
+
+
+def test_datetimes_past_the_supported_range_are_user_errors():
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
+    rejects(validation.future_or_past, far, "INVALID_DATETIME", "expiresAt")

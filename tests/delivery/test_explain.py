@@ -1,0 +1,215 @@
+"""explainDelivery: the decision a send would get now and every rule that spoke, with nothing
+written and nothing sent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tests.conftest import data
+from tests.delivery.support import (
+    create_category,
+    create_customer,
+    explain,
+    grant,
+    parse_time,
+    set_preference,
+)
+from tidings.core.models.enums import Role, Tier
+from tidings.core.models.messages import Delivery, Message
+from tidings.schema.ids import to_global_id
+
+ZONE = "Europe/Berlin"
+
+
+async def setup(api, tier="HIGH_VALUE", **customer):
+    _, token = await api.staff(Role.ADMIN)
+    await create_category(
+        api, token, "promos", "MARKETING", defaultChannels=["email"], fallbackChannel="sms"
+    )
+    fields = {"email": "ann@example.com", "tier": tier, "timezone": ZONE, **customer}
+    created = await create_customer(api, token, **fields)
+    return token, created["id"]
+
+
+async def decided(api, token, customer, channel="email", category="promos"):
+    result = await explain(api, token, customer, category, channel)
+    return data(result)["explainDelivery"]
+
+
+def verdicts(explanation) -> list[tuple[str, str]]:
+    return [(r["rule"], r["verdict"]) for r in explanation["rules"]]
+
+
+async def nothing_written(smtp=None):
+    assert await Delivery.all().count() == 0
+    assert await Message.all().count() == 0
+    if smtp is not None:
+        assert smtp.received == []
+
+
+async def test_no_permission(mail_api, smtp):
+    token, customer = await setup(mail_api)
+    got = await decided(mail_api, token, customer)
+    assert (got["status"], got["reason"], got["notBefore"]) == ("SUPPRESSED", "NO_PERMISSION", None)
+    assert verdicts(got) == [("NO_PERMISSION", "stop")]
+    assert got["rules"][0]["detail"] == "no permission recorded"
+    await mail_api.runtime.worker.run_once()
+    await nothing_written(smtp)
+
+
+async def test_opted_out(api):
+    token, customer = await setup(api)
+    await grant(api, token, customer, "promos")
+    await set_preference(api, token, customer, "promos", ["in_app"])
+    got = await decided(api, token, customer)
+    assert (got["status"], got["reason"]) == ("SUPPRESSED", "OPTED_OUT")
+    assert verdicts(got) == [("NO_PERMISSION", "pass"), ("OPTED_OUT", "stop")]
+    assert "in_app" in got["rules"][-1]["detail"]
+    await nothing_written()
+
+
+async def test_no_address_lists_the_fallback_rules(api):
+    token, customer = await setup(api, email=None)
+    for channel in ("email", "sms"):
+        await grant(api, token, customer, "promos", channel)
+    got = await decided(api, token, customer)
+    assert (got["status"], got["reason"], got["channel"]) == ("SUPPRESSED", "NO_ADDRESS", "sms")
+    assert verdicts(got) == [
+        ("NO_PERMISSION", "pass"),
+        ("OPTED_OUT", "pass"),
+        ("NO_ADDRESS", "stop"),  # email: none; trying the fallback
+        ("NO_PERMISSION", "pass"),  # the fallback, sms, decided by the same rules
+        ("OPTED_OUT", "pass"),
+        ("NO_ADDRESS", "stop"),
+    ]
+    details = [r["detail"] for r in got["rules"]]
+    assert "trying fallback sms" in details[2]
+    assert all(d.startswith("fallback from email") for d in details[3:])
+
+    # With a phone on file the fallback is taken instead.
+    data(
+        await api.gql(
+            "mutation($i: UpdateCustomerInput!) { updateCustomer(input: $i) { errors { code } } }",
+            {"i": {"id": customer, "phone": "+15550001111"}},
+            token,
+        )
+    )
+    got = await decided(api, token, customer)
+    assert (got["status"], got["reason"], got["channel"]) == ("QUEUED", None, "sms")
+    assert ("NO_ADDRESS", "stop") in verdicts(got)
+    assert verdicts(got)[-1] == ("DIGEST", "pass")
+    await nothing_written()
+
+
+async def test_quiet_hours(api):
+    token, customer = await setup(api)
+    await grant(api, token, customer, "promos")
+    local = datetime.now(UTC).astimezone(ZoneInfo(ZONE))
+    quiet = (
+        (local - timedelta(hours=1)).strftime("%H:%M"),
+        (local + timedelta(hours=3)).strftime("%H:%M"),
+    )
+    await set_preference(api, token, customer, "promos", ["email"], quiet=quiet)
+    got = await decided(api, token, customer)
+    assert (got["status"], got["reason"]) == ("DEFERRED", "QUIET_HOURS")
+    ends = parse_time(got["notBefore"]).astimezone(ZoneInfo(ZONE))
+    assert ends.strftime("%H:%M") == quiet[1]
+    assert verdicts(got) == [
+        ("NO_PERMISSION", "pass"),
+        ("OPTED_OUT", "pass"),
+        ("NO_ADDRESS", "pass"),
+        ("FREQUENCY_CAP", "pass"),
+        ("QUIET_HOURS", "stop"),
+    ]
+    await nothing_written()
+
+
+async def test_digest(api):
+    token, customer = await setup(api, tier="ORDINARY")
+    await grant(api, token, customer, "promos")
+    got = await decided(api, token, customer)
+    assert (got["status"], got["reason"]) == ("DEFERRED", "DIGEST")
+    at = parse_time(got["notBefore"]).astimezone(ZoneInfo(ZONE))
+    assert (at.hour, at.minute) == (api.runtime.worker.tiers.for_tier(Tier.ORDINARY).digest_hour, 0)
+    assert verdicts(got)[-1] == ("DIGEST", "stop")
+    assert "ORDINARY tier policy" in got["rules"][-1]["detail"]
+    await nothing_written()
+
+
+async def test_queued_with_every_rule(mail_api, smtp):
+    token, customer = await setup(mail_api)
+    await grant(mail_api, token, customer, "promos")
+    got = await decided(mail_api, token, customer)
+    assert (got["status"], got["reason"], got["channel"]) == ("QUEUED", None, "email")
+    assert verdicts(got) == [
+        (rule, "pass")
+        for rule in (
+            "NO_PERMISSION",
+            "OPTED_OUT",
+            "NO_ADDRESS",
+            "FREQUENCY_CAP",
+            "QUIET_HOURS",
+            "DIGEST",
+        )
+    ]
+    await mail_api.runtime.worker.run_once()
+    await nothing_written(smtp)
+
+
+async def test_transactional_skips_what_does_not_apply(api):
+    token, customer = await setup(api)
+    await create_category(api, token, "receipts", "TRANSACTIONAL", defaultChannels=["email"])
+    got = await decided(api, token, customer, category="receipts")
+    assert got["status"] == "QUEUED"
+    assert dict(verdicts(got)) == {
+        "NO_PERMISSION": "skip",
+        "OPTED_OUT": "pass",
+        "NO_ADDRESS": "pass",
+        "FREQUENCY_CAP": "skip",
+        "QUIET_HOURS": "skip",
+        "DIGEST": "skip",
+    }
+
+
+async def test_unknown_category_or_channel_is_bad_user_input(api):
+    token, customer = await setup(api)
+    for category, channel, reason in (
+        ("nope", "email", "UNKNOWN_CATEGORY"),
+        ("promos", "carrier-pigeon", "UNKNOWN_CHANNEL"),
+    ):
+        result = await explain(api, token, customer, category, channel)
+        assert result["data"] is None
+        [error] = result["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["extensions"]["reason"] == reason
+    await nothing_written()
+
+
+async def test_a_customer_the_caller_may_not_see_is_not_found(api):
+    token, customer = await setup(api)
+    agent_id, agent = await api.staff(Role.AGENT)
+    missing = to_global_id("Customer", uuid.uuid4())
+    answers = []
+    for who in (customer, missing):
+        result = await explain(api, agent, who, "promos", "email")
+        assert result["data"] is None
+        [error] = result["errors"]
+        answers.append((error["message"], error["extensions"]))
+    # Hidden and nonexistent look the same.
+    assert answers[0] == answers[1]
+    assert answers[0][1]["code"] == "BAD_USER_INPUT"
+    assert answers[0][1]["reason"] == "NOT_FOUND"
+
+    # Given access, the same agent gets its answer.
+    payload = data(
+        await api.gql(
+            "mutation($i: GrantAccessInput!) { grantAccess(input: $i) { errors { code } } }",
+            {"i": {"staffId": str(agent_id), "customerId": customer, "actions": ["READ"]}},
+            token,
+        )
+    )["grantAccess"]
+    assert payload["errors"] == []
+    got = await decided(api, agent, customer)
+    assert got["reason"] == "NO_PERMISSION"

@@ -1,0 +1,136 @@
+"""The vocabulary of the who-may-call table (`test_roles.OPS`): callers, outcomes, documents,
+and the rows for messages and deliveries."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.schema.authz_world import SENT_CATEGORY, World, failed_delivery
+from tidings.schema.ids import to_global_id
+
+OK = "ok"
+FORBIDDEN = "FORBIDDEN"
+NOT_FOUND = "NOT_FOUND"
+NOT_STAFF = "NOT_STAFF"
+
+CALLERS = (
+    "ADMIN",
+    "MARKETER",
+    "AUDITOR",
+    "AGENT_READ",
+    "AGENT_NO_GRANT",
+    "CUSTOMER_SELF",
+    "CUSTOMER_OTHER",
+    "KEY_ADMIN",
+    "KEY_MARKETER",
+    "KEY_AGENT",
+    "KEY_AUDITOR",
+)
+EVERYONE = frozenset(CALLERS)
+ADMINS = frozenset({"ADMIN", "KEY_ADMIN"})
+READERS_OF_STAFF = ADMINS | {"AUDITOR", "KEY_AUDITOR"}
+STAFF_MEMBERS = frozenset({"ADMIN", "MARKETER", "AUDITOR", "AGENT_READ", "AGENT_NO_GRANT"})
+UNSEEN = {"CUSTOMER_OTHER": NOT_FOUND}  # the target customer does not exist for them
+UNSEEN_BY_AGENTS = {**UNSEEN, "AGENT_NO_GRANT": NOT_FOUND, "KEY_AGENT": NOT_FOUND}
+ANY_STAFF = EVERYONE - {"CUSTOMER_SELF", "CUSTOMER_OTHER"}
+AUDITORS = frozenset({"AUDITOR", "KEY_AUDITOR"})
+MARKETERS = frozenset({"MARKETER", "KEY_MARKETER"})
+# A query whose type leaves no room for a payload: an unseen object is BAD_USER_INPUT,
+# exactly as for one that does not exist.
+BAD_INPUT = "BAD_USER_INPUT"
+
+Vars = Callable[[World], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Op:
+    document: str
+    allowed: frozenset[str]
+    variables: Vars | None = None
+    otherwise: dict[str, str] = field(default_factory=dict)  # caller → outcome when refused
+
+
+def target(world: World) -> str:
+    return to_global_id("Customer", world.target)
+
+
+def fixed(make: Callable[[World], dict[str, Any]]) -> Vars:
+    async def variables(world: World) -> dict[str, Any]:
+        return make(world)
+
+    return variables
+
+
+def payload(name: str, args: str, selection: str, decl: str = "") -> str:
+    return f"mutation{decl} {{ {name}{args} {{ {selection} errors {{ code }} }} }}"
+
+
+def with_input(name: str, input_type: str, selection: str) -> str:
+    return payload(name, "(input: $input)", selection, f"($input: {input_type}!)")
+
+
+async def the_failed_delivery(world: World) -> dict[str, Any]:
+    return {"id": to_global_id("Delivery", await failed_delivery(world))}
+
+
+def send_input(world: World) -> dict[str, Any]:
+    mark = secrets.token_hex(4)
+    return {
+        "input": {
+            "idempotencyKey": f"roles-{mark}",
+            "category": SENT_CATEGORY,
+            "to": {"customerId": target(world)},
+            "channels": ["email"],
+            "content": {"title": f"Roles title {mark}", "body": "b"},
+        }
+    }
+
+
+MESSAGE_OPS: dict[str, Op] = {
+    # Customers read their notifications, not messages; unseen messages are simply absent.
+    "message": Op(
+        "query($id: ID!) { message(id: $id) { id } }",
+        ANY_STAFF,
+        fixed(lambda w: {"id": to_global_id("Message", w.messages["broadcast"])}),
+    ),
+    "messages": Op("{ messages { nodes { id } } }", ANY_STAFF),
+    "failedDeliveries": Op("{ failedDeliveries { nodes { id } } }", ADMINS | AUDITORS),
+    "explainDelivery": Op(
+        'query($id: ID!) { explainDelivery(customerId: $id, category: "news", channel: "email")'
+        " { status } }",
+        ANY_STAFF - {"AGENT_NO_GRANT", "KEY_AGENT"},  # they do not see the target
+        fixed(lambda w: {"id": target(w)}),
+        {"AGENT_NO_GRANT": BAD_INPUT, "KEY_AGENT": BAD_INPUT},
+    ),
+    "templates": Op("{ templates { category } }", ANY_STAFF),
+    # ADMIN and MARKETER send to any audience; an agent to customers it holds SEND for.
+    "send": Op(
+        with_input("send", "SendInput", "message { id }"),
+        ADMINS | MARKETERS | {"AGENT_READ"},
+        fixed(send_input),
+        {"AGENT_NO_GRANT": NOT_FOUND, "KEY_AGENT": NOT_FOUND},
+    ),
+    "retryDelivery": Op(
+        payload("retryDelivery", "(id: $id)", "delivery { id }", "($id: ID!)"),
+        ADMINS,
+        the_failed_delivery,
+    ),
+    "setTemplate": Op(
+        with_input("setTemplate", "SetTemplateInput", "template { category }"),
+        ADMINS | MARKETERS,
+        fixed(
+            lambda w: {
+                "input": {
+                    "category": SENT_CATEGORY,
+                    "channel": "email",
+                    "locale": "en",
+                    "title": "Your account",
+                    "body": "Hello {{ customer.name }}",
+                }
+            }
+        ),
+    ),
+}

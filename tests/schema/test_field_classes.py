@@ -1,0 +1,118 @@
+"""Every field of every object type is classified on purpose: public to whoever reaches the
+object, or behind a protected-field gate (`schema/permissions.py`). A new field fails
+`test_every_field_is_classified` until it is added here; the root operations are classified
+in `test_roles.py` (who may call them) and `test_protected_paths.py` (how to reach them)."""
+
+from __future__ import annotations
+
+from graphql import is_object_type
+
+from tests.schema.schema_paths import field_gate, graphql_schema
+from tidings.schema.permissions import PROTECTED_FIELD_GATES
+
+ROOTS = ("Query", "Mutation")
+
+
+# Every field of every object type (the roots are classified in test_roles.py): public to
+# whoever reaches the object, or behind a protected-field gate. A new field fails
+# `test_every_field_is_classified` until it is added here, on purpose.
+PII = "CanReadCustomerPII"
+STAFF_EMAIL = "CanReadStaffEmail"
+CONTENT = "CanReadMessageContent"  # everyone who may see the message but AUDITOR
+DELIVERY_ERRORS = "CanReadDeliveryErrors"  # ADMIN only: a provider's error may quote an address
+PUBLIC = "public"
+
+
+def _public(names: str, **protected: str) -> dict[str, str]:
+    return {**dict.fromkeys(names.split(), PUBLIC), **protected}
+
+
+CONNECTION = "edges pageInfo nodes"
+FIELD_CLASSES: dict[str, dict[str, str]] = {
+    "AccessGrant": _public("id actions expiresAt createdAt staff customer"),
+    "AccessGrantConnection": _public(CONNECTION),
+    "AccessGrantEdge": _public("cursor node"),
+    "AccessGrantPayload": _public("accessGrant errors"),
+    "ApiKey": _public("id name role prefix createdAt lastUsedAt"),
+    "ApiKeyConnection": _public(CONNECTION),
+    "ApiKeyEdge": _public("cursor node"),
+    # `secret` is shown once, to the ADMIN who called createApiKey (an operation gate).
+    "ApiKeyPayload": _public("apiKey secret errors"),
+    "Category": _public(
+        "key name description kind defaultChannels respectQuietHours required fallbackChannel"
+    ),
+    "CategoryPayload": _public("category errors"),
+    "Channel": _public("name providers"),
+    "Customer": _public(
+        "id externalId name locale timezone tier attributes createdAt emailMasked "
+        "permissionGrants permissionHistory preferences",
+        email=PII,
+        phone=PII,
+        devices=PII,
+    ),
+    "CustomerConnection": _public(CONNECTION),
+    "CustomerEdge": _public("cursor node"),
+    "CustomerPayload": _public("customer errors"),
+    "Device": _public("id platform createdAt lastSeenAt"),
+    "Delivery": _public(
+        "id channel status reason attempts notBefore provider createdAt updatedAt rules "
+        "customer",  # the recipient: the caller's usual customer visibility and PII gates
+        lastError=DELIVERY_ERRORS,
+    ),
+    "DeliveryConnection": _public(CONNECTION),
+    "DeliveryCount": _public("status count"),
+    "DeliveryEdge": _public("cursor node"),
+    "DeliveryExplanation": _public("status reason channel notBefore rules"),
+    "DeliveryPayload": _public("delivery errors"),
+    "DevicePayload": _public("device errors"),
+    "LoginPayload": _public("token errors"),
+    "LogoutPayload": _public("ok errors"),
+    "Message": _public(
+        "id category status createdAt scheduleAt deliveryCounts deliveries",
+        title=CONTENT,
+        body=CONTENT,
+    ),
+    "MessageConnection": _public(CONNECTION),
+    "MessageEdge": _public("cursor node"),
+    "PageInfo": _public("hasNextPage hasPreviousPage startCursor endCursor"),
+    "PermissionGrant": _public(
+        "id channel category status source grantedAt withdrawnAt expiresAt",
+        evidence=PII,
+        recordedBy=PII,
+    ),
+    "PermissionGrantConnection": _public(CONNECTION),
+    "PermissionGrantEdge": _public("cursor node"),
+    "PermissionGrantPayload": _public("grant errors"),
+    "Preference": _public("category channels frequency quietHours"),
+    "PreferencePayload": _public("preference errors"),
+    "QuietHours": _public("start end"),
+    "RuleOutcome": _public("rule verdict detail"),
+    "SendPayload": _public("message errors"),
+    "Staff": _public("id role active createdAt lastLoginAt", email=STAFF_EMAIL),
+    "StaffConnection": _public(CONNECTION),
+    "StaffEdge": _public("cursor node"),
+    "StaffPayload": _public("staff errors"),
+    # Templates are for the staff who may call `templates` (any staff role).
+    "Template": _public("category channel locale title body html updatedAt"),
+    "TemplatePayload": _public("template errors"),
+    "TokenPayload": _public("token errors"),
+    "UserError": _public("code field message"),
+}
+
+
+def test_every_field_is_classified():
+    schema = graphql_schema()
+    actual: dict[str, dict[str, str]] = {}
+    for name, gql_type in schema.type_map.items():
+        if not is_object_type(gql_type) or name.startswith("__") or name in ROOTS:
+            continue
+        actual[name] = {}
+        for field in gql_type.fields:
+            gate = field_gate(name, field)
+            actual[name][field] = gate.permission.__name__ if gate else PUBLIC
+    assert actual == FIELD_CLASSES
+
+
+def test_protected_gates_are_the_ones_classified():
+    used = {c for fields in FIELD_CLASSES.values() for c in fields.values()} - {PUBLIC}
+    assert used == {gate.__name__ for gate in PROTECTED_FIELD_GATES}

@@ -1,0 +1,345 @@
+"""Every path the schema offers to a protected field, in several document shapes, for every
+kind of caller: refused callers get null + FORBIDDEN at that field (or do not reach the
+object at all), never the value; allowed callers get the real value.
+
+The paths are derived from the schema (`schema_paths.protected_paths`), so a new field,
+type or operation leading to personal data is covered as soon as it exists. Mutation paths
+covered, with inputs that return the object: createStaff, updateStaff (a scratch member, no
+changes), grantAccess and revokeAccessGrant (a scratch agent), createCustomer,
+updateCustomer (no changes), revokeCustomerTokens, grantPermission, withdrawPermission, send
+(to the target, with content of its own) and retryDelivery (the world's delivery the mail
+server refused, failed again by the worker between calls).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.schema.authz_world import (
+    EVIDENCE_AGENT,
+    EVIDENCE_IP,
+    SENT_CATEGORY,
+    Caller,
+    World,
+    build_world,
+    failed_delivery,
+)
+from tests.schema.schema_paths import (
+    SHAPES,
+    Document,
+    Enum,
+    ProtectedPath,
+    arguments,
+    protected_fields,
+    protected_paths,
+    render,
+)
+from tidings.core.models import AccessGrant, Customer, Device, PermissionEntry, Staff
+from tidings.core.models.messages import Delivery, Message
+from tidings.schema.ids import from_global_id, to_global_id
+
+ArgsFor = Callable[[World], Awaitable[dict[str, object] | None]]
+
+
+def _fixed(make: Callable[[World], dict[str, object] | None]) -> ArgsFor:
+    async def args(world: World) -> dict[str, object] | None:
+        return make(world)
+
+    return args
+
+
+async def _revocable_grant(world: World) -> dict[str, object]:
+    grant = await AccessGrant.create(
+        staff_id=world.scratch_agent, customer_id=world.target, actions=["REPLY"], created_by="t"
+    )
+    return {"id": to_global_id("AccessGrant", grant.id)}
+
+
+def _fresh() -> str:
+    return secrets.token_hex(4)
+
+
+async def _failed_delivery(world: World) -> dict[str, object]:
+    return {"id": to_global_id("Delivery", await failed_delivery(world))}
+
+
+def _send_input(world: World) -> dict[str, object]:
+    mark = _fresh()
+    return {
+        "input": {
+            "idempotencyKey": f"probe-{mark}",
+            "category": SENT_CATEGORY,
+            "to": {"customerId": to_global_id("Customer", world.target)},
+            "channels": ["email"],
+            "content": {"title": f"Probe title {mark}", "body": f"Probe body {mark}"},
+        }
+    }
+
+
+# Arguments for every root field that leads to a protected field. A new root field fails
+# `test_every_root_field_has_arguments` until someone decides how to reach it here.
+ROOT_ARGS: dict[str, ArgsFor] = {
+    "me": _fixed(lambda w: None),
+    "staff": _fixed(lambda w: {"id": to_global_id("Staff", w.staff_ids["AGENT_READ"])}),
+    "staffMembers": _fixed(lambda w: None),
+    "accessGrants": _fixed(lambda w: None),
+    "customer": _fixed(lambda w: {"id": to_global_id("Customer", w.target)}),
+    "customers": _fixed(lambda w: None),
+    "createStaff": _fixed(
+        lambda w: {
+            "input": {
+                "email": f"new.{_fresh()}@corp.example",
+                "password": PASSWORD,
+                "role": Enum("AGENT"),
+            }
+        }
+    ),
+    "updateStaff": _fixed(lambda w: {"input": {"id": to_global_id("Staff", w.scratch_agent)}}),
+    "grantAccess": _fixed(
+        lambda w: {
+            "input": {
+                "staffId": to_global_id("Staff", w.scratch_agent),
+                "customerId": to_global_id("Customer", w.target),
+                "actions": [Enum("REPLY")],
+            }
+        }
+    ),
+    "revokeAccessGrant": _revocable_grant,
+    "createCustomer": _fixed(
+        lambda w: {
+            "input": {
+                "externalId": f"ext-{_fresh()}",
+                "email": f"created.{_fresh()}@example.org",
+                "phone": f"+1415555{secrets.randbelow(10000):04d}",
+            }
+        }
+    ),
+    "updateCustomer": _fixed(lambda w: {"input": {"id": to_global_id("Customer", w.target)}}),
+    "revokeCustomerTokens": _fixed(lambda w: {"customerId": to_global_id("Customer", w.target)}),
+    "grantPermission": _fixed(
+        lambda w: {
+            "input": {
+                "customerId": to_global_id("Customer", w.target),
+                "channel": "email",
+                "category": "news",
+                "source": "api",
+                "evidence": {"ip": EVIDENCE_IP, "userAgent": EVIDENCE_AGENT},
+            }
+        }
+    ),
+    "withdrawPermission": _fixed(
+        lambda w: {
+            "input": {
+                "customerId": to_global_id("Customer", w.target),
+                "channel": "sms",
+                "category": "news",
+                "source": "api",
+            }
+        }
+    ),
+    "message": _fixed(lambda w: {"id": to_global_id("Message", w.messages["broadcast"])}),
+    "messages": _fixed(lambda w: None),
+    "failedDeliveries": _fixed(lambda w: None),
+    "send": _fixed(_send_input),
+    "retryDelivery": _failed_delivery,
+}
+
+# Roots through which a caller who may not read the data still reaches the object: these
+# paths must show at least one refusal, or the test would prove nothing about them.
+NON_READERS_REACH = {
+    "staff",
+    "staffMembers",
+    "accessGrants",
+    "customer",
+    "customers",
+    "withdrawPermission",
+    "message",
+    "messages",
+    "failedDeliveries",
+}
+
+# A customer created a moment ago has no consent history yet: nobody reads one there.
+NOTHING_TO_READ = {
+    "Mutation.createCustomer.customer.permissionGrants",
+    "Mutation.createCustomer.customer.permissionHistory.edges.node",
+    "Mutation.createCustomer.customer.permissionHistory.nodes",
+}
+
+PATHS = protected_paths()
+
+
+def test_paths_were_found():
+    ids = {p.id for p in PATHS}
+    assert "Query.customer" in ids
+    assert "Query.me<Customer>" in ids
+    assert "Query.customers.edges.node.permissionHistory.edges.node" in ids
+    assert "Mutation.grantPermission.grant" in ids
+    assert "Query.accessGrants.nodes.staff" in ids
+    assert "Query.messages.edges.node" in ids
+    assert "Query.failedDeliveries.nodes.customer" in ids
+    assert "Mutation.send.message.deliveries.edges.node.customer" in ids
+
+
+def test_every_root_field_has_arguments():
+    assert {p.root_field for p in PATHS} == set(ROOT_ARGS)
+
+
+async def forbidden_literals(world: World, caller: Caller) -> set[str]:
+    """Strings that must never appear in a response to `caller`."""
+    found: set[str] = set(world.api_key_secrets)
+    found |= {row.token for row in await Device.all()}
+    for row in await Customer.all():
+        if not caller.may_read_customer(row.id):
+            found |= {v for v in (row.email, row.phone) if v}
+    for entry in await PermissionEntry.all():
+        if not caller.may_read_customer(entry.customer_id):
+            found.add(entry.recorded_by)
+            found |= {v for v in (entry.evidence or {}).values() if isinstance(v, str)}
+    for staff in await Staff.all():
+        if not caller.may_read_staff_email(staff.id):
+            found.add(staff.email)
+    creators: dict[uuid.UUID, str] = {}
+    for message in await Message.all():
+        creators[message.id] = message.created_by
+        if not caller.may_read_message_content(message.created_by):
+            found |= {v for v in (message.title, message.body) if v}
+    for delivery in await Delivery.filter(last_error__isnull=False):
+        if not caller.may_read_delivery_error(creators[delivery.message_id]):
+            found.add(delivery.last_error)
+    return {s for s in found if len(s) >= 8}
+
+
+async def judge(
+    type_name: str, object_id: str, caller: Caller
+) -> tuple[bool, bool, dict[str, Any]]:
+    """Whether `caller` may see an object and read its protected fields, and their real
+    values."""
+    if type_name == "Customer":
+        cid = from_global_id(object_id, "Customer")
+        row = await Customer.get(id=cid)
+        devices = await Device.filter(customer_id=cid).order_by("id")
+        ids = [{"id": to_global_id("Device", d.id), "__typename": "Device"} for d in devices]
+        real = {"email": row.email, "phone": row.phone, "devices": ids}
+        return caller.may_see_customer(cid), caller.may_read_customer(cid), real
+    if type_name == "PermissionGrant":
+        entry = await PermissionEntry.get(id=from_global_id(object_id, "PermissionGrant"))
+        real = {"evidence": entry.evidence, "recordedBy": entry.recorded_by}
+        owner = entry.customer_id
+        return caller.may_see_customer(owner), caller.may_read_customer(owner), real
+    if type_name == "Message":
+        message = await Message.get(id=from_global_id(object_id, "Message"))
+        creator = message.created_by
+        real = {"title": message.title, "body": message.body}
+        return caller.may_see_message(creator), caller.may_read_message_content(creator), real
+    if type_name == "Delivery":
+        delivery = await Delivery.get(id=from_global_id(object_id, "Delivery"))
+        creator = (await Message.get(id=delivery.message_id)).created_by
+        real = {"lastError": delivery.last_error}
+        return caller.may_see_message(creator), caller.may_read_delivery_error(creator), real
+    assert type_name == "Staff", type_name
+    staff = await Staff.get(id=from_global_id(object_id, "Staff"))
+    return True, caller.may_read_staff_email(staff.id), {"email": staff.email}
+
+
+def reach(value: Any, keys: list[str], path: list[Any], found: dict[str, list]) -> None:
+    """Follow the response keys, collecting target objects and nulls met on the way."""
+    if value is None:
+        found["nulls"].append(path)
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            reach(item, keys, [*path, index], found)
+        return
+    assert isinstance(value, dict), (path, value)
+    if not value:  # a `... on T` that did not apply (e.g. `me` is Staff, not Customer)
+        found["unmatched"].append(path)
+        return
+    if not keys:
+        found["targets"].append((path, value))
+        return
+    reach(value[keys[0]], keys[1:], [*path, keys[0]], found)
+
+
+async def check_response(
+    path: ProtectedPath,
+    doc: Document,
+    caller: Caller,
+    result: dict[str, Any],
+    stats: dict[str, int],
+    literals: set[str],
+) -> None:
+    where = f"{path.id} as {caller.name}\n{doc.text}\n{json.dumps(result)}"
+    errors = result.get("errors") or []
+    for error in errors:
+        assert error.get("extensions", {}).get("code") == "FORBIDDEN", where
+    explained: list[list[Any]] = []
+    found: dict[str, list] = {"nulls": [], "targets": [], "unmatched": []}
+    if result.get("data") is None:
+        found["nulls"].append([doc.keys[0]])
+    else:
+        reach(result["data"][doc.keys[0]], doc.keys[1:], [doc.keys[0]], found)
+
+    for null in found["nulls"]:
+        deeper = [
+            e for e in errors if e["path"][: len(null)] == null and len(e["path"]) > len(null)
+        ]
+        assert not deeper, f"a refused field nulled its parent {null}: {where}"
+        # Only a root operation may be refused as a whole; an object met deeper is just absent.
+        explained += [e["path"] for e in errors if e["path"] == null and len(null) == 1]
+
+    gates = protected_fields(path.target)
+    for object_path, obj in found["targets"]:
+        assert obj[doc.typename_key] == path.target, where
+        may_see, may_read, real = await judge(path.target, obj[doc.id_key], caller)
+        assert may_see, f"saw a {path.target} it may not see: {where}"
+        for field, key in doc.fields:
+            value = obj[key]
+            field_path = [*object_path, key]
+            at_field = [e["path"] for e in errors if e["path"] == field_path]
+            if may_read:
+                assert value == real[field], f"{field}: {where}"
+                assert not at_field, where
+                stats["read"] += 1
+            elif gates[field].silent:
+                assert value in (None, []), f"{field} leaked: {where}"
+                assert not at_field, where
+                stats["refused"] += 1
+            else:
+                assert value is None, f"{field} leaked: {where}"
+                assert len(at_field) == 1, f"{field}: no FORBIDDEN naming it: {where}"
+                explained += at_field
+                stats["refused"] += 1
+
+    unexplained = [e for e in errors if e["path"] not in explained]
+    assert not unexplained, f"unexpected errors: {where}"
+    assert not found["unmatched"] or any(s.cond for s in path.steps), where
+
+    text = json.dumps(result)
+    for secret in literals:
+        assert secret not in text, f"{secret!r} leaked: {where}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.id for p in PATHS])
+async def test_protected_path(api, path: ProtectedPath):
+    world = await build_world(api)
+    stats = {"read": 0, "refused": 0}
+    for caller in world.callers.values():
+        literals = await forbidden_literals(world, caller)
+        for shape in SHAPES:
+            args = arguments(await ROOT_ARGS[path.root_field](world))
+            doc = render(path, shape, args)
+            result = await api.gql(doc.text, token=await caller.token(api))
+            if path.root == "Mutation":  # it may have recorded new personal data
+                literals = await forbidden_literals(world, caller)
+            await check_response(path, doc, caller, result, stats, literals)
+    if path.id not in NOTHING_TO_READ:
+        assert stats["read"] > 0, f"no caller ever read {path.id}: the test proves nothing"
+    if path.root_field in NON_READERS_REACH:
+        assert stats["refused"] > 0, f"no caller was ever refused on {path.id}"

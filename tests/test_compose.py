@@ -1,0 +1,86 @@
+"""docker-compose.yml and the Dockerfile agree with the code: services, settings, packages."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+APP_SERVICES = ("migrate", "api")
+
+
+def settings_names() -> set[str]:
+    """Every TIDINGS_* name api/settings.py reads, as a string literal."""
+    source = (ROOT / "api" / "settings.py").read_text()
+    return set(re.findall(r"[\"'](TIDINGS_[A-Z0-9_]+)[\"']", source))
+
+
+def environment(service: str) -> dict[str, str]:
+    env = SERVICES[service].get("environment", {})
+    if isinstance(env, list):  # the "KEY=value" form
+        env = dict(item.partition("=")[::2] for item in env)
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def test_services_exist():
+    assert {"postgres", "redis", "migrate", "api"} <= set(SERVICES)
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_app_services_run_in_production_against_postgres_and_redis(service):
+    env = environment(service)
+    assert env["TIDINGS_ENV"] == "production"
+    database = urlsplit(env["TIDINGS_DATABASE_URL"])
+    assert database.scheme in ("postgres", "postgresql")
+    assert database.hostname == "postgres"
+    redis = urlsplit(env["TIDINGS_REDIS_URL"])
+    assert redis.scheme == "redis"
+    assert redis.hostname == "redis"
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_secret_key_is_required_not_defaulted(service):
+    """`${VAR:?message}` makes compose refuse to start without it; a default would not."""
+    value = environment(service)["TIDINGS_SECRET_KEY"]
+    assert re.fullmatch(r"\$\{TIDINGS_SECRET_KEY:\?[^}]+\}", value), value
+
+
+def test_every_setting_compose_names_is_one_the_settings_read():
+    known = settings_names()
+    assert "TIDINGS_DATABASE_URL" in known  # the scan itself works
+    named = set()
+    for service in SERVICES:
+        named |= {key for key in environment(service) if key.startswith("TIDINGS_")}
+    text = (ROOT / "docker-compose.yml").read_text()
+    named |= set(re.findall(r"\$\{(TIDINGS_[A-Z0-9_]+)", text))
+    assert named, "compose names no TIDINGS_ settings"
+    assert named <= known, f"compose sets settings api/settings.py never reads: {named - known}"
+
+
+def test_api_starts_after_migrate_completes():
+    depends = SERVICES["api"]["depends_on"]
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert SERVICES["migrate"]["command"] == ["tidings", "migrate"]
+    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "healthcheck" in SERVICES["postgres"]
+
+
+def test_dockerfile_copies_every_packaged_folder():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    folders = set(pyproject["tool"]["setuptools"]["package-dir"].values())
+    assert {"api", "core", "schema", "plugins", "providers"} <= folders
+    copied = set()
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0].upper() == "COPY" and not any(p.startswith("--") for p in parts):
+            copied.update(part.rstrip("/") for part in parts[1:-1])
+    missing = folders - copied
+    assert not missing, f"the Dockerfile does not COPY {sorted(missing)}"
+    assert {"pyproject.toml", "README.md"} <= copied  # pip install . needs both
