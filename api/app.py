@@ -36,6 +36,13 @@ logger = logging.getLogger("tidings")
 SQL_LOGGERS = ("tortoise.db_client", "aiosqlite")
 
 
+def quiet_sql_logs(settings: Settings) -> None:
+    """Keep query parameters (personal data) out of DEBUG logs unless TIDINGS_LOG_SQL asks."""
+    if not settings.log_sql:
+        for name in SQL_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+
+
 @dataclass
 class Runtime:
     """What the lifespan builds and the routes use."""
@@ -98,9 +105,7 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. `manage_database=False` when the caller has opened the ORM itself."""
     runtime = build_runtime(settings, manager)
-    if not settings.log_sql:
-        for name in SQL_LOGGERS:
-            logging.getLogger(name).setLevel(logging.INFO)
+    quiet_sql_logs(settings)
     limits = settings.limits
     schema = build_schema(
         SchemaOptions(

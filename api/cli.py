@@ -10,6 +10,8 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from tortoise.exceptions import DBConnectionError
+
 from tidings.api.settings import Settings, SettingsError
 from tidings.core import db
 from tidings.core.errors import UserInputError
@@ -31,6 +33,9 @@ def _run(work: Callable[[Settings], Awaitable[int]]) -> int:
     except db.SchemaBehindError as error:
         print(f"tidings: {error}", file=sys.stderr)
         return 3
+    except DBConnectionError:
+        print("tidings: cannot connect to the database in TIDINGS_DATABASE_URL", file=sys.stderr)
+        return 4
 
 
 async def _with_db(settings: Settings, work: Callable[[], Awaitable[int]], *, migrate: bool) -> int:
@@ -121,9 +126,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Deliver from the queue until SIGINT or SIGTERM; rows in hand are finished first."""
     import signal
 
-    from tidings.api.app import build_runtime
+    from tidings.api.app import build_runtime, quiet_sql_logs
 
     async def work(settings: Settings) -> int:
+        quiet_sql_logs(settings)
         runtime = build_runtime(settings)
 
         async def run() -> int:

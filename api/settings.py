@@ -55,8 +55,9 @@ class Limits:
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
-    database_url: str = "sqlite://tidings.sqlite3"
-    redis_url: str | None = None
+    # URLs may hold passwords: kept out of the repr.
+    database_url: str = field(default="sqlite://tidings.sqlite3", repr=False)
+    redis_url: str | None = field(default=None, repr=False)
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     secret_key_from_file: bool = False
     allowed_origins: tuple[str, ...] = ("*",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.load import Stats
@@ -26,9 +27,10 @@ def rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def table(comparisons: list[Comparison]) -> str:
+def table(comparisons: list[Comparison], extra: Sequence[tuple[str, str, str, str]] = ()) -> str:
+    """The figures; `extra` rows (benchmarks with other units) follow in the same columns."""
     header = ("benchmark", "ours", "baseline", "ratio")
-    body = [row for comparison in comparisons for row in rows(comparison)]
+    body = [row for comparison in comparisons for row in rows(comparison)] + list(extra)
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(4)]
 
     def line(row: tuple[str, ...]) -> str:

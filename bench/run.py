@@ -11,7 +11,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from bench import customers_page, dataset
+from bench import customers_page, dataset, fanout, mail
 from bench.load import Budget
 from bench.report import Comparison, describe, table
 from tidings.core import db
@@ -19,6 +19,7 @@ from tidings.core import db
 CUSTOMERS = 10_000
 # The issue's goal: within 1.5x of the bare baseline.
 GOAL = 1.5
+ALL = ("page", "fanout", "email")
 
 
 def budget_from_env() -> Budget:
@@ -29,10 +30,13 @@ def budget_from_env() -> Budget:
     )
 
 
-async def run() -> int:
-    started = time.perf_counter()
-    load_before = os.getloadavg()[0]
-    budget = budget_from_env()
+def selected() -> set[str]:
+    """BENCH_ONLY=page,fanout,email picks benchmarks (all by default)."""
+    raw = os.environ.get("BENCH_ONLY", "")
+    return {part.strip() for part in raw.split(",") if part.strip()} or set(ALL)
+
+
+async def run_page(budget: Budget) -> tuple[list[Comparison], str, float]:
     secret_key = secrets.token_urlsafe(48)  # never printed
     customers_page.progress("creating a scratch database")
     url = await dataset.create_database()
@@ -48,7 +52,24 @@ async def run() -> int:
         with contextlib.suppress(Exception):
             await db.close_db()
         await dataset.drop_database(url)
-    print_report(comparisons, note, budget, load_seconds)
+    return comparisons, note, load_seconds
+
+
+async def run() -> int:
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    budget = budget_from_env()
+    chosen = selected()
+    comparisons: list[Comparison] = []
+    note, load_seconds = "", 0.0
+    others: list[fanout.FanoutResult | mail.MailResult] = []
+    if "page" in chosen:
+        comparisons, note, load_seconds = await run_page(budget)
+    if "fanout" in chosen:
+        others.append(await fanout.run(fanout.customers_from_env()))
+    if "email" in chosen:
+        others.append(await mail.run(mail.emails_from_env()))
+    print_report(comparisons, note, budget, load_seconds, others)
     busy = max(load_before, os.getloadavg()[0])
     print(f"(whole run {time.perf_counter() - started:.0f} s; highest load average {busy:.1f})")
     if busy > (os.cpu_count() or 1):
@@ -60,28 +81,42 @@ async def run() -> int:
 
 
 def print_report(
-    comparisons: list[Comparison], note: str, budget: Budget, load_seconds: float
+    comparisons: list[Comparison],
+    note: str,
+    budget: Budget,
+    load_seconds: float,
+    others: list[fanout.FanoutResult | mail.MailResult],
 ) -> None:
     print()
+    if comparisons:
+        print(
+            f"Tidings benchmarks: {CUSTOMERS:,} customers (2 grants + 1 preference each, loaded "
+            f"in {load_seconds:.1f} s), {budget.workers} concurrent clients, warm-up "
+            f"{budget.warmup}, up to {budget.requests} requests or {budget.max_seconds:.0f} s per "
+            f"figure in {budget.rounds} interleaved rounds, {os.cpu_count()} CPUs."
+        )
+        print("Ratio: baseline/ours for req/s, ours/baseline for latency; 1.00x = as fast as bare.")
     print(
-        f"Tidings benchmarks: {CUSTOMERS:,} customers (2 grants + 1 preference each, loaded in "
-        f"{load_seconds:.1f} s), {budget.workers} concurrent clients, warm-up {budget.warmup}, "
-        f"up to {budget.requests} requests or {budget.max_seconds:.0f} s per figure in "
-        f"{budget.rounds} interleaved rounds, "
-        f"{os.cpu_count()} CPUs."
+        "Fan-out and email: ratio = ours/baseline for seconds and memory, baseline/ours for rates."
     )
-    print("Ratio: baseline/ours for req/s, ours/baseline for latency; 1.00x = as fast as bare.")
     print()
-    print(table(comparisons))
+    print(table(comparisons, [row for other in others for row in other.rows()]))
     print()
     for comparison in comparisons:
         print(describe(comparison))
-    print(note)
+    if note:
+        print(note)
+    for other in others:
+        print(other.describe())
+    print()
+    for other in others:
+        print(other.goal())
+    if not comparisons:
+        return
     headline = comparisons[0]
     o, b = headline.ours, headline.baseline
     latency, throughput = o.p50 / b.p50, b.rps / o.rps
     met = latency <= GOAL and throughput <= GOAL
-    print()
     print(
         f"Goal (within {GOAL}x of the bare baseline, {headline.name}): "
         + (

@@ -161,19 +161,42 @@ class SmtpEmailProvider:
             self._tls_context = ssl.create_default_context(cafile=self.settings.ca_file)
 
     async def send(self, batch: Sequence[OutboundMessage]) -> Sequence[SendResult]:
+        """Send in order over the one connection. Each message is composed while the previous
+        one's SMTP conversation waits on the server, so composing costs no wall time."""
         results: list[SendResult] = []
         async with self._lock:  # one SMTP conversation at a time on the shared connection
             setup_error: DeliveryError | None = None
-            for message in batch:
+            upcoming = self._prepare(batch[0]) if batch else None
+            for index, message in enumerate(batch):
+                ready, upcoming = upcoming, None
                 if setup_error is not None:
                     results.append(SendResult(ok=False, error=setup_error))
                     continue
+                if isinstance(ready, SendResult):
+                    results.append(ready)
+                    if index + 1 < len(batch):
+                        upcoming = self._prepare(batch[index + 1])
+                    continue
+                assert ready is not None
+                task = asyncio.ensure_future(self._deliver(message, ready))
+                await asyncio.sleep(0)  # the task puts its first command on the wire
+                if index + 1 < len(batch):
+                    upcoming = self._prepare(batch[index + 1])
                 try:
-                    results.append(await self._deliver(message))
+                    results.append(await task)
                 except _SetupFailed as failed:
                     setup_error = failed.error
                     results.append(SendResult(ok=False, error=setup_error))
         return results
+
+    def _prepare(self, message: OutboundMessage) -> EmailMessage | SendResult:
+        """The composed message, or the result that says why it cannot be sent."""
+        if not _ADDRESS.match(message.address):
+            return SendResult(ok=False, error=InvalidAddressError("not an email address"))
+        try:
+            return self.compose(message)
+        except ValueError as exc:
+            return SendResult(ok=False, error=PermanentDeliveryError(f"cannot compose: {exc}"))
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -203,13 +226,7 @@ class SmtpEmailProvider:
             email_message.add_alternative(message.html, subtype="html")
         return email_message
 
-    async def _deliver(self, message: OutboundMessage) -> SendResult:
-        if not _ADDRESS.match(message.address):
-            return SendResult(ok=False, error=InvalidAddressError("not an email address"))
-        try:
-            composed = self.compose(message)
-        except ValueError as exc:
-            return SendResult(ok=False, error=PermanentDeliveryError(f"cannot compose: {exc}"))
+    async def _deliver(self, message: OutboundMessage, composed: EmailMessage) -> SendResult:
         for attempt in (1, 2):
             reused = self._client is not None and self._client.is_connected
             client = await self._connection()

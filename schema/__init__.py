@@ -18,6 +18,7 @@ from tidings.schema.categories.queries import CategoryQueries
 from tidings.schema.customers.mutations import CustomerMutations
 from tidings.schema.customers.queries import CustomerQueries
 from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
+from tidings.schema.extensions.input_text import StorableText
 from tidings.schema.extensions.query_limits import QueryLimits
 from tidings.schema.extensions.safe_errors import MaskUnexpectedErrors, log_errors
 from tidings.schema.messages.mutations import MessageMutations
@@ -63,6 +64,7 @@ def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
             max_tokens=options.max_tokens,
             max_page_size=options.max_page_size,
         ),
+        StorableText,
         lambda: DocumentCache(documents),
         MaskUnexpectedErrors,
     ]

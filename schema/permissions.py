@@ -13,7 +13,7 @@ from typing import Any
 from strawberry.permission import BasePermission
 
 from tidings.core.models.enums import Role
-from tidings.core.viewer import pii_readable
+from tidings.core.viewer import ViewerKind, pii_readable
 from tidings.schema.context import Info
 from tidings.schema.errors import ForbiddenGraphQLError, UnauthenticatedGraphQLError
 
@@ -92,7 +92,8 @@ class CanReadStaffEmail(BasePermission):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.raw_viewer
         return viewer is not None and (
-            viewer.has_role(Role.ADMIN) or viewer.id == source.staff_uuid
+            viewer.has_role(Role.ADMIN)
+            or (viewer.kind is ViewerKind.STAFF and viewer.id == source.staff_uuid)
         )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tidings.core.errors import UserInputError
@@ -36,12 +36,23 @@ def check_template(source: str, field: str, *, html: bool = False) -> str:
     """Compile once to catch syntax errors at save time; returns the source."""
     if len(source) > MAX_TEMPLATE:
         raise UserInputError("TOO_LONG", f"At most {MAX_TEMPLATE} characters.", field)
+    env = _html_env if html else _text_env
     try:
-        (_html_env if html else _text_env).from_string(source)
+        env.from_string(source)
+        tree = env.parse(source)
     except TemplateError as error:
         line = getattr(error, "lineno", None)
         where = f" (line {line})" if line else ""
         raise UserInputError("INVALID_TEMPLATE", f"Template error{where}: {error}", field) from None
+    # The sandbox refuses these at render time; refusing them here keeps sends from failing.
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        name = getattr(node, "attr", None) or getattr(getattr(node, "arg", None), "value", None)
+        if isinstance(name, str) and name.startswith("_"):
+            raise UserInputError(
+                "INVALID_TEMPLATE",
+                f"Template error (line {node.lineno}): '{name}' is not allowed.",
+                field,
+            )
     return source
 
 

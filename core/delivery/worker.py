@@ -25,7 +25,7 @@ from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.models import Category, Device
 from tidings.core.models.enums import CategoryKind, DeliveryStatus
 from tidings.core.models.messages import Delivery, Message
-from tidings.core.policy import decide
+from tidings.core.policy import Recipient, decide
 from tidings.plugins.errors import (
     DeliveryError,
     InvalidAddressError,
@@ -220,6 +220,10 @@ class DeliveryWorker:
                     _settle(row, DeliveryStatus.SUPPRESSED, "NO_PERMISSION")
                     settled.append(row)
                     continue
+                elif _opted_out(recipient, row.channel, category.required):
+                    _settle(row, DeliveryStatus.SUPPRESSED, "OPTED_OUT")
+                    settled.append(row)
+                    continue
                 ready.append(row)
         if settled:
             await update_rows(
@@ -360,6 +364,17 @@ def _combine_digest(items: Sequence[Prepared]) -> Prepared:
         for message in lead.outbound
     ]
     return Prepared(lead.delivery, outbound, lead.device_ids)
+
+
+def _opted_out(recipient: Recipient, channel: str, required: bool) -> bool:
+    """The customer changed its preference after the decision and left this channel out."""
+    preference = recipient.preference
+    return (
+        not required
+        and preference is not None
+        and bool(preference.channels)
+        and channel not in preference.channels
+    )
 
 
 def _granted(recipient: object, channel: str, category: str, now: datetime) -> bool:

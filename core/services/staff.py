@@ -16,7 +16,7 @@ from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import ApiKey, Staff
 from tidings.core.models.enums import Role
 from tidings.core.pagination import Page, paginate
-from tidings.core.viewer import Viewer
+from tidings.core.viewer import Viewer, ViewerKind
 
 MIN_PASSWORD = 12
 API_KEY_PREFIX = "tdk_"
@@ -34,6 +34,10 @@ def _password(password: str) -> str:
     if len(password) > 1024:
         raise UserInputError("TOO_LONG", "At most 1024 characters.", "password")
     return _hasher.hash(password)
+
+
+def _is_self(viewer: Viewer, staff_id: uuid.UUID) -> bool:
+    return viewer.kind is ViewerKind.STAFF and viewer.id == staff_id
 
 
 def _require_admin(viewer: Viewer) -> None:
@@ -81,7 +85,7 @@ class StaffService:
 
     async def get_visible(self, viewer: Viewer, staff_id: uuid.UUID) -> Staff | None:
         """ADMIN and AUDITOR see every staff member; others only themselves."""
-        if viewer.has_role(Role.ADMIN, Role.AUDITOR) or (viewer.id == staff_id):
+        if viewer.has_role(Role.ADMIN, Role.AUDITOR) or _is_self(viewer, staff_id):
             return await self.get(staff_id)
         return None
 
@@ -100,7 +104,7 @@ class StaffService:
         password: str | None = None,
     ) -> Staff:
         """Change role, activity or password; any of them revokes the member's tokens."""
-        is_self = viewer.id == staff_id
+        is_self = _is_self(viewer, staff_id)
         if not viewer.has_role(Role.ADMIN) and not (is_self and role is None and active is None):
             raise ForbiddenError("Only ADMIN changes another member or a role.")
         staff = await self.get(staff_id)

@@ -161,23 +161,38 @@ class Message(Node):
 
 
 @strawberry.type(description="Content per category, channel and locale (Jinja2, sandboxed).")
-class Template:
+class Template(Node):
+    id: strawberry.ID
     category: str
     channel: str
     locale: str
-    title: str
-    body: str
-    html: str | None
     updated_at: datetime
+    title_value: strawberry.Private[str]
+    body_value: strawberry.Private[str]
+    html_value: strawberry.Private[str | None]
+
+    # A template is message content: AUDITOR reads it no more than it reads messages.
+    @strawberry.field(permission_classes=[CanReadMessageContent])
+    def title(self) -> str | None:
+        return self.title_value
+
+    @strawberry.field(permission_classes=[CanReadMessageContent])
+    def body(self) -> str | None:
+        return self.body_value
+
+    @strawberry.field(permission_classes=[CanReadMessageContent])
+    def html(self) -> str | None:
+        return self.html_value
 
     @classmethod
     def from_model(cls, row: TemplateModel) -> Template:
         return cls(
+            id=to_global_id("Template", row.id),
             category=row.category,
             channel=row.channel,
             locale=row.locale,
-            title=row.title,
-            body=row.body,
-            html=row.html,
             updated_at=row.updated_at,
+            title_value=row.title,
+            body_value=row.body,
+            html_value=row.html,
         )

@@ -114,29 +114,39 @@ async def test_html_is_autoescaped_in_the_email(mail_api, smtp):
     assert text.strip() == f"Item: {evil}"  # plain text is not HTML: nothing to escape
 
 
-async def test_unsafe_attribute_access_fails_the_delivery_not_the_worker(mail_api, smtp):
-    """Save accepts what compiles; the sandbox refuses `__class__` and friends when rendering.
-    The delivery is FAILED with TEMPLATE_ERROR, nothing is sent, and the worker goes on."""
+async def test_unsafe_attribute_access_is_refused_when_saved(api):
+    """`__class__` and friends would only fail in the sandbox at send time: refused at save."""
+    token = await setup(api, channels=("email",))
+    for source in (
+        "{{ data.__class__ }}",
+        "{{ ''.__class__.__mro__ }}",
+        "{{ customer.__init__.__globals__ }}",
+        "{{ data.items.__self__.clear() }}",
+        "{{ data['__class__'] }}",
+    ):
+        payload = await set_template(api, token, channel="email", body=source)
+        assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+            ("INVALID_TEMPLATE", "body")
+        ], source
+    assert await Template.all().count() == 0
+
+
+async def test_a_failing_render_fails_the_delivery_not_the_worker(mail_api, smtp):
+    """What compiles may still fail to render (a variable the data lacks, under strict
+    undefined): the delivery is FAILED with TEMPLATE_ERROR, nothing is sent, the worker goes on."""
     api = mail_api
     token = await setup(api, channels=("email",))
     customer = await create_customer(api, token, email="li@example.com")
     worker = api.runtime.worker
-    for n, source in enumerate(
-        (
-            "{{ data.__class__ }}",
-            "{{ ''.__class__.__mro__ }}",
-            "{{ customer.__init__.__globals__ }}",
-            "{{ data.items.__self__.clear() }}",
-            "{{ data.missing }}",  # strict: a variable the data lacks is an error too
-        )
-    ):
-        assert (await set_template(api, token, channel="email", body=source))["errors"] == []
-        message = await send(
-            api, token, "orders", customer["id"], title=None, data={"order": n}, key=f"u{n}"
-        )
-        assert await worker.run_once() == 1
-        [row] = await rows(message)
-        assert (row.status, row.reason) == (DeliveryStatus.FAILED, "TEMPLATE_ERROR"), source
+    assert (await set_template(api, token, channel="email", body="{{ data.missing }}"))[
+        "errors"
+    ] == []
+    message = await send(
+        api, token, "orders", customer["id"], title=None, data={"order": 1}, key="u1"
+    )
+    assert await worker.run_once() == 1
+    [row] = await rows(message)
+    assert (row.status, row.reason) == (DeliveryStatus.FAILED, "TEMPLATE_ERROR")
     assert smtp.received == []
 
     # A good template afterwards is delivered as usual.

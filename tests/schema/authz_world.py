@@ -105,6 +105,12 @@ class Caller:
     def may_read_message_content(self, created_by: str) -> bool:
         return self.may_see_message(created_by) and self.role in CONTENT_ROLES
 
+    def may_see_templates(self) -> bool:
+        return self.role is not None  # any staff role, and API keys
+
+    def may_read_template_content(self) -> bool:
+        return self.role in CONTENT_ROLES
+
     def may_read_delivery_error(self, created_by: str) -> bool:
         return self.may_see_message(created_by) and self.role is Role.ADMIN
 
@@ -193,12 +199,25 @@ async def build_world(api: Any) -> World:
     )
     revoked = await grant(admin, staff["AGENT_REVOKED"].id, target.id, send_read, None)
     # Each sender one message; the revoked agent sent its own before losing the customer.
+    # After one worker round: the broadcast's email to the target FAILED INVALID_ADDRESS (the
+    # mail server's 550, kept as lastError), to the other customer SENT; the agents' pushes
+    # FAILED NO_PROVIDER (no FCM configured; no lastError).
     sent = {
         "broadcast": await send(api, staff["MARKETER"], [target.id, other.id], "email"),
         "AGENT_READ": await send(api, staff["AGENT_READ"], [target.id], "push"),
         "AGENT_REVOKED": await send(api, staff["AGENT_REVOKED"], [target.id], "push"),
     }
     await services.access.revoke(admin, revoked.id)
+    # A stored template: message content too, so AUDITOR may list it but not read it.
+    await services.messages.set_template(
+        admin,
+        SENT_CATEGORY,
+        "email",
+        "en",
+        f"Template title {secrets.token_hex(4)}",
+        f"Template body {secrets.token_hex(4)}",
+        None,
+    )
     await api.runtime.worker.run_once()
     failed = await Delivery.get(message_id=sent["broadcast"], customer_id=target.id)
     assert (failed.status, failed.reason) == (DeliveryStatus.FAILED, "INVALID_ADDRESS")

@@ -92,8 +92,10 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "StaffConnection": _public(CONNECTION),
     "StaffEdge": _public("cursor node"),
     "StaffPayload": _public("staff errors"),
-    # Templates are for the staff who may call `templates` (any staff role).
-    "Template": _public("category channel locale title body html updatedAt"),
+    # Templates are message content: any staff role lists them, AUDITOR without the text.
+    "Template": _public(
+        "id category channel locale updatedAt", title=CONTENT, body=CONTENT, html=CONTENT
+    ),
     "TemplatePayload": _public("template errors"),
     "TokenPayload": _public("token errors"),
     "UserError": _public("code field message"),

@@ -42,7 +42,7 @@ from tests.schema.schema_paths import (
     render,
 )
 from tidings.core.models import AccessGrant, Customer, Device, PermissionEntry, Staff
-from tidings.core.models.messages import Delivery, Message
+from tidings.core.models.messages import Delivery, Message, Template
 from tidings.schema.ids import from_global_id, to_global_id
 
 ArgsFor = Callable[[World], Awaitable[dict[str, object] | None]]
@@ -145,6 +145,18 @@ ROOT_ARGS: dict[str, ArgsFor] = {
         }
     ),
     "message": _fixed(lambda w: {"id": to_global_id("Message", w.messages["broadcast"])}),
+    "templates": _fixed(lambda w: None),
+    "setTemplate": _fixed(
+        lambda w: {
+            "input": {
+                "category": SENT_CATEGORY,
+                "channel": "email",
+                "locale": "en",
+                "title": f"Saved title {_fresh()}",
+                "body": f"Saved body {_fresh()}",
+            }
+        }
+    ),
     "messages": _fixed(lambda w: None),
     "failedDeliveries": _fixed(lambda w: None),
     "send": _fixed(_send_input),
@@ -210,6 +222,9 @@ async def forbidden_literals(world: World, caller: Caller) -> set[str]:
         creators[message.id] = message.created_by
         if not caller.may_read_message_content(message.created_by):
             found |= {v for v in (message.title, message.body) if v}
+    if not caller.may_read_template_content():
+        for template in await Template.all():
+            found |= {v for v in (template.title, template.body, template.html) if v}
     for delivery in await Delivery.filter(last_error__isnull=False):
         if not caller.may_read_delivery_error(creators[delivery.message_id]):
             found.add(delivery.last_error)
@@ -243,6 +258,10 @@ async def judge(
         creator = (await Message.get(id=delivery.message_id)).created_by
         real = {"lastError": delivery.last_error}
         return caller.may_see_message(creator), caller.may_read_delivery_error(creator), real
+    if type_name == "Template":
+        template = await Template.get(id=from_global_id(object_id, "Template"))
+        real = {"title": template.title, "body": template.body, "html": template.html}
+        return caller.may_see_templates(), caller.may_read_template_content(), real
     assert type_name == "Staff", type_name
     staff = await Staff.get(id=from_global_id(object_id, "Staff"))
     return True, caller.may_read_staff_email(staff.id), {"email": staff.email}
