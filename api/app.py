@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pluggy
 from starlette.applications import Starlette
@@ -23,8 +24,9 @@ from tidings.api.middleware import BodySizeLimit
 from tidings.api.settings import Settings
 from tidings.core import db
 from tidings.core.delivery.registry import ProviderRegistry
+from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.tiers import TierPolicies
-from tidings.core.delivery.worker import DeliveryWorker
+from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
 from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
@@ -74,7 +76,15 @@ def build_runtime(settings: Settings, manager: pluggy.PluginManager | None = Non
         ),
         channels=channels,
         registry=registry,
-        worker=DeliveryWorker(registry, tiers),
+        worker=DeliveryWorker(
+            registry,
+            tiers,
+            WorkerOptions(
+                batch_size=settings.worker_batch_size,
+                lease=timedelta(seconds=settings.worker_lease_seconds),
+                retry=RetryPolicy(max_attempts=settings.delivery_max_attempts),
+            ),
+        ),
     )
 
 

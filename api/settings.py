@@ -12,35 +12,14 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from tidings.plugins.secret import Secret
+
 ENVIRONMENTS = ("development", "production")
 SMTP_SECURITY = ("none", "starttls", "tls")
 
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the process should refuse to start."""
-
-
-class Secret:
-    """A string that never prints: its repr and str are masked."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
@@ -75,6 +54,9 @@ class Settings:
     fcm_credentials: str | None = None
     fcm_endpoint: str = "https://fcm.googleapis.com"
     tier_policy: str | None = None
+    worker_batch_size: int = 100
+    worker_lease_seconds: int = 120
+    delivery_max_attempts: int = 6
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -169,6 +151,9 @@ class Settings:
             fcm_credentials=config.get("TIDINGS_FCM_CREDENTIALS") or None,
             fcm_endpoint=config.get("TIDINGS_FCM_ENDPOINT", "https://fcm.googleapis.com"),
             tier_policy=tier_policy,
+            worker_batch_size=_int(config, "TIDINGS_WORKER_BATCH_SIZE", 100),
+            worker_lease_seconds=_int(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
+            delivery_max_attempts=_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS", 6),
             limits=limits,
             plugin_config=config,
         )

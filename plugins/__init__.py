@@ -9,6 +9,7 @@ from tidings.plugins.errors import (
     TransientDeliveryError,
 )
 from tidings.plugins.interface import OutboundMessage, Provider, SendResult
+from tidings.plugins.secret import Secret
 
 hookimpl = pluggy.HookimplMarker("tidings")
 
@@ -18,6 +19,7 @@ __all__ = [
     "OutboundMessage",
     "PermanentDeliveryError",
     "Provider",
+    "Secret",
     "SendResult",
     "TransientDeliveryError",
     "hookimpl",

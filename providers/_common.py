@@ -7,33 +7,7 @@ import email.utils
 import time
 from collections.abc import Mapping
 
-MASK = "**********"
-
-
-class Secret:
-    """A setting that must never print: its repr and str are masked; `reveal()` gives it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret('{MASK}')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+from tidings.plugins.secret import MASK, Secret
 
 
 def setting(config: Mapping[str, str], name: str) -> str | None:
@@ -88,3 +62,6 @@ def parse_retry_after(value: str | None) -> float | None:
     if when is None:
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+__all__ = ["MASK", "Secret"]

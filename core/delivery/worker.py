@@ -113,10 +113,8 @@ class DeliveryWorker:
         outcomes: dict[uuid.UUID, Outcome] = {}
         prepared = await prepare(ready, messages)
         for item in prepared:
-            if item.problem == "NO_ADDRESS":
-                outcomes[item.delivery.id] = Outcome(DeliveryStatus.SUPPRESSED, "NO_ADDRESS")
-            elif item.problem is not None:
-                outcomes[item.delivery.id] = Outcome(DeliveryStatus.FAILED, item.problem)
+            if item.problem is not None:
+                outcomes[item.delivery.id] = _problem_outcome(item.problem)
         outcomes.update(await self._send([p for p in prepared if p.problem is None]))
         changed = await self._record(ready, outcomes, messages, categories, now)
         if self.on_change is not None:
@@ -126,10 +124,19 @@ class DeliveryWorker:
     async def run_digests(self, now: datetime) -> int:
         """Release held digest deliveries whose period ended: one combined message per
         customer × channel, after every rule but the digest is checked again."""
-        ids = await claim_digests(now, self.options.batch_size * 5, self.options.lease)
+        limit = self.options.batch_size * 5
+        ids = await claim_digests(now, limit, self.options.lease)
         if not ids:
             return 0
         rows = await Delivery.filter(id__in=ids).order_by("customer_id", "channel", "id")
+        if len(ids) == limit:
+            # The claim may have cut the last customer's held rows in two: hand that group
+            # back, whole, to the next round, so each customer gets one digest.
+            last = (rows[-1].customer_id, rows[-1].channel)
+            tail = [r for r in rows if (r.customer_id, r.channel) == last]
+            if len(tail) < len(rows):
+                await Delivery.filter(id__in=[r.id for r in tail]).update(locked_until=None)
+                rows = rows[: len(rows) - len(tail)]
         messages = {m.id: m for m in await Message.filter(id__in={d.message_id for d in rows})}
         categories = {
             c.key: c for c in await Category.filter(key__in={m.category for m in messages.values()})
@@ -139,12 +146,7 @@ class DeliveryWorker:
         outcomes: dict[uuid.UUID, Outcome] = {}
         for item in await prepare(ready, messages):
             if item.problem is not None:
-                outcomes[item.delivery.id] = Outcome(
-                    DeliveryStatus.SUPPRESSED
-                    if item.problem == "NO_ADDRESS"
-                    else DeliveryStatus.FAILED,
-                    item.problem,
-                )
+                outcomes[item.delivery.id] = _problem_outcome(item.problem)
             else:
                 groups[(item.delivery.customer_id, item.delivery.channel)].append(item)
         combined = [_combine_digest(items) for items in groups.values()]
@@ -349,6 +351,14 @@ class DeliveryWorker:
             now,
         )
         return delivery_row(row.message_id, row.customer_id, decision)
+
+
+def _problem_outcome(problem: str) -> Outcome:
+    """A delivery that cannot be handed to a provider: no address left (the customer changed
+    since the decision), or a template that failed to render (refused for good: REJECTED)."""
+    if problem == "NO_ADDRESS":
+        return Outcome(DeliveryStatus.SUPPRESSED, "NO_ADDRESS")
+    return Outcome(DeliveryStatus.FAILED, "REJECTED", error="the template failed to render")
 
 
 def _combine_digest(items: Sequence[Prepared]) -> Prepared:

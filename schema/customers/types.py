@@ -159,6 +159,9 @@ class Customer(Node):
     tier: TierEnum
     attributes: JSON
     created_at: datetime
+    email_masked: str | None = strawberry.field(
+        description='Recognisable, not usable: "j***@example.com".'
+    )
     customer_uuid: strawberry.Private[uuid.UUID]
     email_value: strawberry.Private[str | None]
     phone_value: strawberry.Private[str | None]
@@ -170,10 +173,6 @@ class Customer(Node):
     @strawberry.field(permission_classes=[CanReadCustomerPII])
     def phone(self) -> str | None:
         return self.phone_value
-
-    @strawberry.field(description='Recognisable, not usable: "j***@example.com".')
-    def email_masked(self) -> str | None:
-        return mask_email(self.email_value)
 
     @strawberry.field(description="The current state: one per channel × category ever recorded.")
     async def permission_grants(self, info: Info) -> list[PermissionGrant]:
@@ -219,6 +218,7 @@ class Customer(Node):
             attributes=row.attributes,
             created_at=row.created_at,
             customer_uuid=row.id,
+            email_masked=mask_email(row.email),
             email_value=row.email,
             phone_value=row.phone,
         )

@@ -133,7 +133,8 @@ async def test_unsafe_attribute_access_is_refused_when_saved(api):
 
 async def test_a_failing_render_fails_the_delivery_not_the_worker(mail_api, smtp):
     """What compiles may still fail to render (a variable the data lacks, under strict
-    undefined): the delivery is FAILED with TEMPLATE_ERROR, nothing is sent, the worker goes on."""
+    undefined): the delivery is FAILED, REJECTED (one of the contract's reasons) with the cause in
+    its lastError; nothing is sent, and the worker goes on."""
     api = mail_api
     token = await setup(api, channels=("email",))
     customer = await create_customer(api, token, email="li@example.com")
@@ -146,7 +147,8 @@ async def test_a_failing_render_fails_the_delivery_not_the_worker(mail_api, smtp
     )
     assert await worker.run_once() == 1
     [row] = await rows(message)
-    assert (row.status, row.reason) == (DeliveryStatus.FAILED, "TEMPLATE_ERROR")
+    assert (row.status, row.reason) == (DeliveryStatus.FAILED, "REJECTED")
+    assert row.last_error == "the template failed to render"
     assert smtp.received == []
 
     # A good template afterwards is delivered as usual.
