@@ -16,6 +16,8 @@ from tortoise.transactions import in_transaction
 from tidings.core.delivery.bulk import update_rows
 from tidings.core.delivery.claims import claim_digests, claim_due
 from tidings.core.delivery.outbound import Prepared, prepare
+from tidings.core.delivery.outcomes import Outcome, combine, problem_outcome, send_all
+from tidings.core.delivery.recheck import recheck
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.render import Content, digest_content
@@ -23,29 +25,11 @@ from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sending import category_rule, delivery_row
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.models import Category, Device
-from tidings.core.models.enums import CategoryKind, DeliveryStatus
+from tidings.core.models.enums import DeliveryStatus
 from tidings.core.models.messages import Delivery, Message
-from tidings.core.policy import Recipient, decide
-from tidings.plugins.errors import (
-    DeliveryError,
-    InvalidAddressError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
-from tidings.plugins.interface import OutboundMessage, SendResult
+from tidings.core.policy import decide
 
 logger = logging.getLogger("tidings.delivery")
-
-
-@dataclass
-class Outcome:
-    status: DeliveryStatus
-    reason: str | None = None
-    provider: str | None = None
-    provider_id: str | None = None
-    error: str | None = None
-    retry_after: float | None = None
-    invalid_devices: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass
@@ -109,12 +93,12 @@ class DeliveryWorker:
         categories = {
             c.key: c for c in await Category.filter(key__in={m.category for m in messages.values()})
         }
-        ready, settled = await self._recheck(deliveries, messages, categories, now)
+        ready, settled = await recheck(self.tiers, deliveries, messages, categories, now)
         outcomes: dict[uuid.UUID, Outcome] = {}
         prepared = await prepare(ready, messages)
         for item in prepared:
             if item.problem is not None:
-                outcomes[item.delivery.id] = _problem_outcome(item.problem)
+                outcomes[item.delivery.id] = problem_outcome(item.problem)
         outcomes.update(await self._send([p for p in prepared if p.problem is None]))
         changed = await self._record(ready, outcomes, messages, categories, now)
         if self.on_change is not None:
@@ -141,12 +125,12 @@ class DeliveryWorker:
         categories = {
             c.key: c for c in await Category.filter(key__in={m.category for m in messages.values()})
         }
-        ready, settled = await self._recheck(rows, messages, categories, now, digest_due=True)
+        ready, settled = await recheck(self.tiers, rows, messages, categories, now, digest_due=True)
         groups: dict[tuple[uuid.UUID, str], list[Prepared]] = defaultdict(list)
         outcomes: dict[uuid.UUID, Outcome] = {}
         for item in await prepare(ready, messages):
             if item.problem is not None:
-                outcomes[item.delivery.id] = _problem_outcome(item.problem)
+                outcomes[item.delivery.id] = problem_outcome(item.problem)
             else:
                 groups[(item.delivery.customer_id, item.delivery.channel)].append(item)
         combined = [_combine_digest(items) for items in groups.values()]
@@ -158,80 +142,6 @@ class DeliveryWorker:
         if self.on_change is not None:
             self.on_change([*settled, *changed])
         return len(rows)
-
-    async def _recheck(
-        self,
-        deliveries: Sequence[Delivery],
-        messages: dict[uuid.UUID, Message],
-        categories: dict[str, Category],
-        now: datetime,
-        *,
-        digest_due: bool = False,
-    ) -> tuple[list[Delivery], list[Delivery]]:
-        """Consent may have changed since the decision: decide deferred rows again, and check
-        marketing permission on queued ones. Returns (to send now, settled otherwise)."""
-        ready: list[Delivery] = []
-        settled: list[Delivery] = []
-        by_category: dict[str, list[Delivery]] = defaultdict(list)
-        for delivery in deliveries:
-            by_category[messages[delivery.message_id].category].append(delivery)
-        for key, rows in by_category.items():
-            category = categories.get(key)
-            if category is None:
-                for row in rows:
-                    _settle(row, DeliveryStatus.FAILED, "UNKNOWN_CATEGORY")
-                    settled.append(row)
-                continue
-            recipients, _ = await load_recipients([r.customer_id for r in rows], key, now)
-            rule = category_rule(category)
-            for row in rows:
-                recipient = recipients.get(row.customer_id)
-                if recipient is None:
-                    _settle(row, DeliveryStatus.SUPPRESSED, "NO_ADDRESS")
-                    settled.append(row)
-                    continue
-                if row.status is DeliveryStatus.DEFERRED:
-                    decision = decide(
-                        rule,
-                        row.channel,
-                        recipient,
-                        self.tiers.for_tier(recipient.tier),
-                        now,
-                        fallback=False,
-                        digest_due=digest_due,
-                    )
-                    row.rules = [
-                        *row.rules,
-                        *(
-                            {"rule": r.rule, "verdict": r.verdict, "detail": r.detail}
-                            for r in decision.rules
-                        ),
-                    ]
-                    if (
-                        decision.status is not DeliveryStatus.QUEUED
-                        or decision.channel != row.channel
-                    ):
-                        _settle(row, decision.status, decision.reason, decision.not_before)
-                        settled.append(row)
-                        continue
-                    row.status = DeliveryStatus.QUEUED
-                    row.reason = None
-                elif category.kind is CategoryKind.MARKETING and not _granted(
-                    recipient, row.channel, key, now
-                ):
-                    _settle(row, DeliveryStatus.SUPPRESSED, "NO_PERMISSION")
-                    settled.append(row)
-                    continue
-                elif _opted_out(recipient, row.channel, category.required):
-                    _settle(row, DeliveryStatus.SUPPRESSED, "OPTED_OUT")
-                    settled.append(row)
-                    continue
-                ready.append(row)
-        if settled:
-            await update_rows(
-                settled, ["status", "reason", "not_before", "locked_until", "rules", "attempts"]
-            )
-        return ready, settled
 
     async def _send(self, prepared: Sequence[Prepared]) -> dict[uuid.UUID, Outcome]:
         """Hand each channel's messages to its providers, failing over on transient errors."""
@@ -248,13 +158,13 @@ class DeliveryWorker:
             pending = items
             for index, provider in enumerate(providers):
                 last = index == len(providers) - 1
-                results = await _send_all(provider, [m for item in pending for m in item.outbound])
+                results = await send_all(provider, [m for item in pending for m in item.outbound])
                 retry: list[Prepared] = []
                 position = 0
                 for item in pending:
                     item_results = results[position : position + len(item.outbound)]
                     position += len(item.outbound)
-                    outcome = _combine(provider.name, item, item_results, channel)
+                    outcome = combine(provider.name, item, item_results, channel)
                     if outcome.status is DeliveryStatus.QUEUED and not last:
                         retry.append(item)  # transient: the next provider may be up
                     else:
@@ -353,14 +263,6 @@ class DeliveryWorker:
         return delivery_row(row.message_id, row.customer_id, decision)
 
 
-def _problem_outcome(problem: str) -> Outcome:
-    """A delivery that cannot be handed to a provider: no address left (the customer changed
-    since the decision), or a template that failed to render (refused for good: REJECTED)."""
-    if problem == "NO_ADDRESS":
-        return Outcome(DeliveryStatus.SUPPRESSED, "NO_ADDRESS")
-    return Outcome(DeliveryStatus.FAILED, "REJECTED", error="the template failed to render")
-
-
 def _combine_digest(items: Sequence[Prepared]) -> Prepared:
     """One message standing for a customer's held deliveries on one channel; it carries the
     first delivery's id, so a retry of the same digest is recognised by the provider."""
@@ -374,107 +276,3 @@ def _combine_digest(items: Sequence[Prepared]) -> Prepared:
         for message in lead.outbound
     ]
     return Prepared(lead.delivery, outbound, lead.device_ids)
-
-
-def _opted_out(recipient: Recipient, channel: str, required: bool) -> bool:
-    """The customer changed its preference after the decision and left this channel out."""
-    preference = recipient.preference
-    return (
-        not required
-        and preference is not None
-        and bool(preference.channels)
-        and channel not in preference.channels
-    )
-
-
-def _granted(recipient: object, channel: str, category: str, now: datetime) -> bool:
-    from tidings.core.models.enums import GrantStatus
-
-    grant = recipient.grants.get((channel, category))  # type: ignore[attr-defined]
-    return (
-        grant is not None
-        and grant.status is GrantStatus.GRANTED
-        and (grant.expires_at is None or grant.expires_at > now)
-    )
-
-
-def _settle(
-    row: Delivery, status: DeliveryStatus, reason: str | None, not_before: datetime | None = None
-) -> None:
-    row.status = status
-    row.reason = reason
-    row.not_before = not_before
-    row.locked_until = None
-    if status is DeliveryStatus.DEFERRED:
-        row.attempts = max(0, row.attempts - 1)  # a deferral is not a delivery attempt
-
-
-async def _send_all(provider: object, batch: list[OutboundMessage]) -> list[SendResult]:
-    """Send in chunks of the provider's max_batch; a raised error fails its whole chunk."""
-    results: list[SendResult] = []
-    size = max(1, int(provider.max_batch))  # type: ignore[attr-defined]
-    for start in range(0, len(batch), size):
-        chunk = batch[start : start + size]
-        try:
-            answered = list(await provider.send(chunk))  # type: ignore[attr-defined]
-            if len(answered) != len(chunk):
-                raise TransientDeliveryError("provider returned a wrong number of results")
-        except DeliveryError as error:
-            answered = [SendResult(ok=False, error=error)] * len(chunk)
-        except Exception as error:  # anything else counts as transient (contract)
-            answered = [
-                SendResult(ok=False, error=TransientDeliveryError(type(error).__name__))
-            ] * len(chunk)
-        results.extend(answered)
-    return results
-
-
-def _combine(provider: str, item: Prepared, results: Sequence[SendResult], channel: str) -> Outcome:
-    """One delivery's outcome from its messages' results (push: any device reached is enough)."""
-    delivered = DeliveryStatus.DELIVERED if channel == "in_app" else DeliveryStatus.SENT
-    invalid = [
-        device
-        for device, result in zip(item.device_ids, results, strict=False)
-        if isinstance(result.error, InvalidAddressError)
-    ]
-    ok = [r for r in results if r.ok]
-    if ok:
-        return Outcome(delivered, None, provider, ok[0].provider_id, invalid_devices=invalid)
-    errors = [r.error for r in results]
-    if all(isinstance(e, InvalidAddressError) for e in errors):
-        return Outcome(
-            DeliveryStatus.FAILED,
-            "INVALID_ADDRESS",
-            provider,
-            error=_message(errors),
-            invalid_devices=invalid,
-        )
-    transient = [e for e in errors if isinstance(e, TransientDeliveryError)]
-    if transient:
-        after = max((e.retry_after or 0 for e in transient), default=0) or None
-        return Outcome(
-            DeliveryStatus.QUEUED,
-            None,
-            provider,
-            error=_message(errors),
-            retry_after=after,
-            invalid_devices=invalid,
-        )
-    if any(isinstance(e, PermanentDeliveryError) for e in errors):
-        return Outcome(
-            DeliveryStatus.FAILED,
-            "REJECTED",
-            provider,
-            error=_message(errors),
-            invalid_devices=invalid,
-        )
-    return Outcome(
-        DeliveryStatus.QUEUED, None, provider, error=_message(errors), invalid_devices=invalid
-    )
-
-
-def _message(errors: Sequence[DeliveryError | None]) -> str:
-    first = next((e for e in errors if e is not None), None)
-    if first is None:
-        return "unknown error"
-    return f"{type(first).__name__}: {first.message}"[:1000]

@@ -1,0 +1,108 @@
+"""What a provider's answers mean for a delivery: one outcome per delivery, from its
+messages' results (several for push, one per device)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tidings.core.delivery.outbound import Prepared
+from tidings.core.models.enums import DeliveryStatus
+from tidings.plugins.errors import (
+    DeliveryError,
+    InvalidAddressError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from tidings.plugins.interface import OutboundMessage, Provider, SendResult
+
+
+@dataclass
+class Outcome:
+    status: DeliveryStatus
+    reason: str | None = None
+    provider: str | None = None
+    provider_id: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    invalid_devices: list[uuid.UUID] = field(default_factory=list)
+
+
+def problem_outcome(problem: str) -> Outcome:
+    """A delivery that cannot be handed to a provider: no address left (the customer changed
+    since the decision), or a template that failed to render (refused for good: REJECTED)."""
+    if problem == "NO_ADDRESS":
+        return Outcome(DeliveryStatus.SUPPRESSED, "NO_ADDRESS")
+    return Outcome(DeliveryStatus.FAILED, "REJECTED", error="the template failed to render")
+
+
+async def send_all(provider: Provider, batch: list[OutboundMessage]) -> list[SendResult]:
+    """Send in chunks of the provider's max_batch; a raised error fails its whole chunk."""
+    results: list[SendResult] = []
+    size = max(1, int(provider.max_batch))
+    for start in range(0, len(batch), size):
+        chunk = batch[start : start + size]
+        try:
+            answered = list(await provider.send(chunk))
+            if len(answered) != len(chunk):
+                raise TransientDeliveryError("provider returned a wrong number of results")
+        except DeliveryError as error:
+            answered = [SendResult(ok=False, error=error)] * len(chunk)
+        except Exception as error:  # anything else counts as transient (contract)
+            answered = [
+                SendResult(ok=False, error=TransientDeliveryError(type(error).__name__))
+            ] * len(chunk)
+        results.extend(answered)
+    return results
+
+
+def combine(provider: str, item: Prepared, results: Sequence[SendResult], channel: str) -> Outcome:
+    """One delivery's outcome from its messages' results (push: any device reached is enough)."""
+    delivered = DeliveryStatus.DELIVERED if channel == "in_app" else DeliveryStatus.SENT
+    invalid = [
+        device
+        for device, result in zip(item.device_ids, results, strict=False)
+        if isinstance(result.error, InvalidAddressError)
+    ]
+    ok = [r for r in results if r.ok]
+    if ok:
+        return Outcome(delivered, None, provider, ok[0].provider_id, invalid_devices=invalid)
+    errors = [r.error for r in results]
+    if all(isinstance(e, InvalidAddressError) for e in errors):
+        return Outcome(
+            DeliveryStatus.FAILED,
+            "INVALID_ADDRESS",
+            provider,
+            error=_message(errors),
+            invalid_devices=invalid,
+        )
+    transient = [e for e in errors if isinstance(e, TransientDeliveryError)]
+    if transient:
+        after = max((e.retry_after or 0 for e in transient), default=0) or None
+        return Outcome(
+            DeliveryStatus.QUEUED,
+            None,
+            provider,
+            error=_message(errors),
+            retry_after=after,
+            invalid_devices=invalid,
+        )
+    if any(isinstance(e, PermanentDeliveryError) for e in errors):
+        return Outcome(
+            DeliveryStatus.FAILED,
+            "REJECTED",
+            provider,
+            error=_message(errors),
+            invalid_devices=invalid,
+        )
+    return Outcome(
+        DeliveryStatus.QUEUED, None, provider, error=_message(errors), invalid_devices=invalid
+    )
+
+
+def _message(errors: Sequence[DeliveryError | None]) -> str:
+    first = next((e for e in errors if e is not None), None)
+    if first is None:
+        return "unknown error"
+    return f"{type(first).__name__}: {first.message}"[:1000]
