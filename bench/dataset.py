@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from bench.fanout_data import CUSTOMER_COLUMNS, PREFERENCE_COLUMNS, STATE_COLUMNS
 from tidings.core import db
 from tidings.core.ids import new_id
 
@@ -193,20 +194,7 @@ async def load(url: str, customers: int) -> Dataset:
             await conn.copy_records_to_table(
                 "customers",
                 records=customer_rows,
-                columns=[
-                    "id",
-                    "external_id",
-                    "name",
-                    "email",
-                    "phone",
-                    "locale",
-                    "timezone",
-                    "tier",
-                    "attributes",
-                    "token_version",
-                    "created_at",
-                    "updated_at",
-                ],
+                columns=CUSTOMER_COLUMNS,
             )
             await conn.copy_records_to_table(
                 "permission_entries",
@@ -229,33 +217,12 @@ async def load(url: str, customers: int) -> Dataset:
             await conn.copy_records_to_table(
                 "permission_states",
                 records=state_rows,
-                columns=[
-                    "id",
-                    "customer_id",
-                    "channel",
-                    "category",
-                    "status",
-                    "source",
-                    "granted_at",
-                    "withdrawn_at",
-                    "expires_at",
-                    "entry_id",
-                    "updated_at",
-                ],
+                columns=STATE_COLUMNS,
             )
             await conn.copy_records_to_table(
                 "preferences",
                 records=preference_rows,
-                columns=[
-                    "id",
-                    "customer_id",
-                    "category",
-                    "channels",
-                    "frequency",
-                    "quiet_start",
-                    "quiet_end",
-                    "updated_at",
-                ],
+                columns=PREFERENCE_COLUMNS,
             )
         await conn.execute("ANALYZE")
         counts = await conn.fetchrow(
