@@ -16,7 +16,7 @@ class UserInputError(TidingsError):
         self.message = message
         self.field = field
         # Raised outside a mutation payload (a bad cursor on a query, say), it becomes a GraphQL
-        # error: graphql-core adopts an exception's `extensions`, and this code is let through.
+        # error: graphql-core adopts an exception's `extensions`, and these codes are let through.
         self.extensions = {"code": "BAD_USER_INPUT", "reason": code, "field": field}
 
 
@@ -30,6 +30,10 @@ class NotFoundError(UserInputError):
 class ForbiddenError(TidingsError):
     """The caller's role may not perform this operation at all."""
 
+    extensions = {"code": "FORBIDDEN"}
+
 
 class UnauthenticatedError(TidingsError):
     """The operation needs a valid token and got none, or a bad one."""
+
+    extensions = {"code": "UNAUTHENTICATED"}

@@ -8,7 +8,7 @@ from typing import TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from tidings.core.errors import ForbiddenError, UnauthenticatedError, UserInputError
+from tidings.core.errors import UserInputError
 
 T = TypeVar("T")
 
@@ -44,32 +44,9 @@ def user_error(code: str, message: str, field: str | None = None) -> UserError:
 
 
 async def attempt(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
-    """Await a service call: user errors become data, a refused role a top-level FORBIDDEN."""
+    """Await a service call from a mutation: user errors become payload data. A refused role
+    (ForbiddenError) surfaces as a top-level FORBIDDEN through the error's own extensions."""
     try:
         return await work, []
     except UserInputError as error:
         return None, [UserError.from_error(error)]
-    except ForbiddenError:
-        raise ForbiddenGraphQLError() from None
-    except UnauthenticatedError:
-        raise UnauthenticatedGraphQLError() from None
-
-
-class BadUserInputGraphQLError(GraphQLError):
-    """A user error where the field's type leaves no room for a payload (queries)."""
-
-    def __init__(self, error: UserInputError) -> None:
-        super().__init__(
-            error.message,
-            extensions={"code": "BAD_USER_INPUT", "reason": error.code, "field": error.field},
-        )
-
-
-async def attempt_or_raise(work: Awaitable[T]) -> T:
-    """Await a service call from a query: user errors become top-level BAD_USER_INPUT."""
-    try:
-        return await work
-    except UserInputError as error:
-        raise BadUserInputGraphQLError(error) from None
-    except ForbiddenError:
-        raise ForbiddenGraphQLError() from None

@@ -181,8 +181,6 @@ class CustomerService:
             or await self.get(viewer, customer_id) is None
         ):
             raise NotFoundError("customerId")
-        if viewer.has_role(Role.AGENT):
-            raise ForbiddenError("Agents may not register devices.")
         token = token.strip()
         if not 16 <= len(token) <= 4096 or any(c.isspace() for c in token):
             raise UserInputError("INVALID_TOKEN", "Not a push registration token.", "token")
@@ -210,8 +208,6 @@ class CustomerService:
         device = await Device.filter(id=device_id).first()
         if device is None or not await can_read_pii(viewer, device.customer_id):
             raise NotFoundError("id")
-        if viewer.has_role(Role.AGENT):
-            raise ForbiddenError("Agents may not remove devices.")
         await device.delete()
         return device
 

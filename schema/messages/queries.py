@@ -6,7 +6,6 @@ import strawberry
 
 from tidings.core.models.enums import Role
 from tidings.schema.context import Info
-from tidings.schema.errors import attempt_or_raise
 from tidings.schema.ids import MISSING, parse_id
 from tidings.schema.messages.types import Delivery, DeliveryExplanation, Message, Template
 from tidings.schema.permissions import ANY_STAFF, staff_roles
@@ -56,10 +55,8 @@ class MessageQueries:
         self, info: Info, customer_id: strawberry.ID, category: str, channel: str
     ) -> DeliveryExplanation:
         ctx = info.context
-        decision = await attempt_or_raise(
-            ctx.services.sending.explain(
-                ctx.viewer, parse_id(customer_id, "Customer") or MISSING, category, channel
-            )
+        decision = await ctx.services.sending.explain(
+            ctx.viewer, parse_id(customer_id, "Customer") or MISSING, category, channel
         )
         return DeliveryExplanation.from_decision(decision)
 
