@@ -62,13 +62,17 @@ def _is_loopback(host: str) -> bool:
 
 async def _ensure_dev_admin(settings: Settings) -> None:
     """On an empty development database, create an admin and print how to log in."""
+    from tidings.core.errors import UserInputError
     from tidings.core.models import Staff
     from tidings.core.services.staff import StaffService
 
     if await Staff.exists():
         return
     password = secrets.token_urlsafe(12)
-    await StaffService().create(DEV_ADMIN_EMAIL, password, Role.ADMIN)
+    try:
+        await StaffService().create(DEV_ADMIN_EMAIL, password, Role.ADMIN)
+    except UserInputError:  # another process starting beside this one made it first
+        return
     print(
         "\n  Development admin created (shown once; development only):\n"
         f"    email:    {DEV_ADMIN_EMAIL}\n    password: {password}\n"
@@ -130,9 +134,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def work(settings: Settings) -> int:
         quiet_sql_logs(settings)
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings, listen=False)
+        if not settings.redis_url:
+            print(
+                "  note: TIDINGS_REDIS_URL is unset, so live notifications from this worker reach"
+                " no subscriber (apps still find them in the inbox)",
+                flush=True,
+            )
 
         async def run() -> int:
+            await runtime.bus.start()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -142,6 +153,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 await runtime.worker.run(stop)
             finally:
                 await runtime.registry.aclose()
+                await runtime.bus.aclose()
             return 0
 
         return await _with_db(settings, run, migrate=False)
