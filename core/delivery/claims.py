@@ -17,9 +17,10 @@ from tidings.core.models.enums import DeliveryStatus
 
 CLAIMABLE = (DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value)
 
+# The rows are picked once, in a materialised CTE: as `WHERE id IN (subquery)` a generic plan
+# may run the `LIMIT ... SKIP LOCKED` subquery once per outer row and claim far past the limit.
 _PG = """
-UPDATE deliveries SET locked_until = $1, attempts = attempts + 1, updated_at = $2
-WHERE id IN (
+WITH picked AS MATERIALIZED (
     SELECT id FROM deliveries
     WHERE status IN ('QUEUED', 'DEFERRED') AND reason IS DISTINCT FROM 'DIGEST'
       AND (not_before IS NULL OR not_before <= $2)
@@ -28,7 +29,9 @@ WHERE id IN (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id
+UPDATE deliveries AS d SET locked_until = $1, attempts = d.attempts + 1, updated_at = $2
+FROM picked WHERE d.id = picked.id
+RETURNING d.id
 """
 
 _SQLITE = """
@@ -69,8 +72,7 @@ def _sqlite_time(value: datetime) -> str:
 
 
 _PG_DIGESTS = """
-UPDATE deliveries SET locked_until = $1, updated_at = $2
-WHERE id IN (
+WITH picked AS MATERIALIZED (
     SELECT id FROM deliveries
     WHERE status = 'DEFERRED' AND reason = 'DIGEST' AND not_before <= $2
       AND (locked_until IS NULL OR locked_until < $2)
@@ -78,7 +80,9 @@ WHERE id IN (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id
+UPDATE deliveries AS d SET locked_until = $1, updated_at = $2
+FROM picked WHERE d.id = picked.id
+RETURNING d.id
 """
 
 _SQLITE_DIGESTS = """
