@@ -27,6 +27,8 @@ from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
+from tidings.core.live import InProcessBus, LiveBus, LivePublisher
+from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
@@ -55,6 +57,7 @@ class Runtime:
     channels: dict[str, list[str]]
     registry: ProviderRegistry
     worker: DeliveryWorker
+    bus: LiveBus
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -62,15 +65,29 @@ def default_plugin_manager() -> pluggy.PluginManager:
     return plugin_manager(builtins=[*BUILTIN_PROVIDER_MODULES, in_app])
 
 
-def build_runtime(settings: Settings, manager: pluggy.PluginManager | None = None) -> Runtime:
+def live_bus(settings: Settings, *, listen: bool = True) -> LiveBus:
+    """Redis pub/sub across processes when TIDINGS_REDIS_URL is set, else this process only.
+    `listen=False` for processes that publish but serve no subscriber (workers)."""
+    if settings.redis_url:
+        from tidings.core.live.redis_bus import RedisBus
+
+        return RedisBus(settings.redis_url, listen=listen)
+    return InProcessBus()
+
+
+def build_runtime(
+    settings: Settings, manager: pluggy.PluginManager | None = None, *, listen: bool = True
+) -> Runtime:
     manager = manager or default_plugin_manager()
     providers = load_providers(manager, settings.plugin_config)
     channels = channel_map(providers)
     tiers = TierPolicies.from_setting(settings.tier_policy)
     registry = ProviderRegistry(providers)
+    bus = live_bus(settings, listen=listen)
+    live = LivePublisher(bus)
     return Runtime(
         settings=settings,
-        services=Services.build(frozenset(channels), tiers),
+        services=Services.build(frozenset(channels), tiers, live),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
         ),
@@ -84,7 +101,9 @@ def build_runtime(settings: Settings, manager: pluggy.PluginManager | None = Non
                 lease=timedelta(seconds=settings.worker_lease_seconds),
                 retry=RetryPolicy(max_attempts=settings.delivery_max_attempts),
             ),
+            on_change=live.deliveries_changed,
         ),
+        bus=bus,
     )
 
 
@@ -135,6 +154,9 @@ def create_app(
         max_page_size=limits.max_page_size,
         graphiql=settings.is_development,
         allowed_origins=settings.allowed_origins,
+        live=LiveRuntime(runtime.bus),
+        max_subscriptions=settings.ws_max_subscriptions,
+        max_sockets_per_customer=settings.ws_max_sockets_per_customer,
         wake_worker=runtime.worker.wakeup.set if settings.in_process_worker else None,
     )
 
@@ -142,6 +164,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
             await prepare_database(settings)
+        await runtime.bus.start()
         stop = asyncio.Event()
         task = None
         if settings.in_process_worker:
@@ -153,6 +176,7 @@ def create_app(
             if task is not None:
                 await task
             await runtime.registry.aclose()
+            await runtime.bus.aclose()
             if manage_database:
                 await db.close_db()
 

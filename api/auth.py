@@ -37,8 +37,19 @@ class Authenticator:
             staff = await Staff.filter(id=claims.subject, active=True).first()
             if staff is None or staff.token_version != claims.version:
                 raise UnauthenticatedError("token revoked")
-            return Viewer(kind=ViewerKind.STAFF, id=staff.id, role=staff.role)
+            return Viewer(
+                kind=ViewerKind.STAFF,
+                id=staff.id,
+                role=staff.role,
+                token_version=claims.version,
+                expires_at=claims.expires_at,
+            )
         version = await Customer.filter(id=claims.subject).values_list("token_version", flat=True)
         if not version or version[0] != claims.version:
             raise UnauthenticatedError("token revoked")
-        return Viewer(kind=ViewerKind.CUSTOMER, id=claims.subject)
+        return Viewer(
+            kind=ViewerKind.CUSTOMER,
+            id=claims.subject,
+            token_version=claims.version,
+            expires_at=claims.expires_at,
+        )

@@ -10,10 +10,14 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from tidings.api.auth import Authenticator
+from tidings.api.websocket import LiveSocketHandler, SocketCounter
 from tidings.core.errors import UnauthenticatedError
+from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.schema import TidingsSchema
@@ -22,6 +26,8 @@ from tidings.schema.context import Context
 
 class TidingsGraphQL(GraphQL):
     """Strawberry's ASGI view with our context, `graphql-transport-ws` only, no GET queries."""
+
+    graphql_transport_ws_handler_class = LiveSocketHandler
 
     def __init__(
         self,
@@ -34,6 +40,9 @@ class TidingsGraphQL(GraphQL):
         max_page_size: int,
         graphiql: bool,
         allowed_origins: tuple[str, ...],
+        live: LiveRuntime,
+        max_subscriptions: int = 10,
+        max_sockets_per_customer: int = 10,
         wake_worker: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
@@ -42,7 +51,7 @@ class TidingsGraphQL(GraphQL):
             # Queries in URLs end up in access logs: POST only (GET serves GraphiQL alone).
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            max_subscriptions_per_connection=20,
+            max_subscriptions_per_connection=max_subscriptions,
             # Browsers skip CORS on websockets: the Origin check stops cross-site hijacking.
             allowed_origins=allowed_origins,
         )
@@ -52,6 +61,8 @@ class TidingsGraphQL(GraphQL):
         self.channels = channels
         self.max_page_size = max_page_size
         self.wake_worker = wake_worker
+        self.live = live
+        self.sockets = SocketCounter(max_sockets_per_customer)
 
     def parse_json(self, data: str | bytes) -> Any:
         # Strawberry turns only JSONDecodeError into a 400; bytes that are not UTF-8 and
@@ -62,7 +73,6 @@ class TidingsGraphQL(GraphQL):
             raise HTTPException(400, "Unable to parse request body as JSON") from None
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        authorization = request.headers.get("authorization")
         context = Context(
             services=self.services,
             signer=self.signer,
@@ -72,8 +82,11 @@ class TidingsGraphQL(GraphQL):
             response=response,
             extra={"wake_worker": self.wake_worker},
         )
+        if isinstance(request, WebSocket):
+            context.live = self.live
+            return context  # the caller comes in connection_init (on_ws_connect)
         try:
-            viewer = await self.authenticator.authenticate(authorization)
+            viewer = await self.authenticator.authenticate(request.headers.get("authorization"))
         except UnauthenticatedError:
             context.auth_failed = True
             return context
@@ -81,3 +94,22 @@ class TidingsGraphQL(GraphQL):
             await viewer.access()  # an agent's grants, once, for the synchronous field checks
         context.raw_viewer = viewer
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate the socket from `{"authorization": "Bearer <token>"}`; 4403 if not."""
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        if not isinstance(authorization, str):
+            raise ConnectionRejectionError({"message": "Send a bearer token in connection_init."})
+        try:
+            viewer = await self.authenticator.authenticate(authorization)
+        except UnauthenticatedError:
+            viewer = None
+        if viewer is None:
+            raise ConnectionRejectionError({"message": "Invalid, expired or revoked token."})
+        if viewer.is_customer:
+            self.sockets.acquire(viewer.id)  # TooManySockets: the handler closes with 4429
+            customer_id = viewer.id
+            context.extra["release"] = lambda: self.sockets.release(customer_id)
+        context.raw_viewer = viewer
+        return UNSET

@@ -57,6 +57,10 @@ class Settings:
     worker_batch_size: int = 100
     worker_lease_seconds: int = 120
     delivery_max_attempts: int = 6
+    # Live notifications: operations at once on one websocket, and sockets per customer
+    # (per API process).
+    ws_max_subscriptions: int = 10
+    ws_max_sockets_per_customer: int = 10
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -154,6 +158,8 @@ class Settings:
             worker_batch_size=_int(config, "TIDINGS_WORKER_BATCH_SIZE", 100),
             worker_lease_seconds=_int(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
             delivery_max_attempts=_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS", 6),
+            ws_max_subscriptions=_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
+            ws_max_sockets_per_customer=_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
             limits=limits,
             plugin_config=config,
         )

@@ -30,6 +30,9 @@ class Viewer:
     kind: ViewerKind
     id: uuid.UUID
     role: Role | None = None  # None for customers
+    # From the token, for re-checking a long-lived caller (a websocket) later on.
+    token_version: int | None = None
+    expires_at: int | None = None
     _access: dict[uuid.UUID, frozenset[AccessAction]] | None = field(default=None, repr=False)
 
     @property

@@ -21,6 +21,9 @@ from tidings.schema.extensions.document_cache import DocumentCache, DocumentStor
 from tidings.schema.extensions.input_text import StorableText
 from tidings.schema.extensions.query_limits import QueryLimits
 from tidings.schema.extensions.safe_errors import MaskUnexpectedErrors, log_errors
+from tidings.schema.inbox.mutations import InboxMutations
+from tidings.schema.inbox.queries import InboxQueries
+from tidings.schema.live import Subscription
 from tidings.schema.messages.mutations import MessageMutations
 from tidings.schema.messages.queries import MessageQueries
 
@@ -28,12 +31,14 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 @strawberry.type
-class Query(AccessQueries, CustomerQueries, CategoryQueries, MessageQueries):
+class Query(AccessQueries, CustomerQueries, CategoryQueries, MessageQueries, InboxQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AccessMutations, CustomerMutations, CategoryMutations, MessageMutations):
+class Mutation(
+    AccessMutations, CustomerMutations, CategoryMutations, MessageMutations, InboxMutations
+):
     pass
 
 
@@ -73,6 +78,7 @@ def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
     return TidingsSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

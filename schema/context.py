@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Hashable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, TypeAlias
 
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from tidings.core.live.runtime import LiveRuntime
 from tidings.core.models import (
     Customer,
     Device,
@@ -51,16 +53,49 @@ class Loaders:
 
 
 @dataclass
+class EventScope:
+    """One live event's execution: the caller as re-checked for this event, fresh loaders,
+    and what decides whether two subscribers' frames can be the same bytes."""
+
+    viewer: Viewer
+    loaders: Loaders
+    event: Any  # a core.live LiveEvent
+    visibility: Hashable
+
+
+# Set by a subscription's generator just before it yields an event. Each websocket
+# operation runs in its own task, so the value is that operation's alone, and the event's
+# execution (which follows the yield in the same task) sees it.
+current_event: ContextVar[EventScope | None] = ContextVar("tidings_event", default=None)
+
+
+@dataclass
 class Context:
+    """Per HTTP request, or per websocket connection (shared by its operations: anything
+    that must not outlive one subscription event lives in `current_event` instead)."""
+
     services: Services
     signer: TokenSigner
     channels: dict[str, list[str]]
     max_page_size: int
-    raw_viewer: Viewer | None = None
+    connection_viewer: Viewer | None = None
     auth_failed: bool = False
     request: Any = None
     response: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
+    live: LiveRuntime | None = None  # websockets only
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def raw_viewer(self) -> Viewer | None:
+        """The caller, or None; during a live event, the caller as re-checked for it."""
+        scope = current_event.get()
+        return scope.viewer if scope is not None else self.connection_viewer
+
+    @raw_viewer.setter
+    def raw_viewer(self, viewer: Viewer | None) -> None:
+        self.connection_viewer = viewer
 
     @property
     def viewer(self) -> Viewer:
@@ -75,9 +110,15 @@ class Context:
         if wake is not None:
             wake()
 
-    @cached_property
+    @property
     def loaders(self) -> Loaders:
-        return Loaders(self.services, self.raw_viewer)
+        """One set per operation: per request over HTTP, per event for subscriptions."""
+        scope = current_event.get()
+        if scope is not None:
+            return scope.loaders
+        if self._loaders is None:
+            self._loaders = Loaders(self.services, self.raw_viewer)
+        return self._loaders
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

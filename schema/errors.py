@@ -13,7 +13,9 @@ from tidings.core.errors import UserInputError
 T = TypeVar("T")
 
 # Codes our own errors carry; anything else reaching a client is masked.
-PUBLIC_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "QUERY_LIMIT", "BAD_USER_INPUT"})
+PUBLIC_CODES = frozenset(
+    {"UNAUTHENTICATED", "FORBIDDEN", "QUERY_LIMIT", "BAD_USER_INPUT", "NOT_FOUND"}
+)
 
 
 class ForbiddenGraphQLError(GraphQLError):
@@ -26,6 +28,14 @@ class UnauthenticatedGraphQLError(GraphQLError):
         self, message: str = "Authentication required: send a valid bearer token."
     ) -> None:
         super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+class NotFoundGraphQLError(GraphQLError):
+    """Where there is no `null` to return (a subscription): the same answer for an object
+    that does not exist and one the caller may not see."""
+
+    def __init__(self, message: str = "Not found.") -> None:
+        super().__init__(message, extensions={"code": "NOT_FOUND"})
 
 
 @strawberry.type(description="An expected failure the caller can correct; `code` is stable.")

@@ -131,12 +131,13 @@ _PG_TYPES = {
     "provider": "text",
     "provider_id": "text",
     "last_error": "text",
+    "updated_at": "timestamptz",
 }
 
 
 async def update_rows(rows: Sequence[Delivery], fields: Sequence[str]) -> None:
     """`Delivery.bulk_update(rows, fields=fields)`: the same columns with the same values (each
-    field's own `to_db_value`; `updated_at` untouched, as bulk_update leaves it). On PostgreSQL
+    field's own `to_db_value`; `updated_at` only when listed). On PostgreSQL
     one `UPDATE ... FROM unnest(...)` rather than a CASE per field and row."""
     if not rows:
         return

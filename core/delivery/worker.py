@@ -7,7 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -47,7 +47,7 @@ class DeliveryWorker:
         tiers: TierPolicies,
         options: WorkerOptions | None = None,
         *,
-        on_change: Callable[[Sequence[Delivery]], object] | None = None,
+        on_change: Callable[[Sequence[Delivery]], Awaitable[None]] | None = None,
     ) -> None:
         self.registry = registry
         self.tiers = tiers
@@ -86,7 +86,8 @@ class DeliveryWorker:
         ids = await claim_due(now, self.options.batch_size, self.options.lease)
         if not ids:
             return await self.run_digests(now)  # held digests are due on idle rounds too
-        deliveries = await Delivery.filter(id__in=ids)
+        # In creation order, so a customer's in-app notifications are stored as sent.
+        deliveries = await Delivery.filter(id__in=ids).order_by("id")
         messages = {
             m.id: m for m in await Message.filter(id__in={d.message_id for d in deliveries})
         }
@@ -101,8 +102,7 @@ class DeliveryWorker:
                 outcomes[item.delivery.id] = problem_outcome(item.problem)
         outcomes.update(await self._send([p for p in prepared if p.problem is None]))
         changed = await self._record(ready, outcomes, messages, categories, now)
-        if self.on_change is not None:
-            self.on_change([*settled, *changed])
+        await self._announce([*settled, *changed])
         return len(deliveries) + await self.run_digests(now)
 
     async def run_digests(self, now: datetime) -> int:
@@ -139,9 +139,18 @@ class DeliveryWorker:
             for item in items:
                 outcomes[item.delivery.id] = sent[lead.delivery.id]
         changed = await self._record(ready, outcomes, messages, categories, now)
-        if self.on_change is not None:
-            self.on_change([*settled, *changed])
+        await self._announce([*settled, *changed])
         return len(rows)
+
+    async def _announce(self, rows: Sequence[Delivery]) -> None:
+        """Tell the live bus what this round changed; the changes are committed already. A
+        failure here must not fail the round: subscribers catch up from the database."""
+        if self.on_change is None or not rows:
+            return
+        try:
+            await self.on_change(rows)
+        except Exception:
+            logger.exception("announcing delivery changes failed")
 
     async def _send(self, prepared: Sequence[Prepared]) -> dict[uuid.UUID, Outcome]:
         """Hand each channel's messages to its providers, failing over on transient errors."""
@@ -193,6 +202,7 @@ class DeliveryWorker:
                 continue
             dead_devices.extend(outcome.invalid_devices)
             row.locked_until = None
+            row.updated_at = now
             row.provider = outcome.provider
             row.provider_id = outcome.provider_id
             row.last_error = outcome.error
@@ -225,6 +235,7 @@ class DeliveryWorker:
                         "provider_id",
                         "last_error",
                         "rules",
+                        "updated_at",
                     ],
                 )
             if fallbacks:

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from tidings.core.delivery.messages import MessageService
 from tidings.core.delivery.sending import SendService
 from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.live import InProcessBus, LivePublisher
 from tidings.core.services.access import AccessService
 from tidings.core.services.categories import CategoryService
 from tidings.core.services.consent import ConsentService
 from tidings.core.services.customers import CustomerService
+from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
 
 
@@ -25,20 +27,31 @@ class Services:
     sending: SendService
     messages: MessageService
     tiers: TierPolicies
+    inbox: InboxService
+    live: LivePublisher
 
     @classmethod
-    def build(cls, channels: frozenset[str], tiers: TierPolicies | None = None) -> Services:
-        """`channels`: every channel name a registered provider serves, plus the built-ins."""
+    def build(
+        cls,
+        channels: frozenset[str],
+        tiers: TierPolicies | None = None,
+        live: LivePublisher | None = None,
+    ) -> Services:
+        """`channels`: every channel name a registered provider serves, plus the built-ins.
+        `live`: where committed changes are announced (default: this process only)."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
+        live = live or LivePublisher(InProcessBus())
         return cls(
-            customers=CustomerService(),
+            customers=CustomerService(live),
             consent=ConsentService(channels, categories),
             categories=categories,
-            staff=StaffService(),
-            api_keys=ApiKeyService(),
-            access=AccessService(),
+            staff=StaffService(live),
+            api_keys=ApiKeyService(live),
+            access=AccessService(live),
             sending=SendService(categories, tiers),
             messages=MessageService(categories),
             tiers=tiers,
+            inbox=InboxService(live),
+            live=live,
         )

@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 
 from tidings.core import validation
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.live.publisher import LivePublisher
 from tidings.core.models import AccessGrant, Customer, Staff
 from tidings.core.models.enums import AccessAction, Role
 from tidings.core.pagination import Page, paginate
-from tidings.core.viewer import Viewer, active_grants_q
+from tidings.core.viewer import Viewer, ViewerKind, active_grants_q
 
 
 class AccessService:
+    def __init__(self, live: LivePublisher | None = None) -> None:
+        self.live = live  # revocations end the caller's live streams at once
+
     async def grant(
         self,
         viewer: Viewer,
@@ -52,6 +56,8 @@ class AccessService:
             raise NotFoundError("id")
         grant.revoked_at = datetime.now(UTC)
         await grant.save(update_fields=["revoked_at"])
+        if self.live is not None:  # the agent's streams see with the grants it has left
+            await self.live.viewer_revoked(ViewerKind.STAFF.value, grant.staff_id)
         return grant
 
     async def list(

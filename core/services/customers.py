@@ -15,10 +15,17 @@ from tortoise.transactions import in_transaction
 
 from tidings.core import validation
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.live.publisher import LivePublisher
 from tidings.core.models import Customer, Device
 from tidings.core.models.enums import Platform, Role, Tier
 from tidings.core.pagination import Page, paginate
-from tidings.core.viewer import Viewer, can_read_pii, resolve_target, visible_customers_q
+from tidings.core.viewer import (
+    Viewer,
+    ViewerKind,
+    can_read_pii,
+    resolve_target,
+    visible_customers_q,
+)
 
 UNSET: Any = object()
 
@@ -74,6 +81,9 @@ def device_token_hash(token: str) -> str:
 
 
 class CustomerService:
+    def __init__(self, live: LivePublisher | None = None) -> None:
+        self.live = live  # revocations end the caller's live streams at once
+
     async def get(self, viewer: Viewer, customer_id: uuid.UUID) -> Customer | None:
         """The customer, or None when it does not exist or the caller may not see it."""
         scope = await visible_customers_q(viewer)
@@ -165,6 +175,8 @@ class CustomerService:
             raise ForbiddenError("Only ADMIN or the customer may revoke its tokens.")
         customer.token_version += 1
         await customer.save(update_fields=["token_version", "updated_at"])
+        if self.live is not None:
+            await self.live.viewer_revoked(ViewerKind.CUSTOMER.value, customer.id)
         return customer
 
     # Devices -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 
 from tidings.core import validation
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.live.publisher import LivePublisher
 from tidings.core.models import ApiKey, Staff
 from tidings.core.models.enums import Role
 from tidings.core.pagination import Page, paginate
@@ -46,6 +47,9 @@ def _require_admin(viewer: Viewer) -> None:
 
 
 class StaffService:
+    def __init__(self, live: LivePublisher | None = None) -> None:
+        self.live = live  # revocations end the caller's live streams at once
+
     async def create(self, email: str, password: str, role: Role) -> Staff:
         """Create a staff account (the CLI's route; the mutation checks the caller first)."""
         address = validation.email(email).lower()
@@ -126,12 +130,18 @@ class StaffService:
             staff.password_hash = _password(password)
         staff.token_version += 1
         await staff.save()
+        await self._revoked(staff.id)
         return staff
 
     async def logout(self, staff: Staff) -> None:
         """Revoke every token of this member."""
         staff.token_version += 1
         await staff.save(update_fields=["token_version"])
+        await self._revoked(staff.id)
+
+    async def _revoked(self, staff_id: uuid.UUID) -> None:
+        if self.live is not None:
+            await self.live.viewer_revoked(ViewerKind.STAFF.value, staff_id)
 
 
 def api_key_hash(secret: str) -> str:
@@ -139,6 +149,9 @@ def api_key_hash(secret: str) -> str:
 
 
 class ApiKeyService:
+    def __init__(self, live: LivePublisher | None = None) -> None:
+        self.live = live
+
     async def create(self, viewer: Viewer | None, name: str, role: Role) -> tuple[ApiKey, str]:
         """A new key and its secret; the secret is shown this once and never stored."""
         if viewer is not None:
@@ -179,4 +192,6 @@ class ApiKeyService:
             raise NotFoundError("id")
         key.revoked_at = datetime.now(UTC)
         await key.save(update_fields=["revoked_at"])
+        if self.live is not None:
+            await self.live.viewer_revoked(ViewerKind.API_KEY.value, key.id)
         return key

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.schema.authz_world import SENT_CATEGORY, World, failed_delivery
+from tidings.core.ids import new_id
+from tidings.core.models.messages import Notification
 from tidings.schema.ids import to_global_id
 
 OK = "ok"
@@ -35,7 +37,8 @@ READERS_OF_STAFF = ADMINS | {"AUDITOR", "KEY_AUDITOR"}
 STAFF_MEMBERS = frozenset({"ADMIN", "MARKETER", "AUDITOR", "AGENT_READ", "AGENT_NO_GRANT"})
 UNSEEN = {"CUSTOMER_OTHER": NOT_FOUND}  # the target customer does not exist for them
 UNSEEN_BY_AGENTS = {**UNSEEN, "AGENT_NO_GRANT": NOT_FOUND, "KEY_AGENT": NOT_FOUND}
-ANY_STAFF = EVERYONE - {"CUSTOMER_SELF", "CUSTOMER_OTHER"}
+CUSTOMERS = frozenset({"CUSTOMER_SELF", "CUSTOMER_OTHER"})
+ANY_STAFF = EVERYONE - CUSTOMERS
 AUDITORS = frozenset({"AUDITOR", "KEY_AUDITOR"})
 MARKETERS = frozenset({"MARKETER", "KEY_MARKETER"})
 # A query whose type leaves no room for a payload: an unseen object is BAD_USER_INPUT,
@@ -132,5 +135,34 @@ MESSAGE_OPS: dict[str, Op] = {
                 }
             }
         ),
+    ),
+}
+
+
+async def targets_notification(world: World) -> dict[str, Any]:
+    """A fresh unread notification in the target's inbox: its own to CUSTOMER_SELF, someone
+    else's (NOT_FOUND) to CUSTOMER_OTHER."""
+    row = await Notification.create(
+        customer_id=world.target, delivery_id=new_id(), category=SENT_CATEGORY, title="t", body="b"
+    )
+    return {"ids": [to_global_id("Notification", row.id)]}
+
+
+# Every customer has an inbox of its own; staff and API keys have none (FORBIDDEN).
+INBOX_OPS: dict[str, Op] = {
+    "inbox": Op("{ inbox { nodes { id } } }", CUSTOMERS),
+    "unreadCount": Op("{ unreadCount }", CUSTOMERS),
+    "markRead": Op(
+        payload("markRead", "(ids: $ids)", "", "($ids: [ID!]!)"),
+        frozenset({"CUSTOMER_SELF"}),
+        targets_notification,
+        {"CUSTOMER_OTHER": NOT_FOUND},
+    ),
+    "markAllRead": Op(payload("markAllRead", "", "unreadCount"), CUSTOMERS),
+    "archive": Op(
+        payload("archive", "(ids: $ids)", "", "($ids: [ID!]!)"),
+        frozenset({"CUSTOMER_SELF"}),
+        targets_notification,
+        {"CUSTOMER_OTHER": NOT_FOUND},
     ),
 }

@@ -1,7 +1,8 @@
 """Every field of every object type is classified on purpose: public to whoever reaches the
 object, or behind a protected-field gate (`schema/permissions.py`). A new field fails
 `test_every_field_is_classified` until it is added here; the root operations are classified
-in `test_roles.py` (who may call them) and `test_protected_paths.py` (how to reach them)."""
+in `test_roles.py` (who may call them) and `test_protected_paths.py` (how to reach them);
+the subscriptions in `tests/live/test_subscription_roles.py`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from graphql import is_object_type
 from tests.schema.schema_paths import field_gate, graphql_schema
 from tidings.schema.permissions import PROTECTED_FIELD_GATES
 
-ROOTS = ("Query", "Mutation")
+ROOTS = ("Query", "Mutation", "Subscription")
 
 
 # Every field of every object type (the roots are classified in test_roles.py): public to
@@ -65,6 +66,8 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "DeliveryExplanation": _public("status reason channel notBefore rules"),
     "DeliveryPayload": _public("delivery errors"),
     "DevicePayload": _public("device errors"),
+    "InboxPayload": _public("unreadCount errors"),
+    "InboxUpdate": _public("unreadCount readIds archivedIds"),  # the customer's own, live
     "LoginPayload": _public("token errors"),
     "LogoutPayload": _public("ok errors"),
     "Message": _public(
@@ -74,6 +77,11 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     ),
     "MessageConnection": _public(CONNECTION),
     "MessageEdge": _public("cursor node"),
+    # Reached only through the customer's own inbox (a CustomersOnly root that filters by
+    # the caller): nobody else ever gets one, so its fields need no gate of their own.
+    "Notification": _public("id category title body data createdAt readAt"),
+    "NotificationConnection": _public(CONNECTION),
+    "NotificationEdge": _public("cursor node"),
     "PageInfo": _public("hasNextPage hasPreviousPage startCursor endCursor"),
     "PermissionGrant": _public(
         "id channel category status source grantedAt withdrawnAt expiresAt",

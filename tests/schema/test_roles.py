@@ -4,7 +4,8 @@
 other caller gets a top-level FORBIDDEN (payload null) unless the table says it meets a
 `UserError` instead (NOT_FOUND: the object is not visible to it), or, for a query with no
 payload to carry one, BAD_USER_INPUT. No token or a bad token gives UNAUTHENTICATED
-everywhere but `login`. The vocabulary, and the rows for messages, are in `roles_table.py`.
+everywhere but `login`. The vocabulary, and the rows for messages and the inbox, are in
+`roles_table.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.schema.roles_table import (
     CALLERS,
     EVERYONE,
     FORBIDDEN,
+    INBOX_OPS,
     MARKETERS,
     MESSAGE_OPS,
     NOT_FOUND,
@@ -256,6 +258,7 @@ OPS: dict[str, Op] = {
         fixed(lambda w: {"input": {"key": "news", "name": "News"}}),
     ),
     **MESSAGE_OPS,
+    **INBOX_OPS,
 }
 
 

@@ -1,0 +1,129 @@
+"""The websocket side of `/graphql`: `graphql-transport-ws` with our rules on top.
+
+- The caller is authenticated once, from `connection_init`, and checked again before every
+  operation and (in `schema.live.stream`) every event; a failed check closes with 4403.
+- A customer holds at most so many sockets on this process (4429 beyond that).
+- A live event's frame is serialised once for all the subscribers that get the same bytes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+from tidings.core.live.events import LiveEvent
+from tidings.schema.context import Context, EventScope, Loaders, current_event
+from tidings.schema.live.frames import encode_payload, frame_key, next_frame, visibility
+
+FORBIDDEN_CLOSE = 4403
+TOO_MANY_CLOSE = 4429
+
+
+class TooManySockets(Exception):
+    """The customer already holds its allowance of sockets on this process."""
+
+
+class SocketCounter:
+    """Sockets per customer on this process."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[uuid.UUID] = Counter()
+
+    def acquire(self, customer_id: uuid.UUID) -> None:
+        if self._open[customer_id] >= self.limit:
+            raise TooManySockets
+        self._open[customer_id] += 1
+
+    def release(self, customer_id: uuid.UUID) -> None:
+        self._open[customer_id] -= 1
+        if self._open[customer_id] <= 0:
+            del self._open[customer_id]
+
+    def __getitem__(self, customer_id: uuid.UUID) -> int:
+        return self._open.get(customer_id, 0)
+
+
+class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
+    context: Context
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except TooManySockets:
+            await self.websocket.close(code=TOO_MANY_CLOSE, reason="Too many connections")
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            release = self.context.extra.pop("release", None)
+            if release is not None:
+                release()
+
+    async def run_operation(self, operation: Operation[Context, Any]) -> None:
+        # Each operation, not only each event, is served to a caller still allowed, with
+        # loaders of its own (the context lives as long as the socket).
+        live = self.context.live
+        viewer = self.context.connection_viewer
+        if live is not None and viewer is not None:
+            fresh = await live.callers.recheck(viewer)
+            if fresh is None:
+                self.operations.pop(operation.id, None)
+                await self.websocket.close(code=FORBIDDEN_CLOSE, reason="Forbidden")
+                return
+            await fresh.access()
+            current_event.set(
+                EventScope(
+                    viewer=fresh,
+                    loaders=Loaders(self.context.services, fresh),
+                    event=LiveEvent("", "operation", {}),
+                    visibility=visibility(fresh),
+                )
+            )
+        await super().run_operation(operation)
+
+    async def _send_result_stream(
+        self, operation: Operation[Context, Any], result_source: Any
+    ) -> None:
+        first = True
+        async for result in result_source:
+            if first and isinstance(result, PreExecutionError):
+                await self._handle_pre_execution_error(operation, result)
+                return
+            if not isinstance(result, ExecutionResult):
+                await self._reject_incremental_delivery(operation)
+                return
+            first = False
+            scope = current_event.get()
+            if scope is None:  # queries and mutations over the socket
+                await operation.send_next(result)
+                continue
+            key = frame_key(
+                operation.query, operation.variables, operation.operation_name, scope.visibility
+            )
+            payload = scope.event.frames.get(key)
+            if payload is None:
+                payload = scope.event.frames[key] = encode_payload(result)
+            await self._send_text(operation, next_frame(operation.id, payload))
+
+    async def _send_text(self, operation: Operation[Context, Any], text: str) -> None:
+        if operation.completed:
+            return
+        try:
+            await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+
+__all__ = ["LiveSocketHandler", "SocketCounter", "TooManySockets"]

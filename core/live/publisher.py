@@ -1,0 +1,100 @@
+"""Turns committed changes into live events. Every method is called after the commit."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tidings.core.live.bus import LiveBus
+from tidings.core.live.events import (
+    DELIVERY,
+    INBOX,
+    NOTIFICATION,
+    REVOKED,
+    LiveEvent,
+    customer_topic,
+    message_topic,
+    viewer_topic,
+)
+from tidings.core.models.enums import DeliveryStatus
+from tidings.core.models.messages import Delivery, Notification
+
+logger = logging.getLogger("tidings.live")
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def delivery_data(row: Delivery) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "message_id": str(row.message_id),
+        "customer_id": str(row.customer_id),
+        "channel": row.channel,
+        "status": row.status.value if isinstance(row.status, DeliveryStatus) else row.status,
+        "reason": row.reason,
+        "rules": row.rules or [],
+        "attempts": row.attempts,
+        "not_before": _time(row.not_before),
+        "provider": row.provider,
+        "last_error": row.last_error,
+        "created_at": _time(row.created_at),
+        "updated_at": _time(row.updated_at),
+    }
+
+
+def notification_data(row: Notification) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "customer_id": str(row.customer_id),
+        "category": row.category,
+        "title": row.title,
+        "body": row.body,
+        "data": row.data,
+        "created_at": _time(row.created_at),
+        "read_at": _time(row.read_at),
+    }
+
+
+class LivePublisher:
+    def __init__(self, bus: LiveBus) -> None:
+        self.bus = bus
+
+    async def deliveries_changed(self, rows: Sequence[Delivery]) -> None:
+        """A worker round's changed deliveries, and the in-app notifications they stored."""
+        if not rows:
+            return
+        events = [LiveEvent(message_topic(r.message_id), DELIVERY, delivery_data(r)) for r in rows]
+        stored = [
+            r.id for r in rows if r.channel == "in_app" and r.status is DeliveryStatus.DELIVERED
+        ]
+        if stored:
+            notifications = await Notification.filter(delivery_id__in=stored).order_by("id")
+            events += [
+                LiveEvent(customer_topic(n.customer_id), NOTIFICATION, notification_data(n))
+                for n in notifications
+            ]
+        await self.bus.publish(events)
+
+    async def inbox_changed(
+        self,
+        customer_id: uuid.UUID,
+        unread_count: int,
+        read_ids: Sequence[uuid.UUID] = (),
+        archived_ids: Sequence[uuid.UUID] = (),
+    ) -> None:
+        data = {
+            "unread_count": unread_count,
+            "read_ids": [str(i) for i in read_ids],
+            "archived_ids": [str(i) for i in archived_ids],
+        }
+        await self.bus.publish([LiveEvent(customer_topic(customer_id), INBOX, data)])
+
+    async def viewer_revoked(self, kind: str, viewer_id: uuid.UUID) -> None:
+        """Tokens or access withdrawn: that caller's live streams re-check now, not at
+        their next event."""
+        await self.bus.publish([LiveEvent(viewer_topic(kind, viewer_id), REVOKED, {})])

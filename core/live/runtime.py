@@ -1,0 +1,16 @@
+"""What a serving process needs for live streams: its bus and the per-event caller check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tidings.core.live.bus import LiveBus
+from tidings.core.live.callers import CallerCheck
+
+
+@dataclass
+class LiveRuntime:
+    bus: LiveBus
+    callers: CallerCheck = field(default_factory=CallerCheck)
+    # Rows a subscription re-reads from the database after a gap, at most.
+    catch_up_limit: int = 100

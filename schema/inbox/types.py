@@ -1,0 +1,87 @@
+"""GraphQL types for the customer's in-app inbox, built from rows or from live events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from tidings.core.models.messages import Notification as NotificationModel
+from tidings.schema.errors import UserError
+from tidings.schema.ids import to_global_id
+from tidings.schema.node import Node
+
+TYPE_NAME = "Notification"
+
+
+def notification_id(value: uuid.UUID | str) -> strawberry.ID:
+    """The global ID of a notification, from its UUID (or the UUID's string form)."""
+    return to_global_id(TYPE_NAME, value if isinstance(value, uuid.UUID) else uuid.UUID(value))
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+@strawberry.type(description="One in-app notification, as the customer's app receives it.")
+class Notification(Node):
+    id: strawberry.ID
+    category: str
+    title: str
+    body: str
+    data: JSON | None
+    created_at: datetime
+    read_at: datetime | None
+    customer_uuid: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: NotificationModel) -> Notification:
+        return cls(
+            id=notification_id(row.id),
+            category=row.category,
+            title=row.title,
+            body=row.body,
+            data=row.data,
+            created_at=row.created_at,
+            read_at=row.read_at,
+            customer_uuid=row.customer_id,
+        )
+
+    @classmethod
+    def from_event_data(cls, data: dict[str, Any]) -> Notification:
+        """From a live `notification` event (`core.live.publisher.notification_data`)."""
+        return cls(
+            id=notification_id(data["id"]),
+            category=data["category"],
+            title=data["title"],
+            body=data["body"],
+            data=data.get("data"),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            read_at=_time(data.get("read_at")),
+            customer_uuid=uuid.UUID(data["customer_id"]),
+        )
+
+
+@strawberry.type(description="Read and archive changes made on the customer's other devices.")
+class InboxUpdate:
+    unread_count: int
+    read_ids: list[strawberry.ID]
+    archived_ids: list[strawberry.ID]
+
+    @classmethod
+    def from_event_data(cls, data: dict[str, Any]) -> InboxUpdate:
+        """From a live `inbox` event (`core.live.publisher.LivePublisher.inbox_changed`)."""
+        return cls(
+            unread_count=int(data["unread_count"]),
+            read_ids=[notification_id(i) for i in data.get("read_ids", ())],
+            archived_ids=[notification_id(i) for i in data.get("archived_ids", ())],
+        )
+
+
+@strawberry.type
+class InboxPayload:
+    unread_count: int = strawberry.field(description="The caller's unread count, after the change.")
+    errors: list[UserError]

@@ -1,0 +1,55 @@
+"""A live event's GraphQL frame, serialised once for every subscriber that would get the
+same bytes: the same document and variables, and the same view of the data (see
+`visibility`). The frames hang off the event, so they go when the event does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.types.execution import ExecutionResult
+
+from tidings.core.models.enums import Role
+from tidings.core.viewer import Viewer
+
+
+@dataclass
+class FrameStats:
+    """Counts for tests and the benchmark: frames serialised versus frames sent."""
+
+    serialised: int = 0
+    sent: int = 0
+
+
+STATS = FrameStats()
+
+
+def visibility(viewer: Viewer) -> Hashable:
+    """Callers for whom every field of a live type resolves alike. ADMIN, MARKETER and
+    AUDITOR see by role alone; an agent sees by its own grants, a customer only itself."""
+    if viewer.is_customer or viewer.has_role(Role.AGENT) or viewer.role is None:
+        return (viewer.kind.value, viewer.id)
+    return ("role", viewer.role.value)
+
+
+def frame_key(
+    query: str, variables: dict[str, Any] | None, name: str | None, seen: Hashable
+) -> Hashable:
+    return (query, json.dumps(variables or {}, sort_keys=True, default=str), name, seen)
+
+
+def encode_payload(result: ExecutionResult) -> str:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    STATS.serialised += 1
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def next_frame(operation_id: str, payload: str) -> str:
+    STATS.sent += 1
+    return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{payload}}}'

@@ -1,0 +1,70 @@
+"""The loop under every subscription: wait for an event of the caller's topics, re-check
+the caller, and hand the event on with a fresh per-event scope, or end the socket (4403)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
+from tidings.core.live.runtime import LiveRuntime
+from tidings.core.viewer import Viewer
+from tidings.schema.context import EventScope, Info, Loaders, current_event
+from tidings.schema.live.frames import visibility
+
+logger = logging.getLogger("tidings.live")
+
+FORBIDDEN_CLOSE = 4403
+
+
+def live_runtime(info: Info) -> LiveRuntime:
+    live = info.context.live
+    if live is None:  # only a websocket context carries one
+        raise RuntimeError("subscriptions run over the websocket only")
+    return live
+
+
+async def refuse(info: Info) -> None:
+    """End the whole socket with 4403, as at connect: the caller is no longer allowed."""
+    socket = info.context.request
+    try:
+        await socket.close(code=FORBIDDEN_CLOSE, reason="Forbidden")
+    except RuntimeError:  # already closing
+        pass
+    # The socket's handler cancels this operation as the close completes.
+    await asyncio.Event().wait()
+
+
+def enter(info: Info, viewer: Viewer, event: LiveEvent) -> None:
+    """Make `viewer` (re-checked) and fresh loaders the scope of the event about to run."""
+    current_event.set(
+        EventScope(
+            viewer=viewer,
+            loaders=Loaders(info.context.services, viewer),
+            event=event,
+            visibility=visibility(viewer),
+        )
+    )
+
+
+async def events(
+    info: Info, topics: Iterable[str], kinds: frozenset[str]
+) -> AsyncIterator[tuple[LiveEvent, Viewer]]:
+    """Events of `kinds` (and RESYNC) on `topics`, each with the caller as re-checked for it.
+    Also listens on the caller's own topic, so a revocation ends the stream at once."""
+    live = live_runtime(info)
+    viewer = info.context.viewer
+    own = viewer_topic(viewer.kind.value, viewer.id)
+    with live.bus.subscribe([*topics, own]) as subscription:
+        while True:
+            event = await subscription.get()
+            fresh = await live.callers.recheck(viewer)
+            if fresh is None:
+                await refuse(info)
+                return
+            await fresh.access()  # an agent's grants, as of this event
+            if event.kind == REVOKED:
+                continue  # still allowed: the revocation was of something else
+            if event.kind == RESYNC or event.kind in kinds:
+                yield event, fresh

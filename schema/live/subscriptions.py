@@ -1,0 +1,123 @@
+"""`Subscription`: a customer's notifications and inbox changes, and a message's deliveries
+for staff. Each event re-checks the caller (see `stream.events`) before it is sent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import strawberry
+
+from tidings.core.live.catchup import SentLog, changed_deliveries, missed_notifications
+from tidings.core.live.events import (
+    DELIVERY,
+    INBOX,
+    NOTIFICATION,
+    RESYNC,
+    LiveEvent,
+    customer_topic,
+    message_topic,
+)
+from tidings.core.models.enums import DeliveryStatus
+from tidings.schema.context import Info
+from tidings.schema.errors import NotFoundGraphQLError
+from tidings.schema.ids import parse_id
+from tidings.schema.inbox.types import InboxUpdate, Notification
+from tidings.schema.live.stream import enter, events, live_runtime
+from tidings.schema.messages.types import Delivery
+from tidings.schema.permissions import ANY_STAFF, CustomersOnly
+
+ONLY_NOTIFICATIONS = frozenset({NOTIFICATION})
+ONLY_INBOX = frozenset({INBOX})
+ONLY_DELIVERIES = frozenset({DELIVERY})
+
+
+def _delivery(data: dict[str, Any]) -> Delivery:
+    def time(key: str) -> datetime | None:
+        value = data.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    row = SimpleNamespace(
+        id=uuid.UUID(data["id"]),
+        message_id=uuid.UUID(data["message_id"]),
+        customer_id=uuid.UUID(data["customer_id"]),
+        channel=data["channel"],
+        status=DeliveryStatus(data["status"]),
+        reason=data.get("reason"),
+        rules=data.get("rules") or [],
+        attempts=data.get("attempts", 0),
+        not_before=time("not_before"),
+        provider=data.get("provider"),
+        last_error=data.get("last_error"),
+        created_at=time("created_at"),
+        updated_at=time("updated_at"),
+    )
+    return Delivery.from_model(row)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        permission_classes=[CustomersOnly],
+        description="The calling customer's in-app notifications, live. After a gap in the "
+        "bus, the ones missed are sent from the inbox.",
+    )
+    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
+        customer_id = info.context.viewer.id
+        limit = live_runtime(info).catch_up_limit
+        sent = SentLog()
+        async for event, viewer in events(info, [customer_topic(customer_id)], ONLY_NOTIFICATIONS):
+            if event.kind == RESYNC:
+                for data in await missed_notifications(customer_id, sent, limit):
+                    sent.fresh(data["id"], data["created_at"])
+                    enter(info, viewer, LiveEvent(event.topic, NOTIFICATION, data))
+                    yield Notification.from_event_data(data)
+            elif sent.fresh(event.data["id"], event.data.get("created_at")):
+                enter(info, viewer, event)
+                yield Notification.from_event_data(event.data)
+
+    @strawberry.subscription(
+        permission_classes=[CustomersOnly],
+        description="Read and archive changes made on any of the customer's devices. After a "
+        "gap in the bus, one update with the current unread count: refetch the inbox.",
+    )
+    async def inbox_updates(self, info: Info) -> AsyncGenerator[InboxUpdate, None]:
+        customer_id = info.context.viewer.id
+        async for event, viewer in events(info, [customer_topic(customer_id)], ONLY_INBOX):
+            if event.kind == RESYNC:
+                unread = await info.context.services.inbox.unread_count(viewer)
+                data = {"unread_count": unread, "read_ids": [], "archived_ids": []}
+                event = LiveEvent(event.topic, INBOX, data)
+            enter(info, viewer, event)
+            yield InboxUpdate.from_event_data(event.data)
+
+    @strawberry.subscription(
+        permission_classes=[ANY_STAFF],
+        description="Status changes of a message's deliveries, for staff who may see the "
+        "message. After a gap in the bus, the deliveries changed meanwhile are sent again.",
+    )
+    async def delivery_updates(
+        self, info: Info, message_id: strawberry.ID
+    ) -> AsyncGenerator[Delivery, None]:
+        viewer = info.context.viewer
+        message = await info.context.services.messages.get(
+            viewer, parse_id(message_id, "Message") or uuid.UUID(int=0)
+        )
+        if message is None:  # as for a message that does not exist
+            raise NotFoundGraphQLError("No such message.")
+        limit = live_runtime(info).catch_up_limit
+        since = datetime.now(UTC)
+        async for event, fresh in events(info, [message_topic(message.id)], ONLY_DELIVERIES):
+            batch = (
+                await changed_deliveries(message.id, since, limit)
+                if event.kind == RESYNC
+                else [event.data]
+            )
+            for data in batch:
+                if data.get("updated_at"):
+                    since = max(since, datetime.fromisoformat(data["updated_at"]))
+                enter(info, fresh, event if event.kind != RESYNC else LiveEvent("", DELIVERY, data))
+                yield _delivery(data)

@@ -1,0 +1,58 @@
+"""A real uvicorn on 127.0.0.1 serving the app, with its in-process worker and bus, on the
+session's database (SQLite and PostgreSQL): the websocket tests talk to it as an app would."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.conftest import Api, make_settings
+from tidings.api.app import create_app
+
+ORIGIN = "https://app.example.com"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    api: Api  # HTTP client against the same server
+    ws_url: str
+
+
+@pytest.fixture
+async def live(db: str) -> AsyncIterator[LiveServer]:
+    settings = make_settings(
+        db,
+        TIDINGS_ALLOWED_ORIGINS=ORIGIN,
+        TIDINGS_WS_MAX_SUBSCRIPTIONS="3",
+        TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER="3",
+        TIDINGS_CUSTOMER_TOKEN_TTL="3600",
+    )
+    app = create_app(settings, manage_database=False)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield LiveServer(Api(client=client, app=app), f"ws://127.0.0.1:{port}/graphql")
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

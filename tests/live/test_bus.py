@@ -1,0 +1,120 @@
+"""The live bus on its own: topics, overflow, the wire format, Redis between two buses, and
+a subscription catching up after a gap."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from tests.core.support import raw_id
+from tests.delivery.support import send
+from tests.live.test_subscriptions import NOTIFICATIONS, customer_token, setup_customers
+from tests.live.ws import connect
+from tidings.core.live.bus import InProcessBus
+from tidings.core.live.catchup import MARGIN, SentLog
+from tidings.core.live.events import NOTIFICATION, RESYNC, LiveEvent, decode, encode
+from tidings.core.live.redis_bus import RedisBus
+from tidings.core.models.messages import Notification
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def test_events_reach_only_their_topic_and_stop_after_close():
+    bus = InProcessBus()
+    mine = bus.subscribe(["customer:a"])
+    other = bus.subscribe(["customer:b"])
+    await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 1})])
+    assert (await asyncio.wait_for(mine.get(), 1)).data == {"n": 1}
+    assert other._queue.empty()
+    mine.close()
+    await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 2})])
+    assert mine._queue.empty()
+    assert len(bus.hub) == 1
+
+
+async def test_a_subscriber_that_falls_behind_gets_one_resync_instead_of_the_backlog():
+    bus = InProcessBus()
+    slow = bus.subscribe(["customer:a"], maxsize=3)
+    await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"n": n}) for n in range(5)])
+    # The backlog (0-2) went, the database has it; what came after the overflow follows.
+    first, second = await slow.get(), await slow.get()
+    assert (first.kind, second.data) == (RESYNC, {"n": 4})
+    assert slow._queue.empty()
+
+
+def test_the_wire_format_round_trips_and_refuses_anything_else():
+    events = [LiveEvent("message:x", "delivery", {"status": "DELIVERED", "n": [1, 2]})]
+    (back,) = decode(encode(events))
+    assert (back.topic, back.kind, back.data) == ("message:x", "delivery", events[0].data)
+    for bad in ('{"a": 1}', "[1]", '[["t", "k"]]', "not json"):
+        with pytest.raises(ValueError):
+            decode(bad)
+
+
+async def test_redis_carries_events_between_buses_and_ignores_garbage():
+    channel = f"tidings:test:{secrets.token_hex(4)}"
+    listener = RedisBus(REDIS_URL, channel=channel)
+    publisher = RedisBus(REDIS_URL, channel=channel, listen=False)
+    await listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 5)
+        sub = listener.subscribe(["customer:a"])
+        await publisher._redis().publish(channel, "garbage")  # logged and dropped
+        await publisher.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 1})])
+        event = await asyncio.wait_for(sub.get(), 5)
+        assert (event.kind, event.data) == (NOTIFICATION, {"n": 1})
+        assert listener.reconnects == 0
+    finally:
+        await listener.aclose()
+        await publisher.aclose()
+
+
+async def test_publishing_with_redis_away_loses_nothing_but_the_live_copy(caplog):
+    bus = RedisBus("redis://127.0.0.1:1/0", listen=False)  # nothing listens on port 1
+    try:
+        await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"secret": "x"})])
+    finally:
+        await bus.aclose()
+    assert "not published live" in caplog.text
+    assert "secret" not in caplog.text
+
+
+async def test_after_a_gap_the_subscription_sends_what_it_missed_once(live):
+    token, (alice,) = await setup_customers(live, 1)
+    async with connect(live.ws_url, customer_token(live, alice)) as client:
+        op = await client.subscribe(NOTIFICATIONS)
+
+        await send(live.api, token, "news", alice["id"], title="Live")
+        live_one = (await client.next(op))["data"]["notifications"]
+        # Stored while the bus was away: in the inbox, never published.
+        customer_id = raw_id(alice["id"])
+        missed = await Notification.create(
+            customer_id=customer_id,
+            delivery_id=uuid.uuid4(),
+            category="news",
+            title="Missed",
+            body="While away",
+        )
+        live.api.runtime.bus.hub.resync_all()  # what the Redis bus does when it is back
+        caught = (await client.next(op))["data"]["notifications"]
+        assert caught["title"] == "Missed"
+        assert caught["id"] != live_one["id"]
+        # A second gap sends neither again.
+        live.api.runtime.bus.hub.resync_all()
+        await client.nothing(0.7)
+        assert missed.id
+
+
+def test_the_sent_log_forgets_what_no_catch_up_would_read_again():
+    log = SentLog()
+    start = log.started
+    assert log.fresh("a", (start + timedelta(seconds=1)).isoformat())
+    assert not log.fresh("a", (start + timedelta(seconds=1)).isoformat())
+    assert log.fresh("b", (start + timedelta(seconds=60)).isoformat())
+    # "a" is older than the window behind "b": forgotten, and never read back either.
+    assert not log.seen("a") and log.seen("b") and len(log) == 1
+    assert log.catch_up_from == start + timedelta(seconds=60) - MARGIN

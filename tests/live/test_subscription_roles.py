@@ -1,0 +1,96 @@
+"""Who may subscribe to what, over a real socket, for every kind of caller; and the field
+gates hold on a subscription's payload as they do on queries. The schema's Subscription
+fields must all be listed here (the HTTP role tables cover Query and Mutation)."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from tests.delivery.support import send
+from tests.live.conftest import LiveServer
+from tests.live.test_subscriptions import customer_token, setup_customers
+from tests.live.ws import LiveClient, connect
+from tests.schema.schema_paths import graphql_schema
+from tidings.core.models.enums import Role
+
+DOCUMENTS = {
+    "notifications": "subscription { notifications { id title } }",
+    "inboxUpdates": "subscription { inboxUpdates { unreadCount } }",
+    "deliveryUpdates": """subscription($m: ID!) { deliveryUpdates(messageId: $m) {
+        status lastError customer { id email } } }""",
+}
+OPEN = "open"  # subscribed: events will flow
+CUSTOMERS_ONLY = {"notifications": OPEN, "inboxUpdates": OPEN, "deliveryUpdates": "FORBIDDEN"}
+STAFF_WHO_SEE = {"notifications": "FORBIDDEN", "inboxUpdates": "FORBIDDEN", "deliveryUpdates": OPEN}
+EXPECTED = {
+    "admin": STAFF_WHO_SEE,
+    "marketer": STAFF_WHO_SEE,
+    "auditor": STAFF_WHO_SEE,
+    "api_key": STAFF_WHO_SEE,
+    # An agent sees the messages it sent; this one was sent by an admin.
+    "agent": {**STAFF_WHO_SEE, "deliveryUpdates": "NOT_FOUND"},
+    "customer": CUSTOMERS_ONLY,
+}
+
+
+def test_every_subscription_is_in_the_table():
+    fields = set(graphql_schema().subscription_type.fields)
+    assert fields == set(DOCUMENTS)
+    assert all(set(row) == fields for row in EXPECTED.values())
+
+
+async def outcome(client: LiveClient, op: str) -> str:
+    """OPEN when nothing comes back at once, else the refusal's code."""
+    try:
+        frame = await client.frame(0.4)
+    except TimeoutError:
+        return OPEN
+    assert frame["id"] == op, frame
+    errors = frame["payload"] if frame["type"] == "error" else frame["payload"].get("errors")
+    assert errors, frame
+    return errors[0]["extensions"]["code"]
+
+
+async def callers(live: LiveServer, admin_token: str, customer: dict) -> dict[str, str]:
+    tokens = {"admin": admin_token, "customer": customer_token(live, customer)}
+    for role in (Role.MARKETER, Role.AUDITOR, Role.AGENT):
+        tokens[role.value.lower()] = (await live.api.staff(role))[1]
+    _, secret = await live.api.runtime.services.api_keys.create(None, "backend", Role.ADMIN)
+    tokens["api_key"] = secret
+    return tokens
+
+
+async def test_each_caller_may_subscribe_as_its_role_allows_and_sees_as_it_may(live):
+    admin_token, (alice,) = await setup_customers(live, 1)
+    due = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    message = await send(live.api, admin_token, "news", alice["id"], scheduleAt=due)
+    variables = {"m": message["id"]}
+    tokens = await callers(live, admin_token, alice)
+    opened: dict[tuple[str, str], tuple[LiveClient, str]] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {
+            name: await stack.enter_async_context(connect(live.ws_url, token))
+            for name, token in tokens.items()
+        }
+        for name, client in clients.items():
+            for field, document in DOCUMENTS.items():
+                op = await client.subscribe(document, variables if "$m" in document else None)
+                got = await outcome(client, op)
+                assert got == EXPECTED[name][field], (name, field, got)
+                if got == OPEN:
+                    opened[(name, field)] = (client, op)
+        # The scheduled message falls due: every open deliveryUpdates sees it, gated per role.
+        for name in ("admin", "marketer", "auditor", "api_key"):
+            client, op = opened[(name, "deliveryUpdates")]
+            payload = await client.next(op, timeout=10)
+            update = payload["data"]["deliveryUpdates"]
+            assert update["status"] == "DELIVERED"
+            forbidden = {e["path"][-1] for e in payload.get("errors", [])}
+            may_read_errors = name in ("admin", "api_key")
+            assert ("lastError" in forbidden) is not may_read_errors, (name, payload)
+            assert ("email" in forbidden) is not may_read_errors, (name, payload)
+            assert update["customer"]["id"] == alice["id"]
+        # And the customer's own stream has the notification.
+        client, op = opened[("customer", "notifications")]
+        assert (await client.next(op, timeout=10))["data"]["notifications"]["title"] == "Hello"
