@@ -30,7 +30,9 @@ async def test_a_claim_never_takes_more_than_its_limit_under_a_generic_plan(pg_d
         second = await claim_with(conn, claims._PG, 100)
         assert len(first) == len(second) == 100
         assert not {r["id"] for r in first} & {r["id"] for r in second}
-        leased = await conn.fetchval("SELECT count(*) FROM deliveries WHERE locked_until IS NOT NULL")
+        leased = await conn.fetchval(
+            "SELECT count(*) FROM deliveries WHERE locked_until IS NOT NULL"
+        )
         assert leased == 200
     finally:
         await conn.close()
