@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pluggy
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from tortoise import connections
 
@@ -118,6 +119,14 @@ async def prepare_database(settings: Settings) -> None:
         await db.ensure_schema_current(settings.database_url)
 
 
+LIVE_PAGE = Path(__file__).resolve().parent / "static" / "live.html"
+
+
+async def live_page(request: Request) -> HTMLResponse:
+    """Development only: a customer's live inbox in a page, to try notifications by hand."""
+    return HTMLResponse(LIVE_PAGE.read_text(encoding="utf-8"))
+
+
 async def healthz(request: Request) -> JSONResponse:
     try:
         await connections.get("default").execute_query("SELECT 1")
@@ -191,12 +200,15 @@ def create_app(
                 max_age=600,
             )
         )
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if settings.is_development:
+        routes.append(Route("/live", live_page, methods=["GET"]))
     app = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-        ],
+        routes=routes,
         middleware=middleware,
         lifespan=lifespan,
     )

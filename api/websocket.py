@@ -23,7 +23,14 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from tidings.core.live.events import LiveEvent
 from tidings.schema.context import Context, EventScope, Loaders, current_event
-from tidings.schema.live.frames import encode_payload, frame_key, next_frame, visibility
+from tidings.schema.live.frames import (
+    OperationSlot,
+    current_operation,
+    encode_payload,
+    next_frame,
+    operation_key,
+    visibility,
+)
 
 FORBIDDEN_CLOSE = 4403
 TOO_MANY_CLOSE = 4429
@@ -91,6 +98,12 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
                     visibility=visibility(fresh),
                 )
             )
+        key = operation_key(operation.query, operation.variables, operation.operation_name)
+
+        async def send(payload: str) -> None:
+            await self._send_text(operation, next_frame(operation.id, payload))
+
+        current_operation.set(OperationSlot(key, send))
         await super().run_operation(operation)
 
     async def _send_result_stream(
@@ -105,17 +118,14 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
                 await self._reject_incremental_delivery(operation)
                 return
             first = False
-            scope = current_event.get()
-            if scope is None:  # queries and mutations over the socket
+            scope, slot = current_event.get(), current_operation.get()
+            if scope is None or slot is None:
                 await operation.send_next(result)
                 continue
-            key = frame_key(
-                operation.query, operation.variables, operation.operation_name, scope.visibility
-            )
-            payload = scope.event.frames.get(key)
-            if payload is None:
-                payload = scope.event.frames[key] = encode_payload(result)
-            await self._send_text(operation, next_frame(operation.id, payload))
+            # Kept on the event: the next subscriber that would get the same bytes is sent
+            # them without running the query again (`schema.live.stream.enter`).
+            payload = scope.event.frames[(slot.key, scope.visibility)] = encode_payload(result)
+            await slot.send(payload)
 
     async def _send_text(self, operation: Operation[Context, Any], text: str) -> None:
         if operation.completed:

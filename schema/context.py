@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeAlias
 
 from strawberry.dataloader import DataLoader
@@ -26,30 +27,52 @@ from tidings.schema.errors import UnauthenticatedGraphQLError
 
 
 class Loaders:
-    """Batching loaders, one set per operation, so no resolver issues a query per row."""
+    """Batching loaders, one set per operation, so no resolver issues a query per row. Each is
+    made on first use: a live event builds a set per subscriber and most use none."""
 
     def __init__(self, services: Services, viewer: Viewer | None) -> None:
-        async def customers(ids: list[uuid.UUID]) -> list[Customer | None]:
+        self._services = services
+        self._viewer = viewer
+
+    @cached_property
+    def customers(self) -> DataLoader[uuid.UUID, Customer | None]:
+        services, viewer = self._services, self._viewer
+
+        async def load(ids: list[uuid.UUID]) -> list[Customer | None]:
             found = await services.customers.get_many(viewer, ids) if viewer else {}
             return [found.get(i) for i in ids]
 
-        async def staff(ids: list[uuid.UUID]) -> list[Staff | None]:
+        return DataLoader(load)
+
+    @cached_property
+    def staff(self) -> DataLoader[uuid.UUID, Staff | None]:
+        services = self._services
+
+        async def load(ids: list[uuid.UUID]) -> list[Staff | None]:
             found = await services.staff.get_many(ids)
             return [found.get(i) for i in ids]
 
-        self.customers: DataLoader[uuid.UUID, Customer | None] = DataLoader(customers)
-        self.staff: DataLoader[uuid.UUID, Staff | None] = DataLoader(staff)
-        self.delivery_counts: DataLoader[uuid.UUID, list] = DataLoader(services.messages.counts_for)
-        self.grants: DataLoader[uuid.UUID, list[StateRow]] = DataLoader(services.consent.states_for)
-        self.preferences: DataLoader[uuid.UUID, list[PreferenceRow]] = DataLoader(
-            services.consent.preferences_for
-        )
-        self.entries: DataLoader[uuid.UUID, PermissionEntry | None] = DataLoader(
-            services.consent.entries_by_id
-        )
-        self.devices: DataLoader[uuid.UUID, list[Device]] = DataLoader(
-            services.customers.devices_for
-        )
+        return DataLoader(load)
+
+    @cached_property
+    def delivery_counts(self) -> DataLoader[uuid.UUID, list]:
+        return DataLoader(self._services.messages.counts_for)
+
+    @cached_property
+    def grants(self) -> DataLoader[uuid.UUID, list[StateRow]]:
+        return DataLoader(self._services.consent.states_for)
+
+    @cached_property
+    def preferences(self) -> DataLoader[uuid.UUID, list[PreferenceRow]]:
+        return DataLoader(self._services.consent.preferences_for)
+
+    @cached_property
+    def entries(self) -> DataLoader[uuid.UUID, PermissionEntry | None]:
+        return DataLoader(self._services.consent.entries_by_id)
+
+    @cached_property
+    def devices(self) -> DataLoader[uuid.UUID, list[Device]]:
+        return DataLoader(self._services.customers.devices_for)
 
 
 @dataclass

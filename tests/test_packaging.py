@@ -78,6 +78,7 @@ def test_every_module_is_under_tidings(wheel):
         "tidings/core/migrations/__init__.py",
         "tidings/core/migrations/0001_initial.py",
         "tidings/core/py.typed",
+        "tidings/api/static/live.html",
         "tidings/schema/__init__.py",
         "tidings/schema/customers/types.py",
         "tidings/schema/extensions/safe_errors.py",

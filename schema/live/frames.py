@@ -5,7 +5,8 @@ same bytes: the same document and variables, and the same view of the data (see
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +35,21 @@ def visibility(viewer: Viewer) -> Hashable:
     return ("role", viewer.role.value)
 
 
-def frame_key(
-    query: str, variables: dict[str, Any] | None, name: str | None, seen: Hashable
-) -> Hashable:
-    return (query, json.dumps(variables or {}, sort_keys=True, default=str), name, seen)
+def operation_key(query: str, variables: dict[str, Any] | None, name: str | None) -> Hashable:
+    return (query, json.dumps(variables or {}, sort_keys=True, default=str), name)
+
+
+@dataclass(frozen=True)
+class OperationSlot:
+    """The websocket operation running in this task: what makes its frames alike, and how to
+    send it a payload serialised for another subscriber."""
+
+    key: Hashable
+    send: Callable[[str], Awaitable[None]]
+
+
+# Set by the socket handler at the start of each operation's task.
+current_operation: ContextVar[OperationSlot | None] = ContextVar("tidings_operation", default=None)
 
 
 def encode_payload(result: ExecutionResult) -> str:

@@ -11,7 +11,7 @@ from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.viewer import Viewer
 from tidings.schema.context import EventScope, Info, Loaders, current_event
-from tidings.schema.live.frames import visibility
+from tidings.schema.live.frames import current_operation, visibility
 
 logger = logging.getLogger("tidings.live")
 
@@ -36,16 +36,28 @@ async def refuse(info: Info) -> None:
     await asyncio.Event().wait()
 
 
-def enter(info: Info, viewer: Viewer, event: LiveEvent) -> None:
-    """Make `viewer` (re-checked) and fresh loaders the scope of the event about to run."""
+async def enter(info: Info, viewer: Viewer, event: LiveEvent) -> bool:
+    """Make `viewer` (re-checked) and fresh loaders the scope of the event about to run.
+
+    False when another subscriber of this process already got the same bytes for this event
+    (same document and variables, same view of the data): they are sent as they are, and
+    the caller must not yield the event to be run again."""
+    seen = visibility(viewer)
+    slot = current_operation.get()
+    if slot is not None:
+        payload = event.frames.get((slot.key, seen))
+        if payload is not None:
+            await slot.send(payload)
+            return False
     current_event.set(
         EventScope(
             viewer=viewer,
             loaders=Loaders(info.context.services, viewer),
             event=event,
-            visibility=visibility(viewer),
+            visibility=seen,
         )
     )
+    return True
 
 
 async def events(

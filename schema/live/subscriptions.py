@@ -73,11 +73,11 @@ class Subscription:
             if event.kind == RESYNC:
                 for data in await missed_notifications(customer_id, sent, limit):
                     sent.fresh(data["id"], data["created_at"])
-                    enter(info, viewer, LiveEvent(event.topic, NOTIFICATION, data))
-                    yield Notification.from_event_data(data)
+                    if await enter(info, viewer, LiveEvent(event.topic, NOTIFICATION, data)):
+                        yield Notification.from_event_data(data)
             elif sent.fresh(event.data["id"], event.data.get("created_at")):
-                enter(info, viewer, event)
-                yield Notification.from_event_data(event.data)
+                if await enter(info, viewer, event):
+                    yield Notification.from_event_data(event.data)
 
     @strawberry.subscription(
         permission_classes=[CustomersOnly],
@@ -91,8 +91,8 @@ class Subscription:
                 unread = await info.context.services.inbox.unread_count(viewer)
                 data = {"unread_count": unread, "read_ids": [], "archived_ids": []}
                 event = LiveEvent(event.topic, INBOX, data)
-            enter(info, viewer, event)
-            yield InboxUpdate.from_event_data(event.data)
+            if await enter(info, viewer, event):
+                yield InboxUpdate.from_event_data(event.data)
 
     @strawberry.subscription(
         permission_classes=[ANY_STAFF],
@@ -119,5 +119,6 @@ class Subscription:
             for data in batch:
                 if data.get("updated_at"):
                     since = max(since, datetime.fromisoformat(data["updated_at"]))
-                enter(info, fresh, event if event.kind != RESYNC else LiveEvent("", DELIVERY, data))
-                yield _delivery(data)
+                one = event if event.kind != RESYNC else LiveEvent("", DELIVERY, data)
+                if await enter(info, fresh, one):
+                    yield _delivery(data)
