@@ -10,6 +10,7 @@ import logging
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from tortoise.exceptions import DBConnectionError
 
@@ -84,6 +85,18 @@ async def _ensure_dev_admin(settings: Settings) -> None:
     )
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for `serve` (and the tests' servers, so they run the same)."""
+    return {
+        "ws_ping_interval": 20,
+        # Notifications are small JSON; compression state costs ~40 KB per socket.
+        "ws_per_message_deflate": False,
+        # A websocket frame gets the request body's limit.
+        "ws_max_size": settings.limits.max_body_bytes,
+        "proxy_headers": False,
+    }
+
+
 def tune_gc() -> None:
     """A server holds many long-lived objects (a socket and its subscriptions each) and
     allocates many short-lived ones per event. Everything imported so far never needs
@@ -127,14 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     tune_gc()
     print(f"  Tidings on http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        ws_ping_interval=20,
-        # Notifications are small JSON; compression state costs ~40 KB per socket.
-        ws_per_message_deflate=False,
-        proxy_headers=False,
+        app, host=args.host, port=args.port, log_level=args.log_level, **server_options(settings)
     )
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
@@ -22,6 +23,8 @@ from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.schema import TidingsSchema
 from tidings.schema.context import Context
+
+CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 
 
 class TidingsGraphQL(GraphQL):
@@ -54,6 +57,8 @@ class TidingsGraphQL(GraphQL):
             max_subscriptions_per_connection=max_subscriptions,
             # Browsers skip CORS on websockets: the Origin check stops cross-site hijacking.
             allowed_origins=allowed_origins,
+            # An app sends connection_init at once; a socket that does not is closed (4408).
+            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
         )
         self.services = services
         self.signer = signer

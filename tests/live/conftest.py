@@ -14,6 +14,7 @@ import uvicorn
 
 from tests.conftest import Api, make_settings
 from tidings.api.app import create_app
+from tidings.api.cli import server_options
 
 ORIGIN = "https://app.example.com"
 
@@ -41,8 +42,11 @@ async def live(db: str) -> AsyncIterator[LiveServer]:
     )
     app = create_app(settings, manage_database=False)
     port = free_port()
+    options = server_options(settings)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+        )
     )
     task = asyncio.create_task(server.serve())
     for _ in range(500):

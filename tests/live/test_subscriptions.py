@@ -266,3 +266,11 @@ async def test_query_limits_hold_on_the_socket_too(live):
         frame = await client.frame()
         assert (frame["id"], frame["type"]) == (op, "error"), frame
         assert frame["payload"][0]["extensions"]["code"] == "QUERY_LIMIT"
+
+
+async def test_a_frame_over_the_body_limit_closes_the_socket(live):
+    _, (alice,) = await setup_customers(live, 1)
+    async with connect(live.ws_url, customer_token(live, alice)) as client:
+        padding = "x" * (1024 * 1024 + 1)
+        await client.socket.send(json.dumps({"id": "1", "type": "ping", "payload": padding}))
+        assert (await client.closed()).code == 1009  # message too big
