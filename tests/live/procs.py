@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
-from tests.conftest import PG_ADMIN_DSN, pg_url
+from tests.conftest import create_pg_database, drop_pg_database, pg_url
 from tests.delivery.test_workers_pg import worker_env
 from tests.live.ws import LiveClient
 
@@ -214,24 +213,12 @@ class Stack:
     # PostgreSQL ---------------------------------------------------------------------------
 
     async def create_database(self) -> None:
-        name = f"tidings_live_{secrets.token_hex(4)}"
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        self.database_url = pg_url(name)
+        self.database_url = pg_url(await create_pg_database())
         await self.run_cli("migrate", "migrate")
 
     async def drop_database(self) -> None:
-        if not self.database_url:
-            return
-        name = self.database_url.rsplit("/", 1)[1]
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        if self.database_url:
+            await drop_pg_database(self.database_url.rsplit("/", 1)[1])
 
     async def run_cli(self, name: str, *args: str) -> str:
         """Run a `tidings` command to completion; its output, which must end in success."""
