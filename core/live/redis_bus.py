@@ -85,7 +85,8 @@ class RedisBus(LiveBus):
                     kind = message.get("type")
                     if kind == "subscribe":
                         # The first subscription starts the stream; any later one (redis-py
-                        # re-subscribes by itself after a reconnect) follows a gap.
+                        # re-subscribes by itself after a reconnect) or one after a failure
+                        # follows a gap.
                         if subscribed_before:
                             self.reconnects += 1
                             logger.info("live bus: Redis is back; subscribers catch up")
@@ -98,6 +99,9 @@ class RedisBus(LiveBus):
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
+                # Events may be published (and lost) while away, even before the first
+                # subscription: whenever this comes back, subscribers catch up.
+                subscribed_before = True
                 self.connected.clear()
                 logger.warning(
                     "live bus: lost Redis (%s); retrying in %.1fs", type(error).__name__, backoff

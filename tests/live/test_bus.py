@@ -12,6 +12,7 @@ import pytest
 
 from tests.core.support import raw_id
 from tests.delivery.support import send
+from tests.live.procs import Stack, free_port
 from tests.live.test_subscriptions import NOTIFICATIONS, customer_token, setup_customers
 from tests.live.ws import connect
 from tidings.core.live.bus import InProcessBus
@@ -118,3 +119,20 @@ def test_the_sent_log_forgets_what_no_catch_up_would_read_again():
     # "a" is older than the window behind "b": forgotten, and never read back either.
     assert not log.seen("a") and log.seen("b") and len(log) == 1
     assert log.catch_up_from == start + timedelta(seconds=60) - MARGIN
+
+
+async def test_a_listener_that_started_before_redis_catches_up_once_it_answers(tmp_path):
+    stack = Stack(tmp_path, redis_port=free_port())
+    bus = RedisBus(stack.redis_url)
+    await bus.start()
+    try:
+        subscription = bus.subscribe(["customer:a"])
+        await asyncio.sleep(0.3)  # a failed attempt or two: nothing is listening yet
+        assert not bus.connected.is_set()
+        await stack.start_redis()
+        await asyncio.wait_for(bus.connected.wait(), 10)
+        # Anything published meanwhile was lost to pub/sub: the subscribers read it back.
+        assert (await asyncio.wait_for(subscription.get(), 5)).kind == RESYNC
+    finally:
+        await bus.aclose()
+        await stack.close()
