@@ -22,6 +22,7 @@ class FrameStats:
 
     serialised: int = 0
     sent: int = 0
+    rendered: int = 0  # of the serialised, those rendered without execution (`leaf`)
 
 
 STATS = FrameStats()

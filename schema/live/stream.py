@@ -11,7 +11,8 @@ from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.viewer import Viewer
 from tidings.schema.context import EventScope, Info, Loaders, current_event
-from tidings.schema.live.frames import current_operation, visibility
+from tidings.schema.live.frames import STATS, current_operation, visibility
+from tidings.schema.live.leaf import LeafRenderer
 
 logger = logging.getLogger("tidings.live")
 
@@ -36,16 +37,24 @@ async def refuse(info: Info) -> None:
     await asyncio.Event().wait()
 
 
-async def enter(info: Info, viewer: Viewer, event: LiveEvent) -> bool:
-    """Make `viewer` (re-checked) and fresh loaders the scope of the event about to run.
+async def enter(
+    info: Info, viewer: Viewer, event: LiveEvent, leaf: LeafRenderer | None = None
+) -> bool:
+    """Send `event` to this subscriber, or prepare it to be run: True when the caller must
+    yield it for GraphQL to execute, with `viewer` (re-checked) and fresh loaders as scope.
 
-    False when another subscriber of this process already got the same bytes for this event
-    (same document and variables, same view of the data): they are sent as they are, and
-    the caller must not yield the event to be run again."""
+    Sent here, False: when another subscriber of this process already got the same bytes
+    for this event (same document and variables, same view of the data), or when the
+    operation's selection is plain fields that `leaf` renders without execution."""
     seen = visibility(viewer)
     slot = current_operation.get()
     if slot is not None:
-        payload = event.frames.get((slot.key, seen))
+        key = (slot.key, seen)
+        payload = event.frames.get(key)
+        if payload is None and leaf is not None:
+            payload = event.frames[key] = leaf.payload(event.data)
+            STATS.serialised += 1
+            STATS.rendered += 1
         if payload is not None:
             await slot.send(payload)
             return False

@@ -26,6 +26,7 @@ from tidings.schema.context import Info
 from tidings.schema.errors import NotFoundGraphQLError
 from tidings.schema.ids import parse_id
 from tidings.schema.inbox.types import InboxUpdate, Notification
+from tidings.schema.live.leaf import INBOX_UPDATE_FIELDS, NOTIFICATION_FIELDS, leaf_renderer
 from tidings.schema.live.stream import enter, events, live_runtime
 from tidings.schema.messages.types import Delivery
 from tidings.schema.permissions import ANY_STAFF, CustomersOnly
@@ -68,15 +69,17 @@ class Subscription:
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         customer_id = info.context.viewer.id
         limit = live_runtime(info).catch_up_limit
+        leaf = leaf_renderer(info, NOTIFICATION_FIELDS)
         sent = SentLog()
         async for event, viewer in events(info, [customer_topic(customer_id)], ONLY_NOTIFICATIONS):
             if event.kind == RESYNC:
                 for data in await missed_notifications(customer_id, sent, limit):
                     sent.fresh(data["id"], data["created_at"])
-                    if await enter(info, viewer, LiveEvent(event.topic, NOTIFICATION, data)):
+                    missed = LiveEvent(event.topic, NOTIFICATION, data)
+                    if await enter(info, viewer, missed, leaf):
                         yield Notification.from_event_data(data)
             elif sent.fresh(event.data["id"], event.data.get("created_at")):
-                if await enter(info, viewer, event):
+                if await enter(info, viewer, event, leaf):
                     yield Notification.from_event_data(event.data)
 
     @strawberry.subscription(
@@ -86,12 +89,13 @@ class Subscription:
     )
     async def inbox_updates(self, info: Info) -> AsyncGenerator[InboxUpdate, None]:
         customer_id = info.context.viewer.id
+        leaf = leaf_renderer(info, INBOX_UPDATE_FIELDS)
         async for event, viewer in events(info, [customer_topic(customer_id)], ONLY_INBOX):
             if event.kind == RESYNC:
                 unread = await info.context.services.inbox.unread_count(viewer)
                 data = {"unread_count": unread, "read_ids": [], "archived_ids": []}
                 event = LiveEvent(event.topic, INBOX, data)
-            if await enter(info, viewer, event):
+            if await enter(info, viewer, event, leaf):
                 yield InboxUpdate.from_event_data(event.data)
 
     @strawberry.subscription(

@@ -30,6 +30,16 @@ class LiveServer:
     api: Api  # HTTP client against the same server
     ws_url: str
 
+    async def subscribed(self, count: int) -> None:
+        """Wait until `count` subscriptions listen on the bus. The protocol acknowledges no
+        subscribe: an event sent before the server has set one up is the app's to fetch."""
+        hub = self.api.runtime.bus.hub
+        for _ in range(200):
+            if len(hub) >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{len(hub)} of {count} subscriptions listening")
+
 
 @pytest.fixture
 async def live(db: str) -> AsyncIterator[LiveServer]:

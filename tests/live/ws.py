@@ -65,6 +65,18 @@ class LiveClient:
             if message["type"] in ("error", "complete") and message.get("id") == op_id:
                 raise AssertionError(f"operation ended: {message}")
 
+    async def payloads(self, ops: list[str]) -> dict[str, dict[str, Any]]:
+        """The next payload of each of `ops`, in whatever order they come (`next` drops the
+        frames of other operations, so it suits one operation at a time)."""
+        got: dict[str, dict[str, Any]] = {}
+        while len(got) < len(ops):
+            frame = await self.frame()
+            if frame["type"] == "complete" and frame["id"] in got:
+                continue  # a query or mutation ends after its one result
+            assert frame["type"] == "next" and frame["id"] in ops, frame
+            got[frame["id"]] = frame["payload"]
+        return got
+
     async def nothing(self, seconds: float = 0.5) -> None:
         """Assert no frame arrives for `seconds`."""
         try:
