@@ -10,7 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.fanout_data import CUSTOMER_COLUMNS, PREFERENCE_COLUMNS, STATE_COLUMNS
+from bench.fanout_data import (
+    CUSTOMER_COLUMNS,
+    ENTRY_COLUMNS,
+    PREFERENCE_COLUMNS,
+    STATE_COLUMNS,
+)
 from tidings.core import db
 from tidings.core.ids import new_id
 
@@ -199,20 +204,7 @@ async def load(url: str, customers: int) -> Dataset:
             await conn.copy_records_to_table(
                 "permission_entries",
                 records=entry_rows,
-                columns=[
-                    "id",
-                    "customer_id",
-                    "channel",
-                    "category",
-                    "status",
-                    "source",
-                    "evidence",
-                    "granted_at",
-                    "withdrawn_at",
-                    "expires_at",
-                    "recorded_by",
-                    "recorded_at",
-                ],
+                columns=ENTRY_COLUMNS,
             )
             await conn.copy_records_to_table(
                 "permission_states",

@@ -33,6 +33,20 @@ CUSTOMER_COLUMNS = [
     "created_at",
     "updated_at",
 ]
+ENTRY_COLUMNS = [
+    "id",
+    "customer_id",
+    "channel",
+    "category",
+    "status",
+    "source",
+    "evidence",
+    "granted_at",
+    "withdrawn_at",
+    "expires_at",
+    "recorded_by",
+    "recorded_at",
+]
 STATE_COLUMNS = [
     "id",
     "customer_id",
