@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 
 from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
 from tidings.core.live.runtime import LiveRuntime
+from tidings.core.models.enums import Role
 from tidings.core.viewer import Viewer
 from tidings.schema.context import EventScope, Info, Loaders, current_event
 from tidings.schema.live.frames import STATS, current_operation, visibility
@@ -84,7 +85,8 @@ async def events(
             if fresh is None:
                 await refuse(info)
                 return
-            await fresh.access()  # an agent's grants, as of this event
+            if fresh.has_role(Role.AGENT):
+                await fresh.access()  # its grants, as of this event
             if event.kind == REVOKED:
                 continue  # still allowed: the revocation was of something else
             if event.kind == RESYNC or event.kind in kinds:

@@ -13,6 +13,7 @@ from tests.live.test_subscriptions import customer_token, setup_customers
 from tests.live.ws import LiveClient, connect
 from tests.schema.schema_paths import graphql_schema
 from tidings.core.models.enums import Role
+from tidings.schema.ids import to_global_id
 
 DOCUMENTS = {
     "notifications": "subscription { notifications { id title } }",
@@ -94,3 +95,37 @@ async def test_each_caller_may_subscribe_as_its_role_allows_and_sees_as_it_may(l
         # And the customer's own stream has the notification.
         client, op = opened[("customer", "notifications")]
         assert (await client.next(op, timeout=10))["data"]["notifications"]["title"] == "Hello"
+
+
+GRANT_ACCESS = """mutation($i: GrantAccessInput!) { grantAccess(input: $i) {
+  accessGrant { id } errors { code } } }"""
+REVOKE_ACCESS = "mutation($id: ID!) { revokeAccessGrant(id: $id) { errors { code } } }"
+
+
+async def test_an_agents_stream_sees_with_the_grants_it_holds_at_each_event(live):
+    admin_token, (alice,) = await setup_customers(live, 1)
+    agent_id, agent = await live.api.staff(Role.AGENT)
+    granted = await live.api.gql(
+        GRANT_ACCESS,
+        {
+            "i": {
+                "staffId": to_global_id("Staff", agent_id),
+                "customerId": alice["id"],
+                "actions": ["READ", "SEND"],
+            }
+        },
+        admin_token,
+    )
+    grant_id = granted["data"]["grantAccess"]["accessGrant"]["id"]
+    due = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    message = await send(live.api, agent, "news", alice["id"], scheduleAt=due)
+    async with connect(live.ws_url, agent) as client:
+        op = await client.subscribe(DOCUMENTS["deliveryUpdates"], {"m": message["id"]})
+        await live.subscribed(1)
+        # Withdrawn before the delivery happens: the stream goes on (the agent still sees
+        # the message it sent) but no longer shows the customer.
+        revoked = await live.api.gql(REVOKE_ACCESS, {"id": grant_id}, admin_token)
+        assert revoked["data"]["revokeAccessGrant"]["errors"] == []
+        payload = await client.next(op, timeout=10)
+        assert payload["data"]["deliveryUpdates"]["status"] == "DELIVERED"
+        assert payload["data"]["deliveryUpdates"]["customer"] is None
