@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from bench.fanout_data import (
+    CATEGORY_COLUMNS,
     CUSTOMER_COLUMNS,
     ENTRY_COLUMNS,
     PREFERENCE_COLUMNS,
@@ -182,19 +183,7 @@ async def load(url: str, customers: int) -> Dataset:
                         now,
                     ),
                 ],
-                columns=[
-                    "id",
-                    "key",
-                    "name",
-                    "description",
-                    "kind",
-                    "default_channels",
-                    "respect_quiet_hours",
-                    "required",
-                    "fallback_channel",
-                    "created_at",
-                    "updated_at",
-                ],
+                columns=CATEGORY_COLUMNS,
             )
             await conn.copy_records_to_table(
                 "customers",

@@ -33,6 +33,19 @@ CUSTOMER_COLUMNS = [
     "created_at",
     "updated_at",
 ]
+CATEGORY_COLUMNS = [
+    "id",
+    "key",
+    "name",
+    "description",
+    "kind",
+    "default_channels",
+    "respect_quiet_hours",
+    "required",
+    "fallback_channel",
+    "created_at",
+    "updated_at",
+]
 ENTRY_COLUMNS = [
     "id",
     "customer_id",

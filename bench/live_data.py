@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.fanout_data import CUSTOMER_COLUMNS, ENTRY_COLUMNS, STATE_COLUMNS
+from bench.fanout_data import CATEGORY_COLUMNS, CUSTOMER_COLUMNS, ENTRY_COLUMNS, STATE_COLUMNS
 from tidings.core.ids import new_id
 from tidings.core.tokens import TokenKind, TokenSigner
 
@@ -30,19 +30,6 @@ STAFF_COLUMNS = [
     "active",
     "token_version",
     "created_at",
-]
-CATEGORY_COLUMNS = [
-    "id",
-    "key",
-    "name",
-    "description",
-    "kind",
-    "default_channels",
-    "respect_quiet_hours",
-    "required",
-    "fallback_channel",
-    "created_at",
-    "updated_at",
 ]
 
 
