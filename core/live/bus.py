@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from enum import Enum
+from typing import Literal, TypeAlias
 
 from tidings.core.live.events import LiveEvent, resync_event
+from tidings.core.viewer import Viewer
 
 logger = logging.getLogger("tidings.live")
 
@@ -19,26 +22,41 @@ logger = logging.getLogger("tidings.live")
 DEFAULT_QUEUE_SIZE = 256
 
 
+class Unchecked(Enum):
+    UNCHECKED = "unchecked"
+
+
+# With each event, the subscription's caller as the hub re-checked it for that event (None:
+# no longer allowed), or UNCHECKED: the subscription must check it itself.
+UNCHECKED = Unchecked.UNCHECKED
+Checked: TypeAlias = Viewer | Literal[Unchecked.UNCHECKED] | None
+# Re-checks callers in one go: one answer per caller, in order.
+CheckCallers: TypeAlias = Callable[[Sequence[Viewer]], Awaitable[list[Viewer | None]]]
+
+
 class LiveSubscription:
     """One subscriber's queue of events. When it overflows, the backlog is dropped and a
     single RESYNC takes its place: the subscriber reloads from the database, losing nothing."""
 
-    __slots__ = ("_hub", "_queue", "topics")
+    __slots__ = ("_hub", "_queue", "caller", "topics")
 
-    def __init__(self, hub: LocalHub, topics: frozenset[str], maxsize: int) -> None:
+    def __init__(
+        self, hub: LocalHub, topics: frozenset[str], maxsize: int, caller: Viewer | None
+    ) -> None:
         self._hub = hub
         self.topics = topics
-        self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue(maxsize)
+        self.caller = caller
+        self._queue: asyncio.Queue[tuple[LiveEvent, Checked]] = asyncio.Queue(maxsize)
 
-    def put(self, event: LiveEvent) -> None:
+    def put(self, event: LiveEvent, checked: Checked = UNCHECKED) -> None:
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait((event, checked))
         except asyncio.QueueFull:
             while not self._queue.empty():
                 self._queue.get_nowait()
-            self._queue.put_nowait(resync_event())
+            self._queue.put_nowait((resync_event(), UNCHECKED))
 
-    async def get(self) -> LiveEvent:
+    async def get(self) -> tuple[LiveEvent, Checked]:
         return await self._queue.get()
 
     def close(self) -> None:
@@ -52,14 +70,22 @@ class LiveSubscription:
 
 
 class LocalHub:
-    """This process's subscriptions, by topic."""
+    """This process's subscriptions, by topic. With `check` set, `deliver` re-checks the
+    callers of all the subscriptions a batch of events reaches in one go, so each
+    subscriber need not query on its own."""
 
     def __init__(self) -> None:
         self._topics: dict[str, set[LiveSubscription]] = {}
         self._all: set[LiveSubscription] = set()
+        self.check: CheckCallers | None = None
 
-    def open(self, topics: Iterable[str], maxsize: int = DEFAULT_QUEUE_SIZE) -> LiveSubscription:
-        subscription = LiveSubscription(self, frozenset(topics), maxsize)
+    def open(
+        self,
+        topics: Iterable[str],
+        maxsize: int = DEFAULT_QUEUE_SIZE,
+        caller: Viewer | None = None,
+    ) -> LiveSubscription:
+        subscription = LiveSubscription(self, frozenset(topics), maxsize, caller)
         for topic in subscription.topics:
             self._topics.setdefault(topic, set()).add(subscription)
         self._all.add(subscription)
@@ -75,9 +101,25 @@ class LocalHub:
                     del self._topics[topic]
 
     def dispatch(self, events: Sequence[LiveEvent]) -> None:
+        """Hand the events on unchecked: each subscriber checks its caller itself."""
         for event in events:
             for subscription in self._topics.get(event.topic, ()):
                 subscription.put(event)
+
+    async def deliver(self, events: Sequence[LiveEvent]) -> None:
+        """Hand the events on with their subscribers' callers re-checked, in one go."""
+        reached = [(s, e) for e in events for s in tuple(self._topics.get(e.topic, ()))]
+        callers = list({id(s.caller): s.caller for s, _ in reached if s.caller}.values())
+        verdicts: dict[int, Viewer | None] = {}
+        if self.check is not None and callers:
+            try:
+                answers = await self.check(callers)
+                verdicts = {id(c): v for c, v in zip(callers, answers, strict=True)}
+            except Exception:  # each subscriber checks for itself instead
+                logger.exception("live: re-checking callers failed")
+        for subscription, event in reached:
+            caller = subscription.caller
+            subscription.put(event, verdicts.get(id(caller), UNCHECKED) if caller else UNCHECKED)
 
     def resync_all(self) -> None:
         event = resync_event()
@@ -103,12 +145,16 @@ class LiveBus:
     async def publish(self, events: Sequence[LiveEvent]) -> None:
         """Call only after the transaction that made the change has committed."""
         if events:
-            self.hub.dispatch(events)
+            await self.hub.deliver(events)
 
     def subscribe(
-        self, topics: Iterable[str], maxsize: int = DEFAULT_QUEUE_SIZE
+        self,
+        topics: Iterable[str],
+        maxsize: int = DEFAULT_QUEUE_SIZE,
+        caller: Viewer | None = None,
     ) -> LiveSubscription:
-        return self.hub.open(topics, maxsize)
+        """`caller`: who is to be re-checked for each event (see `LocalHub.deliver`)."""
+        return self.hub.open(topics, maxsize, caller)
 
 
 InProcessBus = LiveBus

@@ -42,35 +42,53 @@ async def _api_keys(ids: Sequence[uuid.UUID]) -> list[Any]:
     return [rows.get(i) for i in ids]
 
 
+LOADERS = {ViewerKind.CUSTOMER: _customers, ViewerKind.STAFF: _staff, ViewerKind.API_KEY: _api_keys}
+
+
+def verdict(viewer: Viewer, row: Any) -> Viewer | None:
+    """`viewer` checked against its row as just read: a fresh copy (an agent's grants are
+    reloaded on use), or None when it may no longer be served."""
+    if viewer.expires_at is not None and time.time() >= viewer.expires_at:
+        return None
+    if viewer.kind is ViewerKind.CUSTOMER:
+        allowed = row is not None and row == viewer.token_version
+    elif viewer.kind is ViewerKind.STAFF:
+        allowed = row is not None and row[0] == viewer.token_version and row[1] == viewer.role
+    else:
+        allowed = row is not None and row == viewer.role
+    if not allowed:
+        return None
+    return Viewer(
+        kind=viewer.kind,
+        id=viewer.id,
+        role=viewer.role,
+        token_version=viewer.token_version,
+        expires_at=viewer.expires_at,
+    )
+
+
 class CallerCheck:
-    """One per process. `cache=False`: every check reads the database; only batching is shared."""
+    """One per process. Nothing is cached: every check reads the database. A subscriber's own
+    checks are batched per loop tick (`recheck`); the bus checks all the subscribers an
+    event batch reaches in one query per kind of caller (`recheck_many`)."""
 
     def __init__(self) -> None:
-        self._customers: DataLoader[uuid.UUID, Any] = DataLoader(_customers, cache=False)
-        self._staff: DataLoader[uuid.UUID, Any] = DataLoader(_staff, cache=False)
-        self._api_keys: DataLoader[uuid.UUID, Any] = DataLoader(_api_keys, cache=False)
+        self._loaders: dict[ViewerKind, DataLoader[uuid.UUID, Any]] = {
+            kind: DataLoader(load, cache=False) for kind, load in LOADERS.items()
+        }
 
     async def recheck(self, viewer: Viewer) -> Viewer | None:
-        """A fresh copy of `viewer` (an agent's grants reloaded on use), or None when the
-        caller may no longer be served."""
         if viewer.expires_at is not None and time.time() >= viewer.expires_at:
             return None
-        if viewer.kind is ViewerKind.CUSTOMER:
-            version = await self._customers.load(viewer.id)
-            if version is None or version != viewer.token_version:
-                return None
-        elif viewer.kind is ViewerKind.STAFF:
-            row = await self._staff.load(viewer.id)
-            if row is None or row[0] != viewer.token_version or row[1] != viewer.role:
-                return None
-        else:
-            role = await self._api_keys.load(viewer.id)
-            if role is None or role != viewer.role:
-                return None
-        return Viewer(
-            kind=viewer.kind,
-            id=viewer.id,
-            role=viewer.role,
-            token_version=viewer.token_version,
-            expires_at=viewer.expires_at,
-        )
+        return verdict(viewer, await self._loaders[viewer.kind].load(viewer.id))
+
+    async def recheck_many(self, viewers: Sequence[Viewer]) -> list[Viewer | None]:
+        ids: dict[ViewerKind, set[uuid.UUID]] = {}
+        for viewer in viewers:
+            ids.setdefault(viewer.kind, set()).add(viewer.id)
+        rows: dict[tuple[ViewerKind, uuid.UUID], Any] = {}
+        for kind, wanted in ids.items():
+            ordered = list(wanted)
+            for key, row in zip(ordered, await LOADERS[kind](ordered), strict=True):
+                rows[(kind, key)] = row
+        return [verdict(v, rows[(v.kind, v.id)]) for v in viewers]

@@ -95,7 +95,7 @@ class RedisBus(LiveBus):
                         backoff = 0.1
                         self.connected.set()
                     elif kind == "message":
-                        self._dispatch(message["data"])
+                        await self._dispatch(message["data"])
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
@@ -112,10 +112,10 @@ class RedisBus(LiveBus):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
-    def _dispatch(self, payload: bytes | str) -> None:
+    async def _dispatch(self, payload: bytes | str) -> None:
         try:
             events = decode(payload)
         except ValueError:
             logger.warning("live bus: dropped a message that is not a batch of events")
             return
-        self.hub.dispatch(events)
+        await self.hub.deliver(events)

@@ -14,3 +14,6 @@ class LiveRuntime:
     callers: CallerCheck = field(default_factory=CallerCheck)
     # Rows a subscription re-reads from the database after a gap, at most.
     catch_up_limit: int = 100
+
+    def __post_init__(self) -> None:
+        self.bus.hub.check = self.callers.recheck_many  # callers re-checked per event batch

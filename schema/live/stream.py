@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 
+from tidings.core.live.bus import UNCHECKED
 from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.models.enums import Role
@@ -78,10 +79,11 @@ async def events(
     live = live_runtime(info)
     viewer = info.context.viewer
     own = viewer_topic(viewer.kind.value, viewer.id)
-    with live.bus.subscribe([*topics, own]) as subscription:
+    with live.bus.subscribe([*topics, own], caller=viewer) as subscription:
         while True:
-            event = await subscription.get()
-            fresh = await live.callers.recheck(viewer)
+            event, fresh = await subscription.get()
+            if fresh is UNCHECKED or event.kind in (REVOKED, RESYNC):
+                fresh = await live.callers.recheck(viewer)
             if fresh is None:
                 await refuse(info)
                 return

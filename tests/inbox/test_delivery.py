@@ -36,7 +36,7 @@ async def test_a_sent_notification_reaches_the_inbox(api):
             data={"url": "/sale"},
         )
         assert await api.runtime.worker.run_once() == 1
-        event = await asyncio.wait_for(live.get(), timeout=5)
+        event, _ = await asyncio.wait_for(live.get(), timeout=5)
 
     inbox = data(await api.gql(INBOX, {"first": 10}, token))["inbox"]
     (edge,) = inbox["edges"]

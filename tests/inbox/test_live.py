@@ -27,7 +27,7 @@ def subscribe(api: Any, customer: uuid.UUID) -> LiveSubscription:
 
 
 async def next_event(subscription: LiveSubscription) -> tuple[str, dict[str, Any]]:
-    event = await asyncio.wait_for(subscription.get(), timeout=5)
+    event, _ = await asyncio.wait_for(subscription.get(), timeout=5)
     assert event.topic in subscription.topics
     return event.kind, event.data
 

@@ -15,11 +15,14 @@ from tests.delivery.support import send
 from tests.live.procs import Stack, free_port
 from tests.live.test_subscriptions import NOTIFICATIONS, customer_token, setup_customers
 from tests.live.ws import connect
-from tidings.core.live.bus import InProcessBus
+from tidings.core.live.bus import UNCHECKED, InProcessBus
+from tidings.core.live.callers import CallerCheck
 from tidings.core.live.catchup import MARGIN, SentLog
 from tidings.core.live.events import NOTIFICATION, RESYNC, LiveEvent, decode, encode
 from tidings.core.live.redis_bus import RedisBus
+from tidings.core.models import Customer
 from tidings.core.models.messages import Notification
+from tidings.core.viewer import Viewer, ViewerKind
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -29,7 +32,7 @@ async def test_events_reach_only_their_topic_and_stop_after_close():
     mine = bus.subscribe(["customer:a"])
     other = bus.subscribe(["customer:b"])
     await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 1})])
-    assert (await asyncio.wait_for(mine.get(), 1)).data == {"n": 1}
+    assert (await asyncio.wait_for(mine.get(), 1))[0].data == {"n": 1}
     assert other._queue.empty()
     mine.close()
     await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 2})])
@@ -42,7 +45,7 @@ async def test_a_subscriber_that_falls_behind_gets_one_resync_instead_of_the_bac
     slow = bus.subscribe(["customer:a"], maxsize=3)
     await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"n": n}) for n in range(5)])
     # The backlog (0-2) went, the database has it; what came after the overflow follows.
-    first, second = await slow.get(), await slow.get()
+    (first, _), (second, _) = await slow.get(), await slow.get()
     assert (first.kind, second.data) == (RESYNC, {"n": 4})
     assert slow._queue.empty()
 
@@ -66,7 +69,7 @@ async def test_redis_carries_events_between_buses_and_ignores_garbage():
         sub = listener.subscribe(["customer:a"])
         await publisher._redis().publish(channel, "garbage")  # logged and dropped
         await publisher.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 1})])
-        event = await asyncio.wait_for(sub.get(), 5)
+        event, _ = await asyncio.wait_for(sub.get(), 5)
         assert (event.kind, event.data) == (NOTIFICATION, {"n": 1})
         assert listener.reconnects == 0
     finally:
@@ -132,7 +135,34 @@ async def test_a_listener_that_started_before_redis_catches_up_once_it_answers(t
         await stack.start_redis()
         await asyncio.wait_for(bus.connected.wait(), 10)
         # Anything published meanwhile was lost to pub/sub: the subscribers read it back.
-        assert (await asyncio.wait_for(subscription.get(), 5)).kind == RESYNC
+        assert (await asyncio.wait_for(subscription.get(), 5))[0].kind == RESYNC
     finally:
         await bus.aclose()
         await stack.close()
+
+
+async def test_the_hub_rechecks_every_reached_caller_in_one_go(db, caplog):
+    allowed = await Customer.create(external_id=f"a-{uuid.uuid4().hex[:6]}")
+    revoked = await Customer.create(external_id=f"r-{uuid.uuid4().hex[:6]}", token_version=1)
+    bus = InProcessBus()
+    bus.hub.check = CallerCheck().recheck_many
+    subs = {
+        name: bus.subscribe(
+            [f"customer:{customer.id}"],
+            caller=Viewer(kind=ViewerKind.CUSTOMER, id=customer.id, token_version=0),
+        )
+        for name, customer in (("allowed", allowed), ("revoked", revoked))
+    }
+    events = [LiveEvent(f"customer:{c.id}", NOTIFICATION, {}) for c in (allowed, revoked)]
+    await bus.publish(events)
+    _, fresh = await subs["allowed"].get()
+    assert fresh is not None and fresh is not UNCHECKED and fresh.id == allowed.id
+    assert (await subs["revoked"].get())[1] is None  # its token version moved on
+
+    async def broken(callers):
+        raise RuntimeError("database away")
+
+    bus.hub.check = broken  # each subscriber then checks for itself
+    await bus.publish(events[:1])
+    assert (await subs["allowed"].get())[1] is UNCHECKED
+    assert "re-checking callers failed" in caplog.text
