@@ -19,6 +19,7 @@ from tidings.core.pagination import Page, paginate
 from tidings.core.viewer import Viewer
 
 if TYPE_CHECKING:
+    from tidings.core.live.publisher import LivePublisher
     from tidings.core.services.categories import CategoryService
 
 
@@ -33,8 +34,9 @@ def _scope(viewer: Viewer) -> dict:
 
 
 class MessageService:
-    def __init__(self, categories: CategoryService) -> None:
+    def __init__(self, categories: CategoryService, live: LivePublisher | None = None) -> None:
         self.categories = categories
+        self.live = live  # staff following the message see a retried delivery queued again
 
     async def get(self, viewer: Viewer, message_id: uuid.UUID) -> Message | None:
         try:
@@ -103,6 +105,8 @@ class MessageService:
                 "updated_at",
             ]
         )
+        if self.live is not None:
+            await self.live.deliveries_changed([delivery])
         return delivery
 
     # Templates -----------------------------------------------------------------------------

@@ -50,7 +50,7 @@ class Services:
             api_keys=ApiKeyService(live),
             access=AccessService(live),
             sending=SendService(categories, tiers),
-            messages=MessageService(categories),
+            messages=MessageService(categories, live),
             tiers=tiers,
             inbox=InboxService(live),
             live=live,

@@ -4,15 +4,18 @@ fields must all be listed here (the HTTP role tables cover Query and Mutation)."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
+from tests.core.support import raw_id
 from tests.delivery.support import send
 from tests.live.conftest import LiveServer
 from tests.live.test_subscriptions import customer_token, setup_customers
 from tests.live.ws import LiveClient, connect
 from tests.schema.schema_paths import graphql_schema
-from tidings.core.models.enums import Role
+from tidings.core.models.enums import DeliveryStatus, Role
+from tidings.core.models.messages import Delivery
 from tidings.schema.ids import to_global_id
 
 DOCUMENTS = {
@@ -129,3 +132,32 @@ async def test_an_agents_stream_sees_with_the_grants_it_holds_at_each_event(live
         payload = await client.next(op, timeout=10)
         assert payload["data"]["deliveryUpdates"]["status"] == "DELIVERED"
         assert payload["data"]["deliveryUpdates"]["customer"] is None
+
+
+RETRY = "mutation($id: ID!) { retryDelivery(id: $id) { delivery { status } errors { code } } }"
+
+
+async def test_a_retried_delivery_shows_queued_again_then_its_outcome(live):
+    admin_token, (alice,) = await setup_customers(live, 1)
+    message = await send(live.api, admin_token, "news", alice["id"])
+    (row,) = await Delivery.filter(message_id=raw_id(message["id"]))
+    for _ in range(100):  # the in-process worker delivers it first
+        await row.refresh_from_db()
+        if row.status is DeliveryStatus.DELIVERED:
+            break
+        await asyncio.sleep(0.05)
+    # As if the provider had given up on it.
+    await Delivery.filter(id=row.id).update(
+        status=DeliveryStatus.FAILED, reason="RETRIES_EXHAUSTED"
+    )
+    async with connect(live.ws_url, admin_token) as client:
+        op = await client.subscribe(
+            "subscription($m: ID!) { deliveryUpdates(messageId: $m) { id status reason } }",
+            {"m": message["id"]},
+        )
+        await live.subscribed(1)
+        retried = await live.api.gql(RETRY, {"id": to_global_id("Delivery", row.id)}, admin_token)
+        assert retried["data"]["retryDelivery"]["errors"] == []
+        first = (await client.next(op))["data"]["deliveryUpdates"]
+        assert (first["status"], first["reason"]) == ("QUEUED", None)
+        assert (await client.next(op))["data"]["deliveryUpdates"]["status"] == "DELIVERED"
