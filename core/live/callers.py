@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -56,15 +57,7 @@ def verdict(viewer: Viewer, row: Any) -> Viewer | None:
         allowed = row is not None and row[0] == viewer.token_version and row[1] == viewer.role
     else:
         allowed = row is not None and row == viewer.role
-    if not allowed:
-        return None
-    return Viewer(
-        kind=viewer.kind,
-        id=viewer.id,
-        role=viewer.role,
-        token_version=viewer.token_version,
-        expires_at=viewer.expires_at,
-    )
+    return replace(viewer, _access=None) if allowed else None
 
 
 class CallerCheck:
