@@ -40,6 +40,15 @@ class LiveServer:
             await asyncio.sleep(0.01)
         raise AssertionError(f"{len(hub)} of {count} subscriptions listening")
 
+    async def unsubscribed(self) -> None:
+        """Wait until no subscription listens any more."""
+        hub = self.api.runtime.bus.hub
+        for _ in range(200):
+            if not len(hub):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{len(hub)} subscriptions still listening")
+
 
 @pytest.fixture
 async def live(db: str) -> AsyncIterator[LiveServer]:

@@ -161,3 +161,21 @@ async def test_a_retried_delivery_shows_queued_again_then_its_outcome(live):
         first = (await client.next(op))["data"]["deliveryUpdates"]
         assert (first["status"], first["reason"]) == ("QUEUED", None)
         assert (await client.next(op))["data"]["deliveryUpdates"]["status"] == "DELIVERED"
+
+
+UPDATE_STAFF = "mutation($i: UpdateStaffInput!) { updateStaff(input: $i) { errors { code } } }"
+
+
+async def test_a_staff_member_deactivated_or_moved_to_another_role_loses_the_stream(live):
+    admin_token, (alice,) = await setup_customers(live, 1)
+    message = await send(live.api, admin_token, "news", alice["id"])
+    for change in ({"active": False}, {"role": "AUDITOR"}):
+        staff_id, token = await live.api.staff(Role.MARKETER)
+        async with connect(live.ws_url, token) as client:
+            await client.subscribe(DOCUMENTS["deliveryUpdates"], {"m": message["id"]})
+            await live.subscribed(1)
+            variables = {"i": {"id": to_global_id("Staff", staff_id), **change}}
+            updated = await live.api.gql(UPDATE_STAFF, variables, admin_token)
+            assert updated["data"]["updateStaff"]["errors"] == []
+            assert (await client.closed()).code == 4403, change
+        await live.unsubscribed()  # the next round counts its own subscription
