@@ -179,3 +179,20 @@ async def test_a_staff_member_deactivated_or_moved_to_another_role_loses_the_str
             assert updated["data"]["updateStaff"]["errors"] == []
             assert (await client.closed()).code == 4403, change
         await live.unsubscribed()  # the next round counts its own subscription
+
+
+REVOKE_KEY = "mutation($id: ID!) { revokeApiKey(id: $id) { errors { code } } }"
+
+
+async def test_a_revoked_api_key_loses_its_stream(live):
+    admin_token, (alice,) = await setup_customers(live, 1)
+    message = await send(live.api, admin_token, "news", alice["id"])
+    key, secret = await live.api.runtime.services.api_keys.create(None, "backend", Role.ADMIN)
+    async with connect(live.ws_url, secret) as client:
+        await client.subscribe(DOCUMENTS["deliveryUpdates"], {"m": message["id"]})
+        await live.subscribed(1)
+        revoked = await live.api.gql(
+            REVOKE_KEY, {"id": to_global_id("ApiKey", key.id)}, admin_token
+        )
+        assert revoked["data"]["revokeApiKey"]["errors"] == []
+        assert (await client.closed()).code == 4403
