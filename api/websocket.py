@@ -31,8 +31,8 @@ from tidings.schema.live.frames import (
     operation_key,
     visibility,
 )
+from tidings.schema.live.stream import FORBIDDEN_CLOSE
 
-FORBIDDEN_CLOSE = 4403
 TOO_MANY_CLOSE = 4429
 
 

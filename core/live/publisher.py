@@ -47,6 +47,30 @@ def delivery_data(row: Delivery) -> dict[str, Any]:
     }
 
 
+def delivery_row(data: dict[str, Any]) -> Delivery:
+    """The inverse of `delivery_data`: an unsaved row, for the schema's `Delivery.from_model`."""
+
+    def time(key: str) -> datetime | None:
+        value = data.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    return Delivery(
+        id=uuid.UUID(data["id"]),
+        message_id=uuid.UUID(data["message_id"]),
+        customer_id=uuid.UUID(data["customer_id"]),
+        channel=data["channel"],
+        status=DeliveryStatus(data["status"]),
+        reason=data.get("reason"),
+        rules=data.get("rules") or [],
+        attempts=data.get("attempts", 0),
+        not_before=time("not_before"),
+        provider=data.get("provider"),
+        last_error=data.get("last_error"),
+        created_at=time("created_at"),
+        updated_at=time("updated_at"),
+    )
+
+
 def notification_data(row: Notification) -> dict[str, Any]:
     return {
         "id": str(row.id),

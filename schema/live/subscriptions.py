@@ -3,11 +3,8 @@ for staff. Each event re-checks the caller (see `stream.events`) before it is se
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any
 
 import strawberry
 
@@ -21,10 +18,10 @@ from tidings.core.live.events import (
     customer_topic,
     message_topic,
 )
-from tidings.core.models.enums import DeliveryStatus
+from tidings.core.live.publisher import delivery_row
 from tidings.schema.context import Info
 from tidings.schema.errors import NotFoundGraphQLError
-from tidings.schema.ids import parse_id
+from tidings.schema.ids import MISSING, parse_id
 from tidings.schema.inbox.types import InboxUpdate, Notification
 from tidings.schema.live.leaf import INBOX_UPDATE_FIELDS, NOTIFICATION_FIELDS, leaf_renderer
 from tidings.schema.live.stream import enter, events, live_runtime
@@ -34,29 +31,6 @@ from tidings.schema.permissions import ANY_STAFF, CustomersOnly
 ONLY_NOTIFICATIONS = frozenset({NOTIFICATION})
 ONLY_INBOX = frozenset({INBOX})
 ONLY_DELIVERIES = frozenset({DELIVERY})
-
-
-def _delivery(data: dict[str, Any]) -> Delivery:
-    def time(key: str) -> datetime | None:
-        value = data.get(key)
-        return datetime.fromisoformat(value) if value else None
-
-    row = SimpleNamespace(
-        id=uuid.UUID(data["id"]),
-        message_id=uuid.UUID(data["message_id"]),
-        customer_id=uuid.UUID(data["customer_id"]),
-        channel=data["channel"],
-        status=DeliveryStatus(data["status"]),
-        reason=data.get("reason"),
-        rules=data.get("rules") or [],
-        attempts=data.get("attempts", 0),
-        not_before=time("not_before"),
-        provider=data.get("provider"),
-        last_error=data.get("last_error"),
-        created_at=time("created_at"),
-        updated_at=time("updated_at"),
-    )
-    return Delivery.from_model(row)  # type: ignore[arg-type]
 
 
 @strawberry.type
@@ -108,7 +82,7 @@ class Subscription:
     ) -> AsyncGenerator[Delivery, None]:
         viewer = info.context.viewer
         message = await info.context.services.messages.get(
-            viewer, parse_id(message_id, "Message") or uuid.UUID(int=0)
+            viewer, parse_id(message_id, "Message") or MISSING
         )
         if message is None:  # as for a message that does not exist
             raise NotFoundGraphQLError("No such message.")
@@ -125,4 +99,4 @@ class Subscription:
                     since = max(since, datetime.fromisoformat(data["updated_at"]))
                 one = event if event.kind != RESYNC else LiveEvent("", DELIVERY, data)
                 if await enter(info, fresh, one):
-                    yield _delivery(data)
+                    yield Delivery.from_model(delivery_row(data))

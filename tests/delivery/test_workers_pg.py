@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.conftest import PG_ADMIN_DSN, SECRET, pg_url
+from tests.conftest import SECRET, create_pg_database, drop_pg_database, pg_url
 from tests.providers.peers import SmsApi
 
 DRAIN_TIMEOUT = 180.0
@@ -32,12 +31,7 @@ LEASE_SECONDS = 15
 
 @pytest.fixture
 async def pg_database(tmp_path: Path) -> AsyncIterator[str]:
-    name = f"tidings_workers_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    name = await create_pg_database()
     url = pg_url(name)
     try:
         migrate = await asyncio.create_subprocess_exec(
@@ -54,11 +48,7 @@ async def pg_database(tmp_path: Path) -> AsyncIterator[str]:
         assert migrate.returncode == 0, output.decode()
         yield url
     finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_pg_database(name)
 
 
 @pytest.fixture
