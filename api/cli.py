@@ -16,8 +16,8 @@ from tortoise.exceptions import DBConnectionError
 
 from tidings.api.settings import Settings, SettingsError
 from tidings.core import db
+from tidings.core.enums import Role
 from tidings.core.errors import UserInputError
-from tidings.core.models.enums import Role
 
 DEV_ADMIN_EMAIL = "admin@example.com"
 

@@ -49,8 +49,8 @@ async def expand(url: str) -> dict:
     from tidings.core.delivery.expansion import expand_due
     from tidings.core.delivery.sending import SendRequest
     from tidings.core.delivery.tiers import TierPolicies
+    from tidings.core.enums import MessageStatus, Role, Tier
     from tidings.core.ids import new_id
-    from tidings.core.models.enums import MessageStatus, Role, Tier
     from tidings.core.models.messages import Message
     from tidings.core.services import Services
     from tidings.core.viewer import Viewer, ViewerKind

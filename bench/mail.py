@@ -160,8 +160,8 @@ async def run(emails: int) -> MailResult:
     from tidings.core.delivery.registry import ProviderRegistry
     from tidings.core.delivery.tiers import TierPolicies
     from tidings.core.delivery.worker import DeliveryWorker
+    from tidings.core.enums import Role
     from tidings.core.ids import new_id
-    from tidings.core.models.enums import Role
     from tidings.core.services import Services
     from tidings.core.viewer import Viewer, ViewerKind
     from tidings.providers.smtp import SmtpEmailProvider, SmtpSettings

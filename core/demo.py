@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tidings.core.enums import CategoryKind, Frequency, Role, Tier
 from tidings.core.ids import new_id
 from tidings.core.models import Category, Customer
-from tidings.core.models.enums import CategoryKind, Frequency, Role, Tier
 from tidings.core.services import Services
 from tidings.core.services.categories import CategoryFields
 from tidings.core.services.consent import GrantRequest, PreferenceRequest

@@ -13,8 +13,8 @@ from enum import Enum
 
 from tortoise.expressions import Q
 
+from tidings.core.enums import AccessAction, Role
 from tidings.core.models import AccessGrant
-from tidings.core.models.enums import AccessAction, Role
 
 
 class ViewerKind(str, Enum):

@@ -12,7 +12,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.core.viewer import ViewerKind, pii_readable
 from tidings.schema.context import Info
 from tidings.schema.errors import ForbiddenGraphQLError, UnauthenticatedGraphQLError

@@ -19,8 +19,8 @@ from tortoise import connections
 from tidings.api.app import create_app
 from tidings.api.settings import Settings
 from tidings.core import db as core_db
+from tidings.core.enums import Role
 from tidings.core.models import Staff
-from tidings.core.models.enums import Role
 from tidings.core.tokens import TokenKind
 
 PG_ADMIN_DSN = os.environ.get("TIDINGS_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")

@@ -1,5 +1,5 @@
 from tests.conftest import data
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 
 
 async def test_admin_creates_customer_and_reads_it(api):

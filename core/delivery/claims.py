@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from tidings.core.models.enums import DeliveryStatus
+from tidings.core.enums import DeliveryStatus
 
 CLAIMABLE = (DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value)
 

@@ -18,8 +18,8 @@ from tortoise.transactions import in_transaction
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.sending import write_deliveries
 from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.enums import MessageStatus
 from tidings.core.models import Category, Customer
-from tidings.core.models.enums import MessageStatus
 from tidings.core.models.messages import ExpansionJob, Message
 
 BATCH = 1000

@@ -12,8 +12,8 @@ from tortoise.functions import Count
 
 from tidings.core import validation
 from tidings.core.delivery.render import check_template
+from tidings.core.enums import DeliveryStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
-from tidings.core.models.enums import DeliveryStatus, Role
 from tidings.core.models.messages import Delivery, Message, Template
 from tidings.core.pagination import Page, paginate
 from tidings.core.viewer import Viewer

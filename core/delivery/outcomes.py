@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tidings.core.delivery.outbound import Prepared
-from tidings.core.models.enums import DeliveryStatus
+from tidings.core.enums import DeliveryStatus
 from tidings.plugins.errors import (
     DeliveryError,
     InvalidAddressError,

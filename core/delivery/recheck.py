@@ -12,8 +12,8 @@ from tidings.core.delivery.bulk import update_rows
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.sending import category_rule
 from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.enums import CategoryKind, DeliveryStatus, GrantStatus
 from tidings.core.models import Category
-from tidings.core.models.enums import CategoryKind, DeliveryStatus, GrantStatus
 from tidings.core.models.messages import Delivery, Message
 from tidings.core.policy import Recipient, decide, effective_grant_status
 

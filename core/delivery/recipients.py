@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from tortoise import connections
 
 from tidings.core.delivery.claims import is_postgres
+from tidings.core.enums import CategoryKind, GrantStatus, Tier
 from tidings.core.models import Category, Customer, Device, PermissionState, Preference
-from tidings.core.models.enums import CategoryKind, GrantStatus, Tier
 from tidings.core.models.messages import Delivery
 from tidings.core.policy import (
     CAP_COUNTED_STATUSES,

@@ -18,9 +18,9 @@ from tidings.core import validation
 from tidings.core.delivery.bulk import write_decided
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.enums import AccessAction, DeliveryStatus, MessageStatus, Role, Tier
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Category, Customer
-from tidings.core.models.enums import AccessAction, DeliveryStatus, MessageStatus, Role, Tier
 from tidings.core.models.messages import Delivery, ExpansionJob, Message, Template
 from tidings.core.policy import CategoryRule, Decision, channels_for, decide, decide_channels
 from tidings.core.viewer import Viewer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tidings.core.models.enums import Tier
+from tidings.core.enums import Tier
 from tidings.core.policy import DEFAULT_TIER_POLICIES, TierPolicy, parse_tier_policies
 
 

@@ -24,8 +24,8 @@ from tidings.core.delivery.render import Content, digest_content
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sending import category_rule, delivery_row
 from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.enums import DeliveryStatus
 from tidings.core.models import Category, Device
-from tidings.core.models.enums import DeliveryStatus
 from tidings.core.models.messages import Delivery, Message
 from tidings.core.policy import decide
 

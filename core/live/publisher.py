@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from tidings.core.enums import DeliveryStatus
 from tidings.core.live.bus import LiveBus
 from tidings.core.live.events import (
     DELIVERY,
@@ -19,7 +20,6 @@ from tidings.core.live.events import (
     message_topic,
     viewer_topic,
 )
-from tidings.core.models.enums import DeliveryStatus
 from tidings.core.models.messages import Delivery, Notification
 
 logger = logging.getLogger("tidings.live")

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
 from tidings.core.ids import new_id
-from tidings.core.models.enums import CategoryKind, Frequency, GrantStatus, Platform, Role, Tier
+from tidings.core.enums import CategoryKind, Frequency, GrantStatus, Platform, Role, Tier
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index

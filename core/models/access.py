@@ -3,9 +3,9 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from tidings.core.enums import Role
 from tidings.core.ids import new_id
 from tidings.core.models.customers import Customer
-from tidings.core.models.enums import Role
 
 
 class Staff(Model):

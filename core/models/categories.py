@@ -3,8 +3,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from tidings.core.enums import CategoryKind
 from tidings.core.ids import new_id
-from tidings.core.models.enums import CategoryKind
 
 
 class Category(Model):

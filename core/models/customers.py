@@ -3,8 +3,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from tidings.core.enums import Platform, Tier
 from tidings.core.ids import new_id
-from tidings.core.models.enums import Platform, Tier
 
 
 class Customer(Model):

@@ -4,9 +4,9 @@ the in-app inbox."""
 from tortoise import fields
 from tortoise.models import Model
 
+from tidings.core.enums import DeliveryStatus, MessageStatus, Tier
 from tidings.core.ids import new_id
 from tidings.core.models.customers import Customer
-from tidings.core.models.enums import DeliveryStatus, MessageStatus, Tier
 
 
 class Message(Model):

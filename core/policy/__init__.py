@@ -4,7 +4,7 @@ Pure functions over frozen plain data (no ORM, no I/O, no clock of its own), so 
 send path, `explainDelivery` and the tests all get the same answer from the same inputs.
 """
 
-from tidings.core.models.enums import DeliveryStatus
+from tidings.core.enums import DeliveryStatus
 from tidings.core.policy.clock import (
     first_instant,
     local_day_bounds,

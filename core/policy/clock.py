@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tidings.core.models.enums import Frequency
+from tidings.core.enums import Frequency
 
 _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 

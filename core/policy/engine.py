@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime, tzinfo
 from functools import lru_cache
 
-from tidings.core.models.enums import CategoryKind, DeliveryStatus, Frequency, GrantStatus
+from tidings.core.enums import CategoryKind, DeliveryStatus, Frequency, GrantStatus
 from tidings.core.policy.clock import as_utc, next_digest, parse_clock, quiet_hours_end, zone_for
 from tidings.core.policy.model import (
     DIGEST,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tidings.core.models.enums import (
+from tidings.core.enums import (
     CategoryKind,
     DeliveryStatus,
     Frequency,

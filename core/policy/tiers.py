@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
-from tidings.core.models.enums import Frequency, Tier
+from tidings.core.enums import Frequency, Tier
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tidings.core import validation
+from tidings.core.enums import AccessAction, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live.publisher import LivePublisher
 from tidings.core.models import AccessGrant, Customer, Staff
-from tidings.core.models.enums import AccessAction, Role
 from tidings.core.pagination import Page, paginate
 from tidings.core.viewer import Viewer, ViewerKind, active_grants_q
 

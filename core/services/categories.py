@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 
 from tidings.core import validation
+from tidings.core.enums import CategoryKind, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Category
-from tidings.core.models.enums import CategoryKind, Role
 from tidings.core.viewer import Viewer
 
 UNSET = object()

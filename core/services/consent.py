@@ -11,9 +11,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
+from tidings.core.enums import Frequency, GrantStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Customer, PermissionEntry, PermissionState, Preference
-from tidings.core.models.enums import Frequency, GrantStatus, Role
 from tidings.core.pagination import Page, paginate
 from tidings.core.policy import GrantState, effective_grant_status
 from tidings.core.services.categories import CategoryService

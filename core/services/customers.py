@@ -14,10 +14,10 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
+from tidings.core.enums import Platform, Role, Tier
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live.publisher import LivePublisher
 from tidings.core.models import Customer, Device
-from tidings.core.models.enums import Platform, Role, Tier
 from tidings.core.pagination import Page, paginate
 from tidings.core.viewer import (
     Viewer,

@@ -12,10 +12,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from tidings.core import validation
+from tidings.core.enums import Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live.publisher import LivePublisher
 from tidings.core.models import ApiKey, Staff
-from tidings.core.models.enums import Role
 from tidings.core.pagination import Page, paginate
 from tidings.core.viewer import Viewer, ViewerKind
 

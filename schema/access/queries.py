@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.core.viewer import ViewerKind
 from tidings.schema.access.types import AccessGrant, ApiKey, Staff
 from tidings.schema.context import Info

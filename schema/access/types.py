@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from tidings.core.enums import AccessAction, Role
 from tidings.core.models import AccessGrant as AccessGrantModel
 from tidings.core.models import ApiKey as ApiKeyModel
 from tidings.core.models import Staff as StaffModel
-from tidings.core.models.enums import AccessAction, Role
 from tidings.schema.context import Info
 from tidings.schema.ids import to_global_id
 from tidings.schema.node import Node

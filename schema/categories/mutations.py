@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.core.services.categories import UNSET, CategoryFields
 from tidings.schema.categories.types import Category, CategoryKindEnum
 from tidings.schema.context import Info

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from tidings.core.enums import CategoryKind
 from tidings.core.models import Category as CategoryModel
-from tidings.core.models.enums import CategoryKind
 
 CategoryKindEnum = strawberry.enum(CategoryKind, name="CategoryKind")
 

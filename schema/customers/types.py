@@ -10,11 +10,11 @@ import strawberry
 from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
+from tidings.core.enums import Frequency, GrantStatus, Platform, Tier
 from tidings.core.models import Customer as CustomerModel
 from tidings.core.models import Device as DeviceModel
 from tidings.core.models import PermissionEntry
 from tidings.core.models import Preference as PreferenceModel
-from tidings.core.models.enums import Frequency, GrantStatus, Platform, Tier
 from tidings.core.services.consent import PreferenceRow, StateRow, effective_status
 from tidings.schema.context import Info
 from tidings.schema.ids import to_global_id

@@ -12,7 +12,7 @@ from typing import Any
 
 from strawberry.types.execution import ExecutionResult
 
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.core.viewer import Viewer
 
 

@@ -7,10 +7,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 
+from tidings.core.enums import Role
 from tidings.core.live.bus import UNCHECKED
 from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
 from tidings.core.live.runtime import LiveRuntime
-from tidings.core.models.enums import Role
 from tidings.core.viewer import Viewer
 from tidings.schema.context import EventScope, Info, Loaders, current_event
 from tidings.schema.live.frames import STATS, current_operation, visibility

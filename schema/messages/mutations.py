@@ -8,7 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from tidings.core.delivery.sending import SendRequest
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.schema.context import Info
 from tidings.schema.customers.types import TierEnum
 from tidings.schema.errors import UserError, attempt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.schema.context import Info
 from tidings.schema.ids import MISSING, parse_id
 from tidings.schema.messages.types import Delivery, DeliveryExplanation, Message, Template

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from tidings.core.models.enums import DeliveryStatus, MessageStatus
+from tidings.core.enums import DeliveryStatus, MessageStatus
 from tidings.core.models.messages import Delivery as DeliveryModel
 from tidings.core.models.messages import Message as MessageModel
 from tidings.core.models.messages import Template as TemplateModel

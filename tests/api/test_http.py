@@ -16,8 +16,8 @@ from graphql import GraphQLError
 from tests.conftest import SECRET, data, make_settings
 from tidings.api.app import create_app
 from tidings.api.settings import Secret, Settings, SettingsError
+from tidings.core.enums import Role
 from tidings.core.models import Customer
-from tidings.core.models.enums import Role
 from tidings.schema import TidingsSchema
 from tidings.schema.errors import ForbiddenGraphQLError
 from tidings.schema.extensions.safe_errors import MaskUnexpectedErrors, is_public

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import PASSWORD, data, make_settings
 from tidings.api.app import SQL_LOGGERS, create_app
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 
 ADMIN_EMAIL = "boss.logsecret@example.com"
 CUSTOMER_EMAIL = "jane.logsecret@example.net"

@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from tests.conftest import PASSWORD, SECRET, data
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.core.tokens import ISSUER, TokenKind, TokenSigner
 from tidings.schema.ids import from_global_id, to_global_id
 

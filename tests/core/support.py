@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import Api, data
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 
 CREATE_CUSTOMER = """
 mutation($input: CreateCustomerInput!) {

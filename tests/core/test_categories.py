@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import data
 from tests.core.support import CREATE_CATEGORY, admin, create_category, only_error
+from tidings.core.enums import Role
 from tidings.core.models import Category
-from tidings.core.models.enums import Role
 
 UPDATE = """
 mutation($input: UpdateCategoryInput!) {

@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import data
 from tests.core.support import admin, create_category, create_customer, only_error, raw_id
+from tidings.core.enums import GrantStatus, Role
 from tidings.core.models import PermissionEntry, PermissionState
-from tidings.core.models.enums import GrantStatus, Role
 from tidings.core.services.consent import GrantRequest
 from tidings.core.services.staff import ApiKeyService
 from tidings.core.viewer import Viewer, ViewerKind

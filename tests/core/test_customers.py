@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import data
 from tests.core.support import CREATE_CUSTOMER, admin, create_customer, only_error, raw_id
+from tidings.core.enums import Role
 from tidings.core.models import Customer
-from tidings.core.models.enums import Role
 
 UPDATE = """
 mutation($input: UpdateCustomerInput!) {

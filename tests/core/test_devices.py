@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import data
 from tests.core.support import admin, create_customer, only_error, raw_id
+from tidings.core.enums import Role
 from tidings.core.models import Device
-from tidings.core.models.enums import Role
 
 REGISTER = """
 mutation($input: RegisterDeviceInput!) {

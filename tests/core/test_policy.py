@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tidings.core.models.enums import (
+from tidings.core.enums import (
     CategoryKind,
     DeliveryStatus,
     Frequency,

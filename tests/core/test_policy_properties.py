@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tidings.core.models.enums import (
+from tidings.core.enums import (
     CategoryKind,
     DeliveryStatus,
     Frequency,

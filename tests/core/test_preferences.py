@@ -6,9 +6,9 @@ import pytest
 
 from tests.conftest import data
 from tests.core.support import admin, create_category, create_customer, only_error, raw_id
+from tidings.core.enums import Frequency, Role
 from tidings.core.errors import UserInputError
 from tidings.core.models import Preference
-from tidings.core.models.enums import Frequency, Role
 from tidings.core.services.consent import PreferenceRequest
 from tidings.core.viewer import Viewer, ViewerKind
 

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import PASSWORD, data
 from tests.core.support import admin, create_customer, only_error
+from tidings.core.enums import Role
 from tidings.core.models import AccessGrant, ApiKey, Staff
-from tidings.core.models.enums import Role
 
 CREATE_STAFF = """
 mutation($input: CreateStaffInput!) {

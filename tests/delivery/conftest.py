@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import Api, data, make_settings
 from tests.providers.peers import SmtpSink, start_smtp
 from tidings.api.app import create_app
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 
 
 @pytest.fixture

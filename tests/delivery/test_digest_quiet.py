@@ -15,7 +15,7 @@ from tests.delivery.support import (
     set_preference,
     withdraw,
 )
-from tidings.core.models.enums import DeliveryStatus, Role, Tier
+from tidings.core.enums import DeliveryStatus, Role, Tier
 
 ZONE = "Asia/Shanghai"  # no DST: the expected times below are plain arithmetic
 

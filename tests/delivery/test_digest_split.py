@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.delivery.support import create_category, create_customer, grant, rows, send
 from tidings.core.delivery.worker import WorkerOptions
-from tidings.core.models.enums import DeliveryStatus, Role
+from tidings.core.enums import DeliveryStatus, Role
 
 
 async def test_a_claim_cut_through_a_customer_hands_the_rest_to_the_next_round(mail_api, smtp):

@@ -17,8 +17,8 @@ from tests.delivery.support import (
     send,
 )
 from tidings.core.delivery.expansion import BATCH, LEASE, expand_due
+from tidings.core.enums import DeliveryStatus, GrantStatus, MessageStatus, Role, Tier
 from tidings.core.models import Customer, PermissionEntry, PermissionState
-from tidings.core.models.enums import DeliveryStatus, GrantStatus, MessageStatus, Role, Tier
 from tidings.core.models.messages import Delivery, ExpansionJob, Message
 
 TIER_SIZE = 2_500  # three batches: 1000, 1000, 500

@@ -16,7 +16,7 @@ from tests.delivery.support import (
     parse_time,
     set_preference,
 )
-from tidings.core.models.enums import Role, Tier
+from tidings.core.enums import Role, Tier
 from tidings.core.models.messages import Delivery, Message
 from tidings.schema.ids import to_global_id
 

@@ -10,7 +10,7 @@ from tests.conftest import Api, data, make_settings
 from tests.delivery.conftest import deliveries, grant, marketing_customer, send, smtp_settings
 from tests.providers.peers import free_port
 from tidings.api.app import create_app
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.plugins import hookimpl
 from tidings.plugins.manager import plugin_manager
 from tidings.providers import BUILTIN_PROVIDER_MODULES, in_app

@@ -7,7 +7,7 @@ import asyncio
 
 from tests.conftest import data
 from tests.delivery.support import SEND, create_category, create_customer, raw_id, rows
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.core.models.messages import Delivery, ExpansionJob, Message
 
 

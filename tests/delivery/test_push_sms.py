@@ -15,8 +15,8 @@ from tests.conftest import Api, data, make_settings
 from tests.delivery.support import create_category, create_customer, raw_id, rows, send
 from tests.providers.peers import FakeGoogle, SmsApi, fcm_error
 from tidings.api.app import create_app
+from tidings.core.enums import DeliveryStatus, Role
 from tidings.core.models import Device
-from tidings.core.models.enums import DeliveryStatus, Role
 
 GOOD = "good-registration-token-0001"
 OTHER = "good-registration-token-0002"

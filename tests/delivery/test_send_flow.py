@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import data
+from tidings.core.enums import Role
 from tidings.core.models import Notification
-from tidings.core.models.enums import Role
 
 CREATE_CUSTOMER = """
 mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code } } }

@@ -15,7 +15,7 @@ from tests.delivery.support import (
     send,
     send_payload,
 )
-from tidings.core.models.enums import DeliveryStatus, Role
+from tidings.core.enums import DeliveryStatus, Role
 from tidings.core.models.messages import Notification, Template
 
 SET_TEMPLATE = """

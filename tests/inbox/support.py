@@ -9,8 +9,8 @@ from typing import Any
 
 from tests.conftest import Api, data
 from tests.core.support import create_customer, raw_id
+from tidings.core.enums import Role
 from tidings.core.ids import new_id
-from tidings.core.models.enums import Role
 from tidings.core.models.messages import Notification
 from tidings.schema.ids import to_global_id
 

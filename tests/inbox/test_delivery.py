@@ -9,8 +9,8 @@ from tests.conftest import data
 from tests.core.support import create_category, raw_id
 from tests.delivery.support import create_customer, grant, send
 from tests.inbox.support import INBOX, MARK_READ, mutate, unread
+from tidings.core.enums import Role
 from tidings.core.live.events import NOTIFICATION, customer_topic
-from tidings.core.models.enums import Role
 from tidings.schema.inbox.types import Notification
 
 

@@ -20,7 +20,7 @@ from tests.inbox.support import (
     store,
     unread,
 )
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 from tidings.schema.ids import to_global_id
 
 BY_IDS = [MARK_READ, ARCHIVE]

@@ -16,7 +16,7 @@ from tests.inbox.support import (
     unread,
 )
 from tests.sql_statements import statement_log
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 
 
 async def test_newest_first_in_cursor_pages(api):

@@ -14,7 +14,7 @@ from tests.live.conftest import LiveServer
 from tests.live.test_subscriptions import customer_token, setup_customers
 from tests.live.ws import LiveClient, connect
 from tests.schema.schema_paths import graphql_schema
-from tidings.core.models.enums import DeliveryStatus, Role
+from tidings.core.enums import DeliveryStatus, Role
 from tidings.core.models.messages import Delivery
 from tidings.schema.ids import to_global_id
 

@@ -14,8 +14,8 @@ from tests.core.support import admin, create_category, create_customer, raw_id
 from tests.delivery.support import grant, send
 from tests.live.conftest import LiveServer
 from tests.live.ws import Closed, connect
+from tidings.core.enums import Role
 from tidings.core.models import Customer
-from tidings.core.models.enums import Role
 from tidings.core.tokens import TokenKind, TokenSigner
 from tidings.schema.live.frames import STATS
 

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import Api, data, make_settings
 from tests.providers.peers import HttpPeer
 from tidings.api.app import create_app, default_plugin_manager
-from tidings.core.models.enums import Role
+from tidings.core.enums import Role
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "examples" / "tidings-webhook"
 SECRET = "webhook-signing-secret"

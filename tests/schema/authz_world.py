@@ -16,8 +16,8 @@ from argon2 import PasswordHasher
 
 from tests.conftest import PASSWORD
 from tidings.core.delivery.sending import SendRequest
+from tidings.core.enums import AccessAction, CategoryKind, DeliveryStatus, Platform, Role
 from tidings.core.models import AccessGrant, Customer, Staff
-from tidings.core.models.enums import AccessAction, CategoryKind, DeliveryStatus, Platform, Role
 from tidings.core.models.messages import Delivery, Message
 from tidings.core.services.categories import CategoryFields
 from tidings.core.services.consent import GrantRequest

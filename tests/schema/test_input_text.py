@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from tidings.core.enums import Role
 from tidings.core.models import Customer
-from tidings.core.models.enums import Role
 
 CREATE = "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { errors { code } } }"
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import data
 from tests.sql_statements import statement_log
+from tidings.core.enums import AccessAction, Frequency, GrantStatus, Platform, Role
 from tidings.core.ids import new_id
 from tidings.core.models import (
     AccessGrant,
@@ -22,7 +23,6 @@ from tidings.core.models import (
     PermissionState,
     Preference,
 )
-from tidings.core.models.enums import AccessAction, Frequency, GrantStatus, Platform, Role
 
 CUSTOMERS = 105
 SIZES = (5, 50, 100)

@@ -18,8 +18,8 @@ from graphql import Lexer, Source, TokenKind
 from tests.conftest import data, make_settings
 from tests.sql_statements import statement_log
 from tidings.api.app import create_app
+from tidings.core.enums import Role
 from tidings.core.models import Customer
-from tidings.core.models.enums import Role
 
 
 def deep(levels: int) -> str:

@@ -39,8 +39,8 @@ from tests.schema.roles_table import (
     with_input,
 )
 from tests.schema.schema_paths import graphql_schema
+from tidings.core.enums import Platform, Role
 from tidings.core.models import AccessGrant, Staff
-from tidings.core.models.enums import Platform, Role
 from tidings.schema.ids import to_global_id
 
 

@@ -1,4 +1,6 @@
-"""Enumerations stored in the database; their values are the contract's names."""
+"""The domain's enumerations: stored in the database, read by the policy engine, exposed by
+the schema. Their values are the contract's names. Plain Python: the policy engine imports this
+module without importing the ORM."""
 
 from enum import Enum
 
@@ -63,3 +65,30 @@ class MessageStatus(str, Enum):
 
     ACCEPTED = "ACCEPTED"
     EXPANDED = "EXPANDED"
+
+
+class DeliveryReason(str, Enum):
+    """Why a delivery was SUPPRESSED, DEFERRED or FAILED. The first six are the policy rules'
+    names, in the contract's order; the rest are what a worker finds when it sends."""
+
+    NO_PERMISSION = "NO_PERMISSION"
+    OPTED_OUT = "OPTED_OUT"
+    NO_ADDRESS = "NO_ADDRESS"
+    FREQUENCY_CAP = "FREQUENCY_CAP"
+    QUIET_HOURS = "QUIET_HOURS"
+    DIGEST = "DIGEST"
+    INVALID_ADDRESS = "INVALID_ADDRESS"
+    REJECTED = "REJECTED"
+    RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+    NO_PROVIDER = "NO_PROVIDER"
+    UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
+
+
+class RuleVerdict(str, Enum):
+    """What one policy rule said: PASS (checked, allows the delivery), STOP (it decides the
+    delivery), SKIP (it does not apply here: a transactional or required category, ...).
+    Stored in a delivery's rules as the lower-case value."""
+
+    PASS = "pass"
+    STOP = "stop"
+    SKIP = "skip"
