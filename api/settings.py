@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 import time
@@ -16,6 +17,9 @@ from tidings.plugins.secret import Secret
 
 ENVIRONMENTS = ("development", "production")
 SMTP_SECURITY = ("none", "starttls", "tls")
+# A duration: plain seconds, or a whole number with one unit (90s, 15m, 12h, 30d).
+_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class SettingsError(Exception):
@@ -24,6 +28,8 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
+    """Request limits, checked before any resolver runs."""
+
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 5000
@@ -33,26 +39,20 @@ class Limits:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting the service itself reads; durations are in seconds. Provider plugins
+    (the built-in ones too) read their own settings from `plugin_config`."""
+
     env: str = "development"
     # URLs may hold passwords: kept out of the repr.
     database_url: str = field(default="sqlite://tidings.sqlite3", repr=False)
     redis_url: str | None = field(default=None, repr=False)
     secret_key: Secret = field(default_factory=lambda: Secret(""))
-    secret_key_from_file: bool = False
     allowed_origins: tuple[str, ...] = ("*",)
     staff_token_ttl: int = 12 * 3600
     customer_token_ttl: int = 30 * 24 * 3600
     in_process_worker: bool = True
     # Query parameters in the driver logs (DEBUG) are personal data: off unless asked for.
     log_sql: bool = False
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_from: str | None = None
-    smtp_username: str | None = None
-    smtp_password: Secret | None = None
-    smtp_security: str = "starttls"
-    fcm_credentials: str | None = None
-    fcm_endpoint: str = "https://fcm.googleapis.com"
     tier_policy: str | None = None
     worker_batch_size: int = 100
     worker_lease_seconds: int = 120
@@ -95,12 +95,10 @@ class Settings:
             raise SettingsError(f"TIDINGS_ENV must be one of {', '.join(ENVIRONMENTS)}")
 
         key = config.get("TIDINGS_SECRET_KEY", "")
-        from_file = False
         if not key:
             if env == "production":
                 raise SettingsError("TIDINGS_SECRET_KEY is required when TIDINGS_ENV=production")
             key = _development_key(workdir / "tidings.secret")
-            from_file = True
         elif len(key) < 32:
             raise SettingsError("TIDINGS_SECRET_KEY must be at least 32 characters")
 
@@ -110,10 +108,11 @@ class Settings:
             for o in config.get("TIDINGS_ALLOWED_ORIGINS", origins_default).split(",")
             if o.strip()
         )
+        # The email provider reads its own settings; this one is checked here too, so a
+        # typo stops the process at start with a one-line message.
         security = config.get("TIDINGS_SMTP_SECURITY", "starttls").strip().lower()
         if security not in SMTP_SECURITY:
             raise SettingsError(f"TIDINGS_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}")
-        password = config.get("TIDINGS_SMTP_PASSWORD")
         defaults = Limits()
         limits = Limits(
             max_depth=_int(config, "TIDINGS_MAX_QUERY_DEPTH", defaults.max_depth),
@@ -140,23 +139,14 @@ class Settings:
             database_url=database_url,
             redis_url=config.get("TIDINGS_REDIS_URL") or None,
             secret_key=Secret(key),
-            secret_key_from_file=from_file,
             allowed_origins=origins,
-            staff_token_ttl=_int(config, "TIDINGS_STAFF_TOKEN_TTL", 12 * 3600),
-            customer_token_ttl=_int(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),
+            staff_token_ttl=_duration(config, "TIDINGS_STAFF_TOKEN_TTL", 12 * 3600),
+            customer_token_ttl=_duration(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),
             in_process_worker=_bool(config, "TIDINGS_IN_PROCESS_WORKER", True),
             log_sql=_bool(config, "TIDINGS_LOG_SQL", False),
-            smtp_host=config.get("TIDINGS_SMTP_HOST") or None,
-            smtp_port=_int(config, "TIDINGS_SMTP_PORT", 587),
-            smtp_from=config.get("TIDINGS_SMTP_FROM") or None,
-            smtp_username=config.get("TIDINGS_SMTP_USERNAME") or None,
-            smtp_password=Secret(password) if password else None,
-            smtp_security=security,
-            fcm_credentials=config.get("TIDINGS_FCM_CREDENTIALS") or None,
-            fcm_endpoint=config.get("TIDINGS_FCM_ENDPOINT", "https://fcm.googleapis.com"),
             tier_policy=tier_policy,
             worker_batch_size=_int(config, "TIDINGS_WORKER_BATCH_SIZE", 100),
-            worker_lease_seconds=_int(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
+            worker_lease_seconds=_duration(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
             delivery_max_attempts=_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS", 6),
             ws_max_subscriptions=_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
             ws_max_sockets_per_customer=_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
@@ -176,6 +166,24 @@ def _int(config: Mapping[str, str], name: str, default: int) -> int:
     if number <= 0:
         raise SettingsError(f"{name} must be positive")
     return number
+
+
+def _duration(config: Mapping[str, str], name: str, default: int) -> int:
+    """Seconds from plain seconds (`3600`) or a whole number with a unit (`90s`, `15m`,
+    `12h`, `30d`), so a TTL of a month need not be worked out by hand."""
+    value = config.get(name)
+    if value is None or value.strip() == "":
+        return default
+    match = _DURATION.fullmatch(value.strip().lower())
+    if match is None:
+        raise SettingsError(
+            f"{name} must be a duration: seconds, or a number with s, m, h or d "
+            f"(e.g. 90s, 15m, 12h, 30d), not {value.strip()!r}"
+        )
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise SettingsError(f"{name} must be positive")
+    return seconds
 
 
 def _bool(config: Mapping[str, str], name: str, default: bool) -> bool:
