@@ -1,7 +1,13 @@
 """Content: inline, or from a stored template per category, channel and locale.
 
-Templates are Jinja2 in a sandbox; HTML is autoescaped. A template that does not compile is
-refused when it is saved, so sending never meets a syntax error.
+Templates are Jinja2 in a sandbox; HTML is autoescaped. A template is checked when it is
+saved (`check_template`): a syntax error, a variable outside `TEMPLATE_VARIABLES`, an unknown
+filter or a closed name is refused there, with its field and line, so sending never meets
+them. What only the send can tell (a `data` key the send lacks) fails that delivery with a
+`RenderError` that names the field, the line and the missing key, never a value.
+
+Everything a template does goes through `check_template` and `render`: one place to move
+compiling and rendering off the event loop, under limits (issue 10).
 """
 
 from __future__ import annotations
@@ -10,15 +16,59 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tidings.core.delivery.template_scan import (
+    find_problems,
+    literal_names,
+    missing_path,
+    variable_tree,
+)
 from tidings.core.errors import UserInputError
 
 MAX_TEMPLATE = 64 * 1024
 
-_text_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
-_html_env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+# What a template may read: the one list the validator, `template_variables` and
+# docs/templates.md agree on (a test holds them together). `.*` ends a free-form map.
+TEMPLATE_VARIABLES: tuple[str, ...] = (
+    "customer.name",
+    "customer.locale",
+    "customer.attributes.*",
+    "data.*",
+)
+# Jinja's global functions a template may call (`lipsum`, random filler text, is left out).
+TEMPLATE_FUNCTIONS: tuple[str, ...] = ("cycler", "dict", "joiner", "namespace", "range")
+
+_VARIABLE_TREE = variable_tree(TEMPLATE_VARIABLES)
+_TEMPLATE_FILE = "<template>"  # the file name Jinja gives a template compiled from a string
+# Exceptions whose text is fixed by Python and never carries a value from the template.
+_PLAIN_CAUSES = (ZeroDivisionError, OverflowError, RecursionError)
+
+
+class _Undefined(StrictUndefined):
+    """Strict: a missing value fails the render instead of printing as nothing. Its message
+    names the key alone, never the object it was looked up in."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        return self._undefined_hint or f"{self._undefined_name!r} is undefined"
+
+
+def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=_Undefined)
+    for name in set(env.globals) - set(TEMPLATE_FUNCTIONS):
+        del env.globals[name]
+    return env
+
+
+_text_env = _environment(autoescape=False)
+_html_env = _environment(autoescape=True)
+
+TEMPLATE_FILTERS: tuple[str, ...] = tuple(sorted(_text_env.filters))
+TEMPLATE_TESTS: tuple[str, ...] = tuple(sorted(_text_env.tests))
 
 
 @dataclass(frozen=True)
@@ -29,42 +79,104 @@ class Content:
 
 
 class RenderError(Exception):
-    """A template failed at render time (a variable it needs is missing, say)."""
+    """A template failed at send time: `str()` names the field, the line and the cause
+    (`body, line 3: data.order_id is undefined`), and carries no value from the data."""
+
+    def __init__(self, field: str, line: int | None, cause: str) -> None:
+        super().__init__(field, line, cause)  # plain args: it pickles across processes
+        self.field = field
+        self.line = line
+        self.cause = cause
+
+    def __str__(self) -> str:
+        where = f"{self.field}, line {self.line}" if self.line else self.field
+        return f"{where}: {self.cause}"
 
 
 def check_template(source: str, field: str, *, html: bool = False) -> str:
-    """Compile once to catch syntax errors at save time; returns the source."""
+    """Refuse, as `INVALID_TEMPLATE` on `field`, what would fail every send: a syntax error,
+    an unknown variable, filter or test, a closed name, a tag that loads other templates.
+    Returns the source."""
     if len(source) > MAX_TEMPLATE:
         raise UserInputError("TOO_LONG", f"At most {MAX_TEMPLATE} characters.", field)
     env = _html_env if html else _text_env
     try:
-        env.from_string(source)
         tree = env.parse(source)
+        problems = find_problems(
+            tree, _VARIABLE_TREE, TEMPLATE_FUNCTIONS, TEMPLATE_FILTERS, TEMPLATE_TESTS
+        )
+        if not problems:
+            env.from_string(source)  # what only compiling finds
     except TemplateError as error:
         line = getattr(error, "lineno", None)
-        where = f" (line {line})" if line else ""
-        raise UserInputError("INVALID_TEMPLATE", f"Template error{where}: {error}", field) from None
-    # The sandbox refuses these at render time; refusing them here keeps sends from failing.
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        name = getattr(node, "attr", None) or getattr(getattr(node, "arg", None), "value", None)
-        if isinstance(name, str) and name.startswith("_"):
-            raise UserInputError(
-                "INVALID_TEMPLATE",
-                f"Template error (line {node.lineno}): '{name}' is not allowed.",
-                field,
-            )
+        raise _invalid(field, line, getattr(error, "message", None) or str(error)) from None
+    if problems:
+        first = problems[0]
+        message = first.message
+        if message.startswith("unknown variable"):
+            message += f"; a template may use: {', '.join(TEMPLATE_VARIABLES)}"
+        raise _invalid(field, first.line, message)
     return source
 
 
+def _invalid(field: str, line: int | None, message: str) -> UserInputError:
+    where = f"{field}, line {line}" if line else field
+    return UserInputError("INVALID_TEMPLATE", f"{where}: {message}", field)
+
+
 def render(template: Content, variables: Mapping[str, Any]) -> Content:
+    """The template filled in for one recipient; a failure raises `RenderError`."""
+    return Content(
+        title=_render_field("title", template.title, variables, _text_env),
+        body=_render_field("body", template.body, variables, _text_env),
+        html=_render_field("html", template.html, variables, _html_env) if template.html else None,
+    )
+
+
+def _render_field(
+    field: str, source: str, variables: Mapping[str, Any], env: ImmutableSandboxedEnvironment
+) -> str:
     try:
-        return Content(
-            title=_text_env.from_string(template.title).render(variables),
-            body=_text_env.from_string(template.body).render(variables),
-            html=_html_env.from_string(template.html).render(variables) if template.html else None,
-        )
-    except TemplateError as error:
-        raise RenderError(type(error).__name__) from None
+        return env.from_string(source).render(variables)
+    except Exception as error:  # a template can make Python raise anything: none may escape
+        line = _template_line(error)
+        raise RenderError(field, line, _cause(error, source, line, variables, env)) from None
+
+
+def _template_line(error: BaseException) -> int | None:
+    """The template line that failed: Jinja rewrites tracebacks to point into the source."""
+    line = getattr(error, "lineno", None) if isinstance(error, TemplateSyntaxError) else None
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == _TEMPLATE_FILE:
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
+
+
+def _cause(
+    error: Exception,
+    source: str,
+    line: int | None,
+    variables: Mapping[str, Any],
+    env: ImmutableSandboxedEnvironment,
+) -> str:
+    """What went wrong, in words that repeat the template but nothing from the data."""
+    if isinstance(error, _PLAIN_CAUSES):
+        return str(error)
+    if not isinstance(error, TemplateError):
+        return f"the template raised {type(error).__name__}"
+    try:
+        tree = env.parse(source)
+    except TemplateError:
+        return getattr(error, "message", None) or type(error).__name__
+    if type(error).__name__ == "UndefinedError":
+        path = missing_path(tree, line, variables)
+        if path is not None:
+            return f"{path} is undefined"
+        if not any(str(error) == f"{name!r} is undefined" for name in literal_names(tree)):
+            return "a value looked up by a key computed at send time is undefined"
+    return str(error)
 
 
 def locale_chain(locale: str, default: str = "en") -> list[str]:
