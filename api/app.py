@@ -33,7 +33,7 @@ from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
-from tidings.providers import BUILTIN_PROVIDER_MODULES, in_app
+from tidings.providers import BUILTIN_PROVIDER_MODULES
 from tidings.schema import SchemaOptions, build_schema
 
 logger = logging.getLogger("tidings")
@@ -63,7 +63,7 @@ class Runtime:
 
 def default_plugin_manager() -> pluggy.PluginManager:
     """Built-in providers first, then every installed plugin, through the same hook."""
-    return plugin_manager(builtins=[*BUILTIN_PROVIDER_MODULES, in_app])
+    return plugin_manager(builtins=BUILTIN_PROVIDER_MODULES)
 
 
 def live_bus(settings: Settings, *, listen: bool = True) -> LiveBus:

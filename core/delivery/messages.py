@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from tortoise.functions import Count
 
 from tidings.core import validation
+from tidings.core.delivery.catalogue import CategoryCatalogue
 from tidings.core.delivery.render import check_template
 from tidings.core.enums import DeliveryStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
@@ -20,7 +21,6 @@ from tidings.core.viewer import Viewer
 
 if TYPE_CHECKING:
     from tidings.core.live.publisher import LivePublisher
-    from tidings.core.services.categories import CategoryService
 
 
 def _scope(viewer: Viewer) -> dict:
@@ -34,7 +34,7 @@ def _scope(viewer: Viewer) -> dict:
 
 
 class MessageService:
-    def __init__(self, categories: CategoryService, live: LivePublisher | None = None) -> None:
+    def __init__(self, categories: CategoryCatalogue, live: LivePublisher | None = None) -> None:
         self.categories = categories
         self.live = live  # staff following the message see a retried delivery queued again
 

@@ -9,13 +9,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
 from tidings.core.delivery.bulk import write_decided
+from tidings.core.delivery.catalogue import CategoryCatalogue
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import AccessAction, DeliveryStatus, MessageStatus, Role, Tier
@@ -28,9 +28,6 @@ from tidings.core.viewer import Viewer
 MAX_LIST_AUDIENCE = 1000
 MAX_TITLE = 500
 MAX_BODY = 64 * 1024
-
-if TYPE_CHECKING:
-    from tidings.core.services.categories import CategoryService
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ async def write_deliveries(
 
 
 class SendService:
-    def __init__(self, categories: CategoryService, tiers: TierPolicies) -> None:
+    def __init__(self, categories: CategoryCatalogue, tiers: TierPolicies) -> None:
         self.categories = categories
         self.tiers = tiers
 

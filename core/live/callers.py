@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from strawberry.dataloader import DataLoader
-
+from tidings.core.live.batching import TickBatch
 from tidings.core.models import ApiKey, Customer, Staff
 from tidings.core.viewer import Viewer, ViewerKind
 
@@ -66,8 +65,8 @@ class CallerCheck:
     event batch reaches in one query per kind of caller (`recheck_many`)."""
 
     def __init__(self) -> None:
-        self._loaders: dict[ViewerKind, DataLoader[uuid.UUID, Any]] = {
-            kind: DataLoader(load, cache=False) for kind, load in LOADERS.items()
+        self._loaders: dict[ViewerKind, TickBatch[uuid.UUID, Any]] = {
+            kind: TickBatch(load) for kind, load in LOADERS.items()
         }
 
     async def recheck(self, viewer: Viewer) -> Viewer | None:

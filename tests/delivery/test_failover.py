@@ -13,7 +13,7 @@ from tidings.api.app import create_app
 from tidings.core.enums import Role
 from tidings.plugins import hookimpl
 from tidings.plugins.manager import plugin_manager
-from tidings.providers import BUILTIN_PROVIDER_MODULES, in_app
+from tidings.providers import BUILTIN_PROVIDER_MODULES
 from tidings.providers.smtp import SmtpEmailProvider, SmtpSettings
 
 
@@ -37,7 +37,7 @@ class BackupPlugin:
 async def test_second_provider_takes_over_when_the_first_is_down(db, smtp):
     dead = free_port()  # nothing listens: the built-in smtp provider cannot connect
     manager = plugin_manager(
-        builtins=[*BUILTIN_PROVIDER_MODULES, in_app, BackupPlugin(smtp.controller.port)],
+        builtins=[*BUILTIN_PROVIDER_MODULES, BackupPlugin(smtp.controller.port)],
         entry_points=False,
     )
     settings = make_settings(db, **smtp_settings(dead), TIDINGS_IN_PROCESS_WORKER="false")

@@ -6,7 +6,7 @@ import pytest
 
 from tidings.plugins import Provider
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
-from tidings.providers import BUILTIN_PROVIDER_MODULES, fcm, sms, smtp
+from tidings.providers import BUILTIN_PROVIDER_MODULES, fcm, in_app, sms, smtp
 
 FULL_CONFIG = {
     "TIDINGS_SMTP_HOST": "smtp.example",
@@ -24,7 +24,7 @@ def test_every_builtin_module_implements_the_hook_and_nothing_misspelt() -> None
     manager = plugin_manager(builtins=BUILTIN_PROVIDER_MODULES, entry_points=False)
 
     manager.check_pending()
-    assert set(BUILTIN_PROVIDER_MODULES) == {smtp, fcm, sms}
+    assert set(BUILTIN_PROVIDER_MODULES) == {smtp, fcm, sms, in_app}
     implementers = {impl.plugin for impl in manager.hook.tidings_providers.get_hookimpls()}
     assert implementers == set(BUILTIN_PROVIDER_MODULES)
 
@@ -34,13 +34,13 @@ def test_configured_builtins_are_offered_in_registration_order() -> None:
 
     providers = load_providers(manager, FULL_CONFIG)
 
-    assert [p.name for p in providers] == ["smtp", "fcm", "http-sms"]
+    assert [p.name for p in providers] == ["smtp", "fcm", "http-sms", "inbox"]
     assert all(isinstance(p, Provider) for p in providers)
     assert channel_map(providers) == {
         "email": ["smtp"],
         "sms": ["http-sms"],
         "push": ["fcm"],
-        "in_app": [],
+        "in_app": ["inbox"],
     }
     printed = " ".join(repr(p) for p in providers)
     assert "pw-never-shown" not in printed and "key-never-shown" not in printed
@@ -49,9 +49,9 @@ def test_configured_builtins_are_offered_in_registration_order() -> None:
 def test_unconfigured_builtins_stay_dormant() -> None:
     manager = plugin_manager(builtins=BUILTIN_PROVIDER_MODULES, entry_points=False)
 
-    assert load_providers(manager, {}) == []
+    assert [p.name for p in load_providers(manager, {})] == ["inbox"]  # needs no settings
     only_sms = {k: v for k, v in FULL_CONFIG.items() if k.startswith("TIDINGS_SMS_")}
-    assert [p.name for p in load_providers(manager, only_sms)] == ["http-sms"]
+    assert [p.name for p in load_providers(manager, only_sms)] == ["http-sms", "inbox"]
 
 
 def test_a_broken_setting_stops_start_up_without_printing_secrets() -> None:
