@@ -132,24 +132,28 @@ async def test_unsafe_attribute_access_is_refused_when_saved(api):
 
 
 async def test_a_failing_render_fails_the_delivery_not_the_worker(mail_api, smtp):
-    """What compiles may still fail to render (a variable the data lacks, under strict
-    undefined): the delivery is FAILED, REJECTED (one of the contract's reasons) with the cause in
-    its lastError; nothing is sent, and the worker goes on."""
+    """What is accepted may still fail to render: a `data` key the send lacks, under strict
+    undefined. The delivery is FAILED, REJECTED (one of the contract's reasons) with a
+    lastError naming the field, the line and the key; nothing is sent, and the worker goes
+    on. (The lastError needs the delivery pipeline to carry `str(RenderError)`.)"""
     api = mail_api
     token = await setup(api, channels=("email",))
     customer = await create_customer(api, token, email="li@example.com")
     worker = api.runtime.worker
-    assert (await set_template(api, token, channel="email", body="{{ data.missing }}"))[
-        "errors"
-    ] == []
+    body = "Thanks for your order.\nIt is number {{ data.order_id }}."
+    assert (await set_template(api, token, channel="email", body=body))["errors"] == []
     message = await send(
         api, token, "orders", customer["id"], title=None, data={"order": 1}, key="u1"
     )
     assert await worker.run_once() == 1
     [row] = await rows(message)
     assert (row.status, row.reason) == (DeliveryStatus.FAILED, "REJECTED")
-    assert row.last_error == "the template failed to render"
     assert smtp.received == []
+    failed = data(await api.gql("{ failedDeliveries { nodes { lastError } } }", token=token))
+    [node] = failed["failedDeliveries"]["nodes"]
+    assert node["lastError"] == row.last_error
+    assert "body, line 2" in row.last_error and "data.order_id" in row.last_error, row.last_error
+    assert "li@example.com" not in row.last_error
 
     # A good template afterwards is delivered as usual.
     await set_template(api, token, channel="email", body="Thanks {{ customer.name }}")
