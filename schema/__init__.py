@@ -68,6 +68,7 @@ def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
             max_aliases=options.max_aliases,
             max_tokens=options.max_tokens,
             max_page_size=options.max_page_size,
+            introspection=options.introspection,
         ),
         StorableText,
         lambda: DocumentCache(documents),

@@ -1,6 +1,14 @@
 """Query limits: depth, aliases, tokens and page size, refused before any resolver runs.
 
 Every refusal is `data: null` with an error whose `extensions.code` is "QUERY_LIMIT".
+
+Where introspection is on (development), `__schema` and `__type` and what lies below them are
+exempt from the depth limit: the standard introspection query that GraphiQL and codegen tools
+send is 13-15 levels deep. They stay under the token and alias limits, and graphql-core's
+MaxIntrospectionDepthRule (graphql-js's bound) keeps their lists (`fields`, `interfaces`,
+`possibleTypes`, `inputFields`) from nesting more than three times (it is among graphql-core's
+specified rules; here it reports QUERY_LIMIT), so an exempt query cannot multiply its answer
+level after level. Where introspection is off, nothing is exempt.
 """
 
 from __future__ import annotations
@@ -19,24 +27,43 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
 )
+from graphql.validation import MaxIntrospectionDepthRule
 from strawberry.extensions import SchemaExtension
 
 CODE = {"code": "QUERY_LIMIT"}
 PAGE_ARGUMENTS = frozenset({"first", "last"})
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
 def limit_error(message: str) -> GraphQLError:
     return GraphQLError(message, extensions=dict(CODE))
 
 
+class IntrospectionDepthLimit(MaxIntrospectionDepthRule):
+    """graphql-core's bound on nested introspection lists, coded like our other limits."""
+
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {**(error.extensions or {}), **CODE}
+        super().report_error(error)
+
+
 class QueryLimits(SchemaExtension):
     def __init__(
-        self, *, max_depth: int, max_aliases: int, max_tokens: int, max_page_size: int
+        self,
+        *,
+        max_depth: int,
+        max_aliases: int,
+        max_tokens: int,
+        max_page_size: int,
+        introspection: bool = False,
     ) -> None:
         self.max_depth = max_depth
         self.max_aliases = max_aliases
         self.max_tokens = max_tokens
         self.max_page_size = max_page_size
+        # Exempt from depth only where it may run at all (DisableIntrospection refuses it
+        # otherwise, and the depth limit then applies to it like any other field).
+        self.exempt = INTROSPECTION_ROOTS if introspection else frozenset()
 
     def on_parse(self) -> Iterator[None]:
         # graphql-core stops lexing past the limit, so a huge document costs nothing to refuse.
@@ -54,6 +81,10 @@ class QueryLimits(SchemaExtension):
             error = self._check(document.definitions, context.variables or {})
             if error is not None:
                 context.pre_execution_errors = [error]
+        context.validation_rules = tuple(
+            IntrospectionDepthLimit if rule is MaxIntrospectionDepthRule else rule
+            for rule in context.validation_rules
+        )
         yield
 
     def _check(self, definitions: Any, variables: dict[str, Any]) -> GraphQLError | None:
@@ -71,7 +102,7 @@ class QueryLimits(SchemaExtension):
                 v.variable.name.value: v.default_value
                 for v in definition.variable_definitions or ()
             }
-            depth = _depth(definition.selection_set, fragments)
+            depth = _depth(definition.selection_set, fragments, self.exempt)
             if depth > self.max_depth:
                 return limit_error(f"The query is deeper than {self.max_depth} levels.")
             for size in _page_sizes(definition.selection_set, fragments):
@@ -103,13 +134,17 @@ def _count_aliases(selection_set: SelectionSetNode | None) -> int:
 
 
 def _children(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    exempt: frozenset[str],
 ) -> list[tuple[SelectionSetNode | None, int]]:
-    """The selection sets below, each with the levels it adds (a field 1, a fragment 0)."""
+    """The selection sets below, each with the levels it adds (a field 1, a fragment 0);
+    `exempt` fields add nothing, and neither does anything below them."""
     below: list[tuple[SelectionSetNode | None, int]] = []
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            below.append((selection.selection_set, 1))
+            if selection.name.value not in exempt:
+                below.append((selection.selection_set, 1))
         elif isinstance(selection, InlineFragmentNode):
             below.append((selection.selection_set, 0))
         elif isinstance(selection, FragmentSpreadNode):
@@ -119,7 +154,11 @@ def _children(
     return below
 
 
-def _depth(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> int:
+def _depth(
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    exempt: frozenset[str] = frozenset(),
+) -> int:
     """The deepest field nesting, following fragments; a cycle counts as nothing more
     (validation reports it)."""
     depths: dict[int, int] = {}
@@ -131,7 +170,7 @@ def _depth(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinit
         if key in depths:
             stack.pop()
             continue
-        children = _children(node, fragments)
+        children = _children(node, fragments, exempt)
         if key not in open_sets:
             open_sets.add(key)
             stack.extend(

@@ -1,8 +1,9 @@
 """Query limits (CONTRACT.md "Limits"): depth 10, aliases 30, tokens 5,000, `first` at most 100.
 
 A query over a limit gets HTTP 200, `data: null` and one error coded QUERY_LIMIT, and no
-resolver runs. The schema has no cycle deep enough to reach depth 10 with ordinary fields,
-so depth is measured on introspection (`ofType` nests freely), which is on in development.
+resolver runs. Depth is measured on ordinary fields (messages → deliveries → customer →
+permission history reaches eleven levels): introspection is exempt from it where it is on
+(test_introspection.py).
 """
 
 from __future__ import annotations
@@ -21,28 +22,47 @@ from tidings.api.app import create_app
 from tidings.core.enums import Role
 from tidings.core.models import Customer
 
+# Each field with the type it returns, eleven levels down from Query.
+CHAIN = (
+    ("messages", "MessageConnection"),
+    ("edges", "MessageEdge"),
+    ("node", "Message"),
+    ("deliveries", "DeliveryConnection"),
+    ("edges", "DeliveryEdge"),
+    ("node", "Delivery"),
+    ("customer", "Customer"),
+    ("permissionHistory", "PermissionGrantConnection"),
+    ("edges", "PermissionGrantEdge"),
+    ("node", "PermissionGrant"),
+)
+
+
+def _nest(steps: tuple[tuple[str, str], ...], leaf: str, inline: bool = False) -> str:
+    selection = leaf
+    for field, type_name in reversed(steps):
+        inner = f"... on {type_name} {{ {selection} }}" if inline else selection
+        selection = f"{field} {{ {inner} }}"
+    return selection
+
 
 def deep(levels: int) -> str:
-    """An introspection selection exactly `levels` fields deep (at least 5)."""
-    assert levels >= 5
-    nested = "ofType { " * (levels - 5) + "name" + " }" * (levels - 5)
-    return f"__schema {{ types {{ fields {{ type {{ {nested} }} }} }} }}"
+    """An ordinary selection exactly `levels` fields deep (2 to 11), ending in __typename."""
+    assert 2 <= levels <= len(CHAIN) + 1
+    return _nest(CHAIN[: levels - 1], "__typename")
 
 
 def via_fragments(levels: int) -> str:
     """The same depth, reached through named fragments."""
-    nested = "ofType { " * (levels - 5) + "name" + " }" * (levels - 5)
+    (first, first_type), rest = CHAIN[0], CHAIN[1 : levels - 1]
     return (
-        "{ __schema { ...S } } "
-        "fragment S on __Schema { types { ...T } } "
-        f"fragment T on __Type {{ fields {{ type {{ {nested} }} }} }}"
+        "{ ...S } "
+        f"fragment S on Query {{ {first} {{ ...T }} }} "
+        f"fragment T on {first_type} {{ {_nest(rest, '__typename')} }}"
     )
 
 
 def via_inline_fragments(levels: int) -> str:
-    nested = "... on __Type { ofType { " * (levels - 5) + "name" + " } }" * (levels - 5)
-    opened = "{ __schema { ... on __Schema { types { ... on __Type { fields { type { "
-    return opened + nested + " }" * opened.count("{")
+    return "{ ... on Query { " + _nest(CHAIN[: levels - 1], "__typename", inline=True) + " } }"
 
 
 def aliases(count: int, field: str = "__typename") -> str:
@@ -75,14 +95,15 @@ async def post(api, query: str, variables: dict | None = None, token: str | None
     "build", [lambda n: "{ " + deep(n) + " }", via_fragments, via_inline_fragments]
 )
 async def test_depth_of_ten_passes_and_eleven_is_refused(api, build):
-    passed = await post(api, build(10))
-    assert data(passed)["__schema"]["types"]
-    assert_limited(await post(api, build(11)))
+    _, token = await api.staff(Role.ADMIN)
+    passed = await post(api, build(10), None, token)
+    assert data(passed)["messages"] == {"edges": []}
+    assert_limited(await post(api, build(11), None, token))
 
 
 async def test_depth_counts_a_fragment_spread_below_fields(api):
-    query = "{ __schema { types { fields { type { ...Deep } } } } } " + (
-        "fragment Deep on __Type { " + "ofType { " * 6 + "name" + " }" * 6 + " }"
+    query = "{ messages { edges { node { ...Deep } } } } fragment Deep on Message { " + (
+        _nest(CHAIN[3:], "__typename") + " }"
     )
     assert_limited(await post(api, query))
 
@@ -99,9 +120,9 @@ async def test_over_depth_runs_no_resolver(api):
             api, "{ customers { edges { node { id } } } " + deep(11) + " }", None, token
         )
     assert_limited(result)
-    # The bearer token is checked before the operation (one statement); the customers
-    # resolver's query runs only when the operation is allowed.
-    assert len(allowed.statements) == 2, allowed.statements
+    # The bearer token is checked before the operation (one statement); the customers and
+    # messages resolvers' queries run only when the operation is allowed.
+    assert len(allowed.statements) == 3, allowed.statements
     assert len(refused.statements) == 1, refused.statements
 
 
