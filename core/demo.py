@@ -1,10 +1,14 @@
-"""A small, realistic data set so a newcomer's GraphiQL has something to show."""
+"""A small, realistic data set so a newcomer's GraphiQL has something to show, and so every
+example in the README does what it says when run on it: the high-value customers hold
+email and in-app grants for promotions (the README's `send`) and take order updates in the
+app too (its live walkthrough); Amelia Hart and Diego Alvarez have a push device each.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tidings.core.enums import CategoryKind, Frequency, Role, Tier
+from tidings.core.enums import CategoryKind, Frequency, Platform, Role, Tier
 from tidings.core.ids import new_id
 from tidings.core.models import Category, Customer
 from tidings.core.services import Services
@@ -17,7 +21,14 @@ from tidings.plugins.manager import BUILTIN_CHANNELS
 CATEGORIES = [
     ("security", "Security alerts", CategoryKind.TRANSACTIONAL, ["email", "sms"], True, "sms"),
     ("orders", "Order updates", CategoryKind.TRANSACTIONAL, ["email", "push"], False, "email"),
-    ("promotions", "Promotions", CategoryKind.MARKETING, ["email", "push"], False, None),
+    (
+        "promotions",
+        "Promotions",
+        CategoryKind.MARKETING,
+        ["email", "push", "in_app"],
+        False,
+        None,
+    ),
     ("newsletter", "Monthly newsletter", CategoryKind.MARKETING, ["email"], False, None),
 ]
 
@@ -71,10 +82,27 @@ CUSTOMERS = [
 ]
 
 
+# Push registration tokens in FCM's shape; no real device answers to them.
+DEVICES = [
+    ("cust-1001", Platform.IOS, "demo-fcm-token-amelia-iphone-0001"),
+    ("cust-1003", Platform.ANDROID, "demo-fcm-token-diego-pixel-0003"),
+]
+
+
+class DemoRefusedError(Exception):
+    """The database holds data of its own: demo customers must never mix with real ones."""
+
+
 async def load_demo() -> str:
-    """Create the demo data unless it is there already; returns a one-line summary."""
+    """Create the demo data unless it is there already; returns a one-line summary.
+    Refuses a database that holds other customers (a real database, by all signs)."""
     if await Customer.filter(external_id="cust-1001").exists():
         return "demo data is already loaded"
+    if await Customer.exists():
+        raise DemoRefusedError(
+            "this database already holds customers of its own; demo data is loaded only into "
+            "an empty database (use a new TIDINGS_DATABASE_URL)"
+        )
     services = Services.build(frozenset(BUILTIN_CHANNELS))
     admin = Viewer(kind=ViewerKind.STAFF, id=new_id(), role=Role.ADMIN)
     for key, name, kind, channels, required, fallback in CATEGORIES:
@@ -115,6 +143,14 @@ async def load_demo() -> str:
             customer.id,
             GrantRequest("email", "newsletter", "signup_form", evidence=evidence),
         )
+        if customer.tier is Tier.HIGH_VALUE:
+            # What the README's `send` to HIGH_VALUE and its live walkthrough need.
+            for channel in ("email", "in_app"):
+                await services.consent.grant(
+                    admin,
+                    customer.id,
+                    GrantRequest(channel, "promotions", "signup_form", evidence=evidence),
+                )
         if index % 2 == 0:
             await services.consent.grant(
                 admin,
@@ -141,13 +177,18 @@ async def load_demo() -> str:
                 customer.id,
                 PreferenceRequest(
                     "orders",
-                    ["push", "email"],
+                    ["push", "email", "in_app"],
                     Frequency.REALTIME,
                     quiet_start="22:00",
                     quiet_end="08:00",
                 ),
             )
+    by_external_id = {customer.external_id: customer for customer in customers}
+    for external_id, platform, token in DEVICES:
+        await services.customers.register_device(
+            admin, by_external_id[external_id].id, platform, token
+        )
     return (
         f"loaded {len(CATEGORIES)} categories and {len(customers)} customers "
-        "with grants and preferences"
+        f"with grants, preferences and {len(DEVICES)} devices"
     )
