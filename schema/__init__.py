@@ -26,12 +26,15 @@ from tidings.schema.inbox.queries import InboxQueries
 from tidings.schema.live import Subscription
 from tidings.schema.messages.mutations import MessageMutations
 from tidings.schema.messages.queries import MessageQueries
+from tidings.schema.refetch import NodeQueries
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 @strawberry.type
-class Query(AccessQueries, CustomerQueries, CategoryQueries, MessageQueries, InboxQueries):
+class Query(
+    NodeQueries, AccessQueries, CustomerQueries, CategoryQueries, MessageQueries, InboxQueries
+):
     pass
 
 

@@ -14,8 +14,10 @@ from strawberry.types import Info as StrawberryInfo
 
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.models import (
+    Category,
     Customer,
     Device,
+    Message,
     PermissionEntry,
     Staff,
 )
@@ -73,6 +75,20 @@ class Loaders:
     @cached_property
     def devices(self) -> DataLoader[uuid.UUID, list[Device]]:
         return DataLoader(self._services.customers.devices_for)
+
+    @cached_property
+    def categories(self) -> DataLoader[str, Category | None]:
+        return DataLoader(self._services.categories.by_keys)
+
+    @cached_property
+    def messages(self) -> DataLoader[uuid.UUID, Message | None]:
+        """Messages the caller may see (None for the others)."""
+        services, viewer = self._services, self._viewer
+
+        async def load(ids: list[uuid.UUID]) -> list[Message | None]:
+            return await services.messages.get_many(viewer, ids) if viewer else [None] * len(ids)
+
+        return DataLoader(load)
 
 
 @dataclass

@@ -38,11 +38,20 @@ class NotFoundGraphQLError(GraphQLError):
         super().__init__(message, extensions={"code": "NOT_FOUND"})
 
 
+# The description of every mutation payload's `errors`.
+ERRORS = "What went wrong, if the caller can correct it; empty on success."
+
+
 @strawberry.type(description="An expected failure the caller can correct; `code` is stable.")
 class UserError:
-    code: str
-    field: str | None
-    message: str
+    code: str = strawberry.field(
+        description="Stable, for programs: NOT_FOUND, UNKNOWN_CATEGORY, INVALID_TIME, ..."
+    )
+    field: str | None = strawberry.field(
+        description='The input field at fault, as the client named it (e.g. "expiresAt"); '
+        "null when no one field is."
+    )
+    message: str = strawberry.field(description="For people; may change between versions.")
 
     @classmethod
     def from_error(cls, error: UserInputError) -> UserError:

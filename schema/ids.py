@@ -34,6 +34,20 @@ def from_global_id(value: str | None, type_name: str) -> uuid.UUID | None:
         return None
 
 
+def decode_global_id(value: str) -> tuple[str, uuid.UUID] | None:
+    """The type name and UUID inside a global ID; None for anything else (a raw UUID names
+    no type, so it is None here too)."""
+    try:
+        decoded = base64.b64decode(value.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    type_name, _, raw = decoded.partition(":")
+    try:
+        return type_name, uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
 # An id no row has: what a malformed or foreign ID becomes, so it is NOT_FOUND like any other.
 MISSING = uuid.UUID(int=0)
 

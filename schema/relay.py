@@ -11,25 +11,39 @@ from tidings.core.pagination import Page, encode_cursor
 
 NodeT = TypeVar("NodeT")
 
+# Descriptions of the paging arguments every connection field takes.
+FIRST = (
+    "How many items to return (the page size). More than the server's maximum "
+    "(`TIDINGS_MAX_PAGE_SIZE`, 100 by default) is refused with QUERY_LIMIT."
+)
+AFTER = "Return the items after this cursor (`pageInfo.endCursor` of the previous page)."
 
-@strawberry.type
+
+@strawberry.type(description="Where a page sits in its list, and the cursors to move on.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items come before this page (a page fetched with `after`)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The first item's cursor; null for an empty page."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The last item's cursor: pass it as `after` for the next page; null for an "
+        "empty page."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One item of a page, with its cursor.")
 class Edge(Generic[NodeT]):
-    cursor: str
-    node: NodeT
+    cursor: str = strawberry.field(description="Opaque; pass it as `after` to continue from here.")
+    node: NodeT = strawberry.field(description="The item.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a list (a Relay connection).")
 class Connection(Generic[NodeT]):
-    edges: list[Edge[NodeT]]
-    page_info: PageInfo
+    edges: list[Edge[NodeT]] = strawberry.field(description="The page's items, with cursors.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and cursors.")
 
     @strawberry.field(description="The nodes of `edges`, for clients that need no cursors.")
     def nodes(self) -> list[NodeT]:

@@ -45,6 +45,24 @@ class MessageService:
             return None
         return await Message.filter(id=message_id, **scope).first()
 
+    async def get_many(
+        self, viewer: Viewer, message_ids: Sequence[uuid.UUID]
+    ) -> list[Message | None]:
+        """Batch load for a DataLoader: each message the caller may see, else None."""
+        try:
+            scope = _scope(viewer)
+        except ForbiddenError:
+            return [None] * len(message_ids)
+        rows = {m.id: m for m in await Message.filter(id__in=list(set(message_ids)), **scope)}
+        return [rows.get(message_id) for message_id in message_ids]
+
+    async def delivery(self, viewer: Viewer, delivery_id: uuid.UUID) -> Delivery | None:
+        """A delivery of a message the caller may see, else None."""
+        delivery = await Delivery.filter(id=delivery_id).first()
+        if delivery is None or await self.get(viewer, delivery.message_id) is None:
+            return None
+        return delivery
+
     async def list(
         self, viewer: Viewer, first: int, after: str | None, category: str | None = None
     ) -> Page[Message]:
@@ -138,6 +156,12 @@ class MessageService:
             template.update_from_dict(values)
             await template.save()
         return template
+
+    async def template(self, viewer: Viewer, template_id: uuid.UUID) -> Template | None:
+        """A template, for staff and API keys of any role (as `templates` lists them)."""
+        if viewer.role is None:
+            return None
+        return await Template.filter(id=template_id).first()
 
     async def templates(self, category: str | None = None) -> list[Template]:
         query = Template.all()

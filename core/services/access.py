@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from tortoise.queryset import QuerySet
+
 from tidings.core import validation
 from tidings.core.enums import AccessAction, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
@@ -60,6 +62,23 @@ class AccessService:
             await self.live.viewer_revoked(ViewerKind.STAFF.value, grant.staff_id)
         return grant
 
+    async def get(self, viewer: Viewer, grant_id: uuid.UUID) -> AccessGrant | None:
+        """One grant, as `list` would show it; None when it is not there for the caller."""
+        try:
+            query = self._visible(viewer)
+        except ForbiddenError:
+            return None
+        return await query.filter(id=grant_id).first()
+
+    def _visible(self, viewer: Viewer) -> QuerySet[AccessGrant]:
+        """Active grants: ADMIN and AUDITOR see all; an agent sees its own."""
+        query = AccessGrant.filter(active_grants_q())
+        if viewer.has_role(Role.ADMIN, Role.AUDITOR):
+            return query
+        if viewer.has_role(Role.AGENT):
+            return query.filter(staff_id=viewer.id)
+        raise ForbiddenError("Only ADMIN, AUDITOR and agents list access grants.")
+
     async def list(
         self,
         viewer: Viewer,
@@ -69,13 +88,7 @@ class AccessService:
         customer_id: uuid.UUID | None = None,
     ) -> Page[AccessGrant]:
         """Active grants: ADMIN and AUDITOR see all; an agent sees its own."""
-        query = AccessGrant.filter(active_grants_q())
-        if viewer.has_role(Role.ADMIN, Role.AUDITOR):
-            pass
-        elif viewer.has_role(Role.AGENT):
-            query = query.filter(staff_id=viewer.id)
-        else:
-            raise ForbiddenError("Only ADMIN, AUDITOR and agents list access grants.")
+        query = self._visible(viewer)
         if staff_id is not None:
             query = query.filter(staff_id=staff_id)
         if customer_id is not None:

@@ -53,6 +53,11 @@ class CategoryService:
     async def get(self, key: str) -> Category | None:
         return await Category.filter(key=key).first()
 
+    async def by_keys(self, keys: Sequence[str]) -> list[Category | None]:
+        """Batch load for a DataLoader: the category of each key, None where there is none."""
+        rows = {row.key: row for row in await Category.filter(key__in=list(set(keys)))}
+        return [rows.get(key) for key in keys]
+
     def _may_manage(self, viewer: Viewer) -> None:
         if not viewer.has_role(Role.ADMIN, Role.MARKETER):
             raise ForbiddenError("Only ADMIN and MARKETER manage categories.")

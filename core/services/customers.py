@@ -223,6 +223,14 @@ class CustomerService:
         await device.delete()
         return device
 
+    async def device(self, viewer: Viewer, device_id: uuid.UUID) -> Device | None:
+        """A device, or None when it does not exist or the caller may not read the customer's
+        devices (personal data: the customer itself, ADMIN, an AGENT with READ)."""
+        device = await Device.filter(id=device_id).first()
+        if device is None or not await can_read_pii(viewer, device.customer_id):
+            return None
+        return device
+
     # Batch loads for DataLoaders -----------------------------------------------------------
 
     async def devices_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[Device]]:

@@ -78,6 +78,13 @@ class InboxService:
             query = query.filter(read_at__isnull=True)
         return await paginate(query, first, after, newest_first=True)
 
+    async def get(self, viewer: Viewer, notification_id: uuid.UUID) -> Notification | None:
+        """One of the calling customer's notifications in its inbox (not archived), else None:
+        nobody else ever reaches it."""
+        if not viewer.is_customer:
+            return None
+        return await _inbox(viewer.id).filter(id=notification_id).first()
+
     async def unread_count(self, viewer: Viewer) -> int:
         return await _unread(_owner(viewer))
 

@@ -180,6 +180,14 @@ class ApiKeyService:
     async def get(self, key_id: uuid.UUID) -> ApiKey | None:
         return await ApiKey.filter(id=key_id).first()
 
+    async def get_visible(self, viewer: Viewer, key_id: uuid.UUID) -> ApiKey | None:
+        """An unrevoked key, as `list` shows it to ADMIN and AUDITOR; a key sees itself."""
+        if viewer.has_role(Role.ADMIN, Role.AUDITOR) or (
+            viewer.kind is ViewerKind.API_KEY and viewer.id == key_id
+        ):
+            return await ApiKey.filter(id=key_id, revoked_at__isnull=True).first()
+        return None
+
     async def list(self, viewer: Viewer, first: int, after: str | None) -> Page[ApiKey]:
         if not viewer.has_role(Role.ADMIN, Role.AUDITOR):
             raise ForbiddenError("Only ADMIN and AUDITOR list API keys.")

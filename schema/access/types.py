@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from tidings.core.enums import AccessAction, Role
+from tidings.core.enums import AccessAction
 from tidings.core.models import AccessGrant as AccessGrantModel
 from tidings.core.models import ApiKey as ApiKeyModel
 from tidings.core.models import Staff as StaffModel
 from tidings.schema.context import Info
+from tidings.schema.enums import AccessActionEnum, RoleEnum
 from tidings.schema.ids import to_global_id
 from tidings.schema.node import Node
 from tidings.schema.permissions import CanReadStaffEmail
@@ -20,22 +21,30 @@ from tidings.schema.permissions import CanReadStaffEmail
 if TYPE_CHECKING:
     from tidings.schema.customers.types import Customer
 
-RoleEnum = strawberry.enum(Role, name="Role")
-AccessActionEnum = strawberry.enum(AccessAction, name="AccessAction")
 CustomerType = Annotated["Customer", strawberry.lazy("tidings.schema.customers.types")]
 
 
-@strawberry.type
+@strawberry.type(
+    description="A staff member's account. ADMIN and AUDITOR see every member; others only "
+    "themselves (and, for an agent, itself on its access grants)."
+)
 class Staff(Node):
-    id: strawberry.ID
-    role: RoleEnum
-    active: bool
-    created_at: datetime
-    last_login_at: datetime | None
+    role: RoleEnum = strawberry.field(description="What the member may see and do.")
+    active: bool = strawberry.field(
+        description="False once deactivated: it can no longer log in, and its tokens stop working."
+    )
+    created_at: datetime = strawberry.field(description="When the account was created.")
+    last_login_at: datetime | None = strawberry.field(
+        description="When it last logged in; null if it never has."
+    )
     staff_uuid: strawberry.Private[uuid.UUID]
     email_value: strawberry.Private[str]
 
-    @strawberry.field(permission_classes=[CanReadStaffEmail])
+    @strawberry.field(
+        description="The login email: ADMIN, or the member itself; null with FORBIDDEN for "
+        "other callers.",
+        permission_classes=[CanReadStaffEmail],
+    )
     def email(self) -> str | None:
         return self.email_value
 
@@ -52,14 +61,19 @@ class Staff(Node):
         )
 
 
-@strawberry.type(description="A key for the company's back end; its secret is shown once.")
+@strawberry.type(
+    description="A key for the company's back end, acting with its role; its secret is shown "
+    "once, at creation. ADMIN and AUDITOR see unrevoked keys; a key sees itself."
+)
 class ApiKey(Node):
-    id: strawberry.ID
-    name: str
-    role: RoleEnum
+    name: str = strawberry.field(description='A name to tell keys apart, e.g. "checkout".')
+    role: RoleEnum = strawberry.field(description="The role the key acts with.")
     prefix: str = strawberry.field(description="The secret's first characters, to recognise it.")
-    created_at: datetime
-    last_used_at: datetime | None
+    created_at: datetime = strawberry.field(description="When the key was created.")
+    last_used_at: datetime | None = strawberry.field(
+        description="When it last authenticated a request (updated at most once a minute); null "
+        "if never."
+    )
 
     @classmethod
     def from_model(cls, row: ApiKeyModel) -> ApiKey:
@@ -73,16 +87,22 @@ class ApiKey(Node):
         )
 
 
-@strawberry.type(description="A staff member's access to one customer.")
+@strawberry.type(
+    description="A staff member's (an agent's) access to one customer. ADMIN and AUDITOR see "
+    "every active grant; an agent its own."
+)
 class AccessGrant(Node):
-    id: strawberry.ID
-    actions: list[AccessActionEnum]
-    expires_at: datetime | None
-    created_at: datetime
+    actions: list[AccessActionEnum] = strawberry.field(
+        description="What the agent may do for the customer; READ includes its personal data."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When the access ends; null: until revoked."
+    )
+    created_at: datetime = strawberry.field(description="When it was granted.")
     staff_uuid: strawberry.Private[uuid.UUID]
     customer_uuid: strawberry.Private[uuid.UUID]
 
-    @strawberry.field
+    @strawberry.field(description="The staff member holding the access.")
     async def staff(self, info: Info) -> Staff:
         row = await info.context.loaders.staff.load(self.staff_uuid)
         assert row is not None  # the grant cascades away with its staff member

@@ -10,22 +10,17 @@ import strawberry
 from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
-from tidings.core.enums import Frequency, GrantStatus, Platform, Tier
 from tidings.core.models import Customer as CustomerModel
 from tidings.core.models import Device as DeviceModel
 from tidings.core.models import PermissionEntry
 from tidings.core.models import Preference as PreferenceModel
 from tidings.core.services.consent import PreferenceRow, StateRow, effective_status
 from tidings.schema.context import Info
+from tidings.schema.enums import FrequencyEnum, GrantStatusEnum, PlatformEnum, TierEnum
 from tidings.schema.ids import to_global_id
 from tidings.schema.node import Node
 from tidings.schema.permissions import CanReadCustomerPII
-from tidings.schema.relay import Connection, connection, page_size
-
-TierEnum = strawberry.enum(Tier, name="Tier")
-GrantStatusEnum = strawberry.enum(GrantStatus, name="GrantStatus")
-FrequencyEnum = strawberry.enum(Frequency, name="Frequency")
-PlatformEnum = strawberry.enum(Platform, name="Platform")
+from tidings.schema.relay import AFTER, FIRST, Connection, connection, page_size
 
 
 def mask_email(address: str | None) -> str | None:
@@ -36,16 +31,31 @@ def mask_email(address: str | None) -> str | None:
     return f"{local[:1]}***@{domain}"
 
 
-@strawberry.type
+@strawberry.type(
+    description="A customer's permission for one channel and category: a ledger entry, or the "
+    "current state it set. Seen by whoever may see the customer; its evidence is personal data."
+)
 class PermissionGrant(Node):
-    id: strawberry.ID
-    channel: str
-    category: str
-    status: GrantStatusEnum
-    source: str
-    granted_at: datetime | None
-    withdrawn_at: datetime | None
-    expires_at: datetime | None
+    channel: str = strawberry.field(
+        description='The channel: "email", "sms", "push", "in_app", or one a plugin adds.'
+    )
+    category: str = strawberry.field(description="The category's key.")
+    status: GrantStatusEnum = strawberry.field(
+        description="GRANTED, WITHDRAWN, or EXPIRED once `expiresAt` has passed."
+    )
+    source: str = strawberry.field(
+        description='How it was given or refused: "signup_form", "preference_center", "api", '
+        '"import", ...'
+    )
+    granted_at: datetime | None = strawberry.field(
+        description="When it was granted; null for a refusal."
+    )
+    withdrawn_at: datetime | None = strawberry.field(
+        description="When it was withdrawn or refused; null while granted."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When a grant lapses (status EXPIRED after it); null: it does not."
+    )
     customer_uuid: strawberry.Private[uuid.UUID]
     entry_uuid: strawberry.Private[uuid.UUID]
     entry: strawberry.Private[PermissionEntry | None]
@@ -104,18 +114,30 @@ class PermissionGrant(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="A daily window in the customer's timezone when a category's messages wait "
+    "(DEFERRED, reason QUIET_HOURS) until it ends."
+)
 class QuietHours:
-    start: str
-    end: str
+    start: str = strawberry.field(description='When it begins, "HH:MM" (24 h), e.g. "22:00".')
+    end: str = strawberry.field(
+        description='When it ends, "HH:MM"; earlier than `start` spans midnight, e.g. "08:00".'
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="How a customer wants one category's messages. Where it has none, the "
+    "category's default channels and its tier's policy apply."
+)
 class Preference:
-    category: str
-    channels: list[str]
-    frequency: FrequencyEnum
-    quiet_hours: QuietHours | None
+    category: str = strawberry.field(description="The category's key.")
+    channels: list[str] = strawberry.field(
+        description="The channels it wants the category on; others are OPTED_OUT."
+    )
+    frequency: FrequencyEnum = strawberry.field(description="Each message, or a digest.")
+    quiet_hours: QuietHours | None = strawberry.field(
+        description="Its quiet hours for the category; null: none."
+    )
 
     @classmethod
     def from_model(cls, row: PreferenceModel | PreferenceRow) -> Preference:
@@ -132,12 +154,16 @@ class Preference:
         )
 
 
-@strawberry.type(description="A push target. The token itself is never returned.")
+@strawberry.type(
+    description="A push target: an FCM registration token (or Firebase installation id). The "
+    "token itself is never returned. Personal data: the customer, ADMIN, or an AGENT with READ."
+)
 class Device(Node):
-    id: strawberry.ID
-    platform: PlatformEnum
-    created_at: datetime
-    last_seen_at: datetime | None
+    platform: PlatformEnum = strawberry.field(description="The device's platform.")
+    created_at: datetime = strawberry.field(description="When it was first registered.")
+    last_seen_at: datetime | None = strawberry.field(
+        description="When it was last registered: registering a known token again updates it."
+    )
 
     @classmethod
     def from_model(cls, row: DeviceModel) -> Device:
@@ -149,28 +175,50 @@ class Device(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Someone the company messages. ADMIN, MARKETER and AUDITOR see every customer; "
+    "an AGENT those it holds an unexpired access grant for; a customer token only itself. One "
+    "the caller may not see is null, exactly like one that does not exist. Email, phone, devices "
+    "and consent evidence are personal data: the customer, ADMIN, or an AGENT with READ."
+)
 class Customer(Node):
-    id: strawberry.ID
-    external_id: str
-    name: str | None
-    locale: str
-    timezone: str
-    tier: TierEnum
-    attributes: JSON
-    created_at: datetime
+    external_id: str = strawberry.field(
+        description="The company's own id for the customer; unique."
+    )
+    name: str | None = strawberry.field(description="The customer's name, if known.")
+    locale: str = strawberry.field(
+        description='BCP 47, e.g. "zh-CN" (default "en"): which template is used.'
+    )
+    timezone: str = strawberry.field(
+        description='IANA, e.g. "Asia/Shanghai" (default "UTC"): where quiet hours and digests '
+        "are reckoned."
+    )
+    tier: TierEnum = strawberry.field(description="Its value tier (default ORDINARY).")
+    attributes: JSON = strawberry.field(
+        description="Free-form data the company keeps with the customer; a channel a plugin "
+        'adds reads its address from the attribute named after it (e.g. `"chat"`).'
+    )
+    created_at: datetime = strawberry.field(description="When the customer was created.")
     email_masked: str | None = strawberry.field(
-        description='Recognisable, not usable: "j***@example.com".'
+        description='Recognisable, not usable: "j***@example.com". Anyone who may see the '
+        "customer; null when it has no email."
     )
     customer_uuid: strawberry.Private[uuid.UUID]
     email_value: strawberry.Private[str | None]
     phone_value: strawberry.Private[str | None]
 
-    @strawberry.field(permission_classes=[CanReadCustomerPII])
+    @strawberry.field(
+        description="Personal data: the customer, ADMIN, or an AGENT with a READ grant; null "
+        "with FORBIDDEN for other callers. Null too when the customer has none.",
+        permission_classes=[CanReadCustomerPII],
+    )
     def email(self) -> str | None:
         return self.email_value
 
-    @strawberry.field(permission_classes=[CanReadCustomerPII])
+    @strawberry.field(
+        description='E.164, e.g. "+14155550100". Personal data, as `email`.',
+        permission_classes=[CanReadCustomerPII],
+    )
     def phone(self) -> str | None:
         return self.phone_value
 
@@ -180,9 +228,14 @@ class Customer(Node):
         rows = await info.context.loaders.grants.load(self.customer_uuid)
         return [PermissionGrant.from_state(row, now) for row in rows]
 
-    @strawberry.field(description="The consent ledger, newest first.")
+    @strawberry.field(
+        description="The consent ledger, newest first: every grant, withdrawal and refusal."
+    )
     async def permission_history(
-        self, info: Info, first: int | None = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[PermissionGrant]:
         page = await info.context.services.consent.history(
             self.customer_uuid, page_size(first, info.context.max_page_size, 50), after
@@ -190,7 +243,7 @@ class Customer(Node):
         now = datetime.now(UTC)
         return connection(page, lambda row: PermissionGrant.from_entry(row, now))
 
-    @strawberry.field
+    @strawberry.field(description="One per category the customer has set a preference for.")
     async def preferences(self, info: Info) -> list[Preference]:
         rows = await info.context.loaders.preferences.load(self.customer_uuid)
         return [Preference.from_model(row) for row in rows]

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from tidings.core.models.messages import Notification as NotificationModel
-from tidings.schema.errors import UserError
+from tidings.schema.errors import ERRORS, UserError
 from tidings.schema.ids import to_global_id
 from tidings.schema.node import Node
 
@@ -26,15 +26,19 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
 
 
-@strawberry.type(description="One in-app notification, as the customer's app receives it.")
+@strawberry.type(
+    description="One in-app notification, as the customer's app receives it. Only ever "
+    "returned to the customer it belongs to."
+)
 class Notification(Node):
-    id: strawberry.ID
-    category: str
-    title: str
-    body: str
-    data: JSON | None
-    created_at: datetime
-    read_at: datetime | None
+    category: str = strawberry.field(description="The key of the message's category.")
+    title: str = strawberry.field(description="The title, rendered for the customer.")
+    body: str = strawberry.field(description="The body, rendered for the customer.")
+    data: JSON | None = strawberry.field(
+        description="The send's `data`, for the app (a deep link, an order id, ...); null if none."
+    )
+    created_at: datetime = strawberry.field(description="When it reached the inbox.")
+    read_at: datetime | None = strawberry.field(description="When it was read; null: unread.")
     customer_uuid: strawberry.Private[uuid.UUID]
 
     @classmethod
@@ -67,9 +71,11 @@ class Notification(Node):
 
 @strawberry.type(description="Read and archive changes made on the customer's other devices.")
 class InboxUpdate:
-    unread_count: int
-    read_ids: list[strawberry.ID]
-    archived_ids: list[strawberry.ID]
+    unread_count: int = strawberry.field(description="The unread count after the change.")
+    read_ids: list[strawberry.ID] = strawberry.field(description="Notifications newly marked read.")
+    archived_ids: list[strawberry.ID] = strawberry.field(
+        description="Notifications newly archived (taken out of the inbox)."
+    )
 
     @classmethod
     def from_event_data(cls, data: dict[str, Any]) -> InboxUpdate:
@@ -81,7 +87,7 @@ class InboxUpdate:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The result of an inbox change.")
 class InboxPayload:
     unread_count: int = strawberry.field(description="The caller's unread count, after the change.")
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description=ERRORS)

@@ -8,65 +8,106 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from tidings.core.enums import DeliveryStatus, MessageStatus
 from tidings.core.models.messages import Delivery as DeliveryModel
 from tidings.core.models.messages import Message as MessageModel
 from tidings.core.models.messages import Template as TemplateModel
 from tidings.core.policy import Decision
+from tidings.schema.categories.types import Category
 from tidings.schema.context import Info
+from tidings.schema.enums import (
+    DeliveryReasonEnum,
+    DeliveryStatusEnum,
+    MessageStatusEnum,
+    RuleVerdictEnum,
+    delivery_reason,
+    rule_verdict,
+)
 from tidings.schema.ids import to_global_id
 from tidings.schema.node import Node
 from tidings.schema.permissions import CanReadDeliveryErrors, CanReadMessageContent
-from tidings.schema.relay import Connection, connection, page_size
+from tidings.schema.relay import AFTER, FIRST, Connection, connection, page_size
 
 if TYPE_CHECKING:
     from tidings.schema.customers.types import Customer
 
-DeliveryStatusEnum = strawberry.enum(DeliveryStatus, name="DeliveryStatus")
-MessageStatusEnum = strawberry.enum(MessageStatus, name="MessageStatus")
 CustomerType = Annotated["Customer", strawberry.lazy("tidings.schema.customers.types")]
 
 
-@strawberry.type
+@strawberry.type(description="What one policy rule said about a delivery, in the order rules run.")
 class RuleOutcome:
-    rule: str
-    verdict: str
-    detail: str | None
+    rule: str = strawberry.field(
+        description="The rule, named as the reason it gives when it stops a delivery: "
+        "NO_PERMISSION, OPTED_OUT, NO_ADDRESS, FREQUENCY_CAP, QUIET_HOURS or DIGEST."
+    )
+    verdict: RuleVerdictEnum = strawberry.field(description="What the rule said.")
+    detail: str | None = strawberry.field(
+        description='Why, in words for people ("permission GRANTED", "required", ...); '
+        "not meant to be parsed."
+    )
+
+    @classmethod
+    def from_stored(cls, rule: str, verdict: str, detail: str | None) -> RuleOutcome:
+        return cls(rule=rule, verdict=rule_verdict(verdict), detail=detail)
 
 
 @strawberry.type(description="A decision, and every rule that spoke; nothing was sent.")
 class DeliveryExplanation:
-    status: DeliveryStatusEnum
-    reason: str | None
-    channel: str
-    not_before: datetime | None
-    rules: list[RuleOutcome]
+    status: DeliveryStatusEnum = strawberry.field(
+        description="What a send now would give: SUPPRESSED, DEFERRED or QUEUED."
+    )
+    reason: DeliveryReasonEnum | None = strawberry.field(
+        description="The rule that stopped or deferred it; null when QUEUED."
+    )
+    channel: str = strawberry.field(
+        description="The channel decided: the one asked for, or the category's fallback channel "
+        "when the first had no address."
+    )
+    not_before: datetime | None = strawberry.field(
+        description="For DEFERRED: when it would be sent (the end of quiet hours, or the next "
+        "digest); null otherwise."
+    )
+    rules: list[RuleOutcome] = strawberry.field(
+        description="Every rule that spoke, in order, up to the one that stopped it."
+    )
 
     @classmethod
     def from_decision(cls, decision: Decision) -> DeliveryExplanation:
         return cls(
             status=decision.status,
-            reason=decision.reason,
+            reason=delivery_reason(decision.reason),
             channel=decision.channel,
             not_before=decision.not_before,
-            rules=[
-                RuleOutcome(rule=r.rule, verdict=r.verdict, detail=r.detail) for r in decision.rules
-            ],
+            rules=[RuleOutcome.from_stored(r.rule, r.verdict, r.detail) for r in decision.rules],
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="One recipient on one channel of a message: decided by the policy engine, then "
+    "sent by a worker. Seen by whoever may see its message."
+)
 class Delivery(Node):
-    id: strawberry.ID
-    channel: str
-    status: DeliveryStatusEnum
-    reason: str | None
-    attempts: int
-    not_before: datetime | None
-    provider: str | None
-    created_at: datetime
-    updated_at: datetime
-    rules: list[RuleOutcome]
+    channel: str = strawberry.field(
+        description='The channel: "email", "sms", "push", "in_app", or one a plugin adds.'
+    )
+    status: DeliveryStatusEnum = strawberry.field(description="Where the delivery stands.")
+    reason: DeliveryReasonEnum | None = strawberry.field(
+        description="Why it is SUPPRESSED, DEFERRED or FAILED; null otherwise."
+    )
+    attempts: int = strawberry.field(
+        description="Times a provider was tried; reset to 0 when an admin retries it."
+    )
+    not_before: datetime | None = strawberry.field(
+        description="Not sent before this time: the end of quiet hours, the digest, or the "
+        "next retry after a transient failure."
+    )
+    provider: str | None = strawberry.field(
+        description='The provider that last tried it (e.g. "smtp"); null before any attempt.'
+    )
+    created_at: datetime = strawberry.field(description="When it was decided.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    rules: list[RuleOutcome] = strawberry.field(
+        description="The policy rules as they spoke when it was decided."
+    )
     customer_uuid: strawberry.Private[uuid.UUID]
     message_uuid: strawberry.Private[uuid.UUID]
     error_value: strawberry.Private[str | None]
@@ -78,8 +119,16 @@ class Delivery(Node):
         row = await info.context.loaders.customers.load(self.customer_uuid)
         return Customer.from_model(row) if row else None
 
+    @strawberry.field(description="The message this delivery belongs to.")
+    async def message(self, info: Info) -> Message:
+        row = await info.context.loaders.messages.load(self.message_uuid)
+        # A delivery is only ever reached through a message the caller may see.
+        assert row is not None, "a delivery's message is visible wherever the delivery is"
+        return Message.from_model(row)
+
     @strawberry.field(
-        description="The provider's last error, for admins.",
+        description="The provider's last error (it may quote an address). ADMIN only: null "
+        "with FORBIDDEN for other callers.",
         permission_classes=[CanReadDeliveryErrors],
     )
     def last_error(self) -> str | None:
@@ -91,14 +140,14 @@ class Delivery(Node):
             id=to_global_id("Delivery", row.id),
             channel=row.channel,
             status=row.status,
-            reason=row.reason,
+            reason=delivery_reason(row.reason),
             attempts=row.attempts,
             not_before=row.not_before,
             provider=row.provider,
             created_at=row.created_at,
             updated_at=row.updated_at,
             rules=[
-                RuleOutcome(rule=r["rule"], verdict=r["verdict"], detail=r.get("detail"))
+                RuleOutcome.from_stored(r["rule"], r["verdict"], r.get("detail"))
                 for r in row.rules or []
             ],
             customer_uuid=row.customer_id,
@@ -107,39 +156,63 @@ class Delivery(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="How many of a message's deliveries stand at one status.")
 class DeliveryCount:
-    status: DeliveryStatusEnum
-    count: int
+    status: DeliveryStatusEnum = strawberry.field(description="The status counted.")
+    count: int = strawberry.field(description="Deliveries at that status (at least 1).")
 
 
-@strawberry.type
+@strawberry.type(
+    description="One send: its content and audience, and a delivery per recipient and channel. "
+    "Staff see every message, but an AGENT only those it sent; customers none (their "
+    "notifications are the inbox)."
+)
 class Message(Node):
-    id: strawberry.ID
-    category: str
-    status: MessageStatusEnum
-    created_at: datetime
-    schedule_at: datetime | None
+    status: MessageStatusEnum = strawberry.field(
+        description="ACCEPTED until every recipient's deliveries exist, then EXPANDED."
+    )
+    created_at: datetime = strawberry.field(description="When it was sent.")
+    schedule_at: datetime | None = strawberry.field(
+        description="When it is decided and delivered, if `send` scheduled it; null for now."
+    )
+    category_key: strawberry.Private[str]
     message_uuid: strawberry.Private[uuid.UUID]
     title_value: strawberry.Private[str | None]
     body_value: strawberry.Private[str | None]
 
-    @strawberry.field(permission_classes=[CanReadMessageContent])
+    @strawberry.field(description="What the message is about.")
+    async def category(self, info: Info) -> Category:
+        row = await info.context.loaders.categories.load(self.category_key)
+        assert row is not None, "categories are never deleted"
+        return Category.from_model(row)
+
+    @strawberry.field(
+        description="The title as sent (null for a templated send). Null with FORBIDDEN for "
+        "AUDITOR, who reads no content.",
+        permission_classes=[CanReadMessageContent],
+    )
     def title(self) -> str | None:
         return self.title_value
 
-    @strawberry.field(permission_classes=[CanReadMessageContent])
+    @strawberry.field(
+        description="The body as sent (null for a templated send). Null with FORBIDDEN for "
+        "AUDITOR, who reads no content.",
+        permission_classes=[CanReadMessageContent],
+    )
     def body(self) -> str | None:
         return self.body_value
 
-    @strawberry.field(description="One per status present.")
+    @strawberry.field(description="One count per status present, in DeliveryStatus order.")
     async def delivery_counts(self, info: Info) -> list[DeliveryCount]:
         counts = await info.context.loaders.delivery_counts.load(self.message_uuid)
         return [DeliveryCount(status=status, count=count) for status, count in counts]
 
-    @strawberry.field
+    @strawberry.field(description="The message's deliveries, oldest first.")
     async def deliveries(
-        self, info: Info, first: int | None = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[Delivery]:
         page = await info.context.services.messages.deliveries(
             self.message_uuid, page_size(first, info.context.max_page_size, 50), after
@@ -150,7 +223,7 @@ class Message(Node):
     def from_model(cls, row: MessageModel) -> Message:
         return cls(
             id=to_global_id("Message", row.id),
-            category=row.category,
+            category_key=row.category,
             status=row.status,
             created_at=row.created_at,
             schedule_at=row.schedule_at,
@@ -160,27 +233,42 @@ class Message(Node):
         )
 
 
-@strawberry.type(description="Content per category, channel and locale (Jinja2, sandboxed).")
+@strawberry.type(
+    description="Stored content for a category, channel and locale (Jinja2, sandboxed), used by "
+    "a send without content. Any staff role may list templates; AUDITOR reads no content."
+)
 class Template(Node):
-    id: strawberry.ID
-    category: str
-    channel: str
-    locale: str
-    updated_at: datetime
+    category: str = strawberry.field(description="The category's key.")
+    channel: str = strawberry.field(description="The channel it is written for.")
+    locale: str = strawberry.field(
+        description='The BCP 47 locale it is written in, e.g. "zh-CN"; customers get the '
+        "template of their locale."
+    )
+    updated_at: datetime = strawberry.field(description="When it was last set.")
     title_value: strawberry.Private[str]
     body_value: strawberry.Private[str]
     html_value: strawberry.Private[str | None]
 
     # A template is message content: AUDITOR reads it no more than it reads messages.
-    @strawberry.field(permission_classes=[CanReadMessageContent])
+    @strawberry.field(
+        description="The title template. Null with FORBIDDEN for AUDITOR.",
+        permission_classes=[CanReadMessageContent],
+    )
     def title(self) -> str | None:
         return self.title_value
 
-    @strawberry.field(permission_classes=[CanReadMessageContent])
+    @strawberry.field(
+        description="The body template (plain text). Null with FORBIDDEN for AUDITOR.",
+        permission_classes=[CanReadMessageContent],
+    )
     def body(self) -> str | None:
         return self.body_value
 
-    @strawberry.field(permission_classes=[CanReadMessageContent])
+    @strawberry.field(
+        description="The HTML body template, for email; null when there is none. Null with "
+        "FORBIDDEN for AUDITOR.",
+        permission_classes=[CanReadMessageContent],
+    )
     def html(self) -> str | None:
         return self.html_value
 

@@ -14,8 +14,8 @@ from tidings.core.models.messages import Message
 from tidings.schema.ids import to_global_id
 
 MESSAGE = """query($id: ID!) { message(id: $id) {
-  id category title body deliveryCounts { status count }
-  deliveries { nodes { id status reason lastError customer { id email phone } } }
+  id category { key } title body deliveryCounts { status count }
+  deliveries { nodes { id status reason lastError message { id } customer { id email phone } } }
 } }"""
 MESSAGES = "{ messages { nodes { id title body } } }"
 FAILED = "{ failedDeliveries { nodes { reason lastError customer { id email } } } }"
@@ -39,7 +39,7 @@ async def test_auditor_sees_messages_without_content(api, caller):
     result = await ask(api, world, caller, MESSAGE, "broadcast")
     message = result["data"]["message"]
     assert message["id"] == to_global_id("Message", row.id)
-    assert message["category"] == row.category
+    assert message["category"] == {"key": row.category}
     assert (message["title"], message["body"]) == (None, None)
     assert {"status": "FAILED", "count": 1} in message["deliveryCounts"]
     forbidden = error_paths(result)
@@ -104,6 +104,9 @@ async def test_a_deliverys_recipient_follows_the_callers_customer_rules(api):
     # ADMIN reads everything, the provider's error too (scrubbed of the address it quoted).
     admin = await ask(api, world, "ADMIN", MESSAGE, "broadcast")
     assert not error_paths(admin)
+    message_id = to_global_id("Message", world.messages["broadcast"])
+    nodes = admin["data"]["message"]["deliveries"]["nodes"]
+    assert {n["message"]["id"] for n in nodes} == {message_id}  # each links back to it
     failed = recipients(admin)[target_id]
     assert (failed["status"], failed["reason"]) == ("FAILED", "INVALID_ADDRESS")
     assert REFUSED_ERROR_PART in failed["lastError"]

@@ -13,16 +13,29 @@ import pytest
 
 from tests.conftest import data
 from tests.sql_statements import statement_log
-from tidings.core.enums import AccessAction, Frequency, GrantStatus, Platform, Role
+from tidings.core.enums import (
+    AccessAction,
+    CategoryKind,
+    DeliveryStatus,
+    Frequency,
+    GrantStatus,
+    MessageStatus,
+    Platform,
+    Role,
+)
 from tidings.core.ids import new_id
 from tidings.core.models import (
     AccessGrant,
+    Category,
     Customer,
+    Delivery,
     Device,
+    Message,
     PermissionEntry,
     PermissionState,
     Preference,
 )
+from tidings.schema.ids import to_global_id
 
 CUSTOMERS = 105
 SIZES = (5, 50, 100)
@@ -214,3 +227,82 @@ async def test_statement_count_does_not_grow_with_the_page(api, role, query, exp
     found = await counts_for(api, query, token)
     assert_constant(found, expected)
     assert len(expected) <= 6
+
+
+# Messages: each message's category, and each delivery's message, come in one batch a page.
+MESSAGE_CATEGORIES = """
+query($first: Int) { messages(first: $first) { nodes { id category { key name kind } } } }
+"""
+DELIVERY_MESSAGES = """
+query($id: ID!, $first: Int) {
+  message(id: $id) { deliveries(first: $first) { nodes { id message { id category { key } } } } }
+}
+"""
+
+
+async def populate_messages(customer_ids: list[uuid.UUID]) -> uuid.UUID:
+    """A message per customer, each in a category of its own; the first message has a
+    delivery to every customer. Returns the first message's id."""
+    categories = [
+        Category(
+            key=f"cat-{i:03}",
+            name=f"Category {i}",
+            kind=CategoryKind.MARKETING,
+            respect_quiet_hours=True,
+        )
+        for i in range(len(customer_ids))
+    ]
+    await Category.bulk_create(categories)
+    messages = [
+        Message(
+            id=new_id(),
+            category=category.key,
+            status=MessageStatus.EXPANDED,
+            idempotency_scope="test",
+            idempotency_key=f"n1-{i:03}",
+            request_hash="x",
+            audience={},
+            created_by="test",
+        )
+        for i, category in enumerate(categories)
+    ]
+    await Message.bulk_create(messages)
+    first = messages[0]
+    await Delivery.bulk_create(
+        [
+            Delivery(
+                id=new_id(),
+                message_id=first.id,
+                customer_id=customer_id,
+                channel="email",
+                status=DeliveryStatus.SENT,
+            )
+            for customer_id in customer_ids
+        ]
+    )
+    return first.id
+
+
+async def test_categories_and_messages_are_batched(api):
+    first_message = await populate_messages(await populate())
+    _, token = await api.staff(Role.ADMIN)
+    message_id = to_global_id("Message", first_message)
+    for first in SIZES:
+        with statement_log() as log:
+            result = data(await api.gql(MESSAGE_CATEGORIES, {"first": first}, token))
+        nodes = result["messages"]["nodes"]
+        assert len(nodes) == first
+        assert all(n["category"]["key"].startswith("cat-") for n in nodes)
+        assert log.tables() == ["staff", "messages", "categories"], (first, log.tables())
+
+        with statement_log() as log:
+            result = data(
+                await api.gql(DELIVERY_MESSAGES, {"id": message_id, "first": first}, token)
+            )
+        nodes = result["message"]["deliveries"]["nodes"]
+        assert len(nodes) == first
+        assert {n["message"]["id"] for n in nodes} == {message_id}
+        assert log.tables() == ["staff", "messages", "deliveries", "messages", "categories"], (
+            first,
+            log.tables(),
+        )
