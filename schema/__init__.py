@@ -31,14 +31,20 @@ from tidings.schema.refetch import NodeQueries
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
-@strawberry.type
+@strawberry.type(
+    description="Reads. Every field needs a bearer token (`Authorization: Bearer ...`); what "
+    "a caller sees follows its role, as each type says."
+)
 class Query(
     NodeQueries, AccessQueries, CustomerQueries, CategoryQueries, MessageQueries, InboxQueries
 ):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes. Expected failures the caller can correct come back as `errors` in "
+    "the payload; an operation the caller's role may not perform is a FORBIDDEN error."
+)
 class Mutation(
     AccessMutations, CustomerMutations, CategoryMutations, MessageMutations, InboxMutations
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
+from typing import Annotated
 
 import strawberry
 
@@ -33,7 +34,11 @@ ONLY_INBOX = frozenset({INBOX})
 ONLY_DELIVERIES = frozenset({DELIVERY})
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live events over the websocket at /graphql (`graphql-transport-ws`), with the "
+    "bearer token in `connection_init`. The caller is checked again for every event; when it "
+    "is no longer allowed, the socket closes with 4403."
+)
 class Subscription:
     @strawberry.subscription(
         permission_classes=[CustomersOnly],
@@ -78,7 +83,11 @@ class Subscription:
         "message. After a gap in the bus, the deliveries changed meanwhile are sent again.",
     )
     async def delivery_updates(
-        self, info: Info, message_id: strawberry.ID
+        self,
+        info: Info,
+        message_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The message to follow.")
+        ],
     ) -> AsyncGenerator[Delivery, None]:
         viewer = info.context.viewer
         message = await info.context.services.messages.get(
