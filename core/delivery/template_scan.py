@@ -68,8 +68,8 @@ def find_problems(
         kind, known = ("filter", known_filters)
         if isinstance(node, nodes.Test):
             kind, known = ("test", known_tests)
-        if node.name not in known:
-            problems.append(Problem(node.lineno, f"unknown {kind} {node.name!r}"))
+        if node.name not in known:  # worded as Jinja words those it finds while parsing
+            problems.append(Problem(node.lineno, f"No {kind} named {node.name!r}."))
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         key = _key(node)
         if isinstance(key, str) and key.startswith("_"):
