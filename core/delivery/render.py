@@ -110,6 +110,8 @@ def check_template(source: str, field: str, *, html: bool = False) -> str:
     except TemplateError as error:
         line = getattr(error, "lineno", None)
         raise _invalid(field, line, getattr(error, "message", None) or str(error)) from None
+    except (RecursionError, SyntaxError):  # Jinja's parser, or Python compiling its output
+        raise _invalid(field, None, "the template is nested too deeply") from None
     if problems:
         first = problems[0]
         message = first.message

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import meta, nodes
+from jinja2 import nodes
 
 ANY_KEY = "*"
 
@@ -24,6 +24,8 @@ ANY_KEY = "*"
 # for a map whose keys are the sender's.
 VariableTree = dict[str, "VariableTree | None"]
 
+# Names Jinja provides inside loops, macros and blocks.
+_IMPLICIT = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
 _LOADERS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
 
@@ -106,14 +108,18 @@ def literal_names(tree: nodes.Template) -> set[str]:
 def _unknown_variables(
     tree: nodes.Template, variables: VariableTree, functions: set[str]
 ) -> Iterator[Problem]:
-    first_use: dict[str, int] = {}
-    for name in tree.find_all(nodes.Name):
-        if name.ctx == "load":
-            first_use.setdefault(name.name, name.lineno)
-    for name in sorted(meta.find_undeclared_variables(tree) - set(variables) - functions):
-        yield Problem(first_use.get(name, 1), f"unknown variable {name}")
-    # A root the template assigns itself ({% set data = ... %}, a loop variable) is its own.
+    # A name the template assigns itself ({% set %}, a loop variable, a macro and its
+    # parameters) is its own, wherever it is assigned: a name read outside the scope that
+    # assigns it is left to fail at send, by name. Walking the tree, rather than running
+    # Jinja's code generator as `jinja2.meta` does, keeps the check cheap.
     assigned = {name.name for name in tree.find_all(nodes.Name) if name.ctx in ("store", "param")}
+    assigned.update(macro.name for macro in tree.find_all(nodes.Macro))
+    known = assigned | set(variables) | functions | _IMPLICIT
+    reported: set[str] = set()
+    for name in tree.find_all(nodes.Name):
+        if name.ctx == "load" and name.name not in known and name.name not in reported:
+            reported.add(name.name)
+            yield Problem(name.lineno, f"unknown variable {name.name}")
     for root, keys in _reads(tree):
         if root.name in assigned or root.name not in variables:
             continue

@@ -65,6 +65,22 @@ def test_what_would_fail_every_send_is_refused_with_its_line_and_name(
 @pytest.mark.parametrize(
     "source",
     [
+        "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
+        "{{ data" + ".a" * 3000 + " }}",
+        "{% if data.x %}" * 200 + "{% endif %}" * 200,
+    ],
+    ids=["parentheses", "attributes", "blocks"],
+)
+def test_a_template_nested_too_deeply_is_refused_not_a_crash(source: str) -> None:
+    with pytest.raises(UserInputError) as refused:
+        check_template(source, "html", html=True)
+    assert (refused.value.code, refused.value.field) == ("INVALID_TEMPLATE", "html")
+    assert refused.value.message == "html: the template is nested too deeply"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
         "{{ customer.name }} ({{ customer.locale }})",
         "{{ customer.attributes.plan }} {{ customer.attributes['favourite colour'] }}",
         "{{ data.order_id }} {{ data['line-items'][0].sku }} {{ data.total | round(2) }}",
