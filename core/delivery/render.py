@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tidings.core.delivery.template_scan import (
@@ -172,7 +172,7 @@ def _cause(
         tree = env.parse(source)
     except TemplateError:
         return getattr(error, "message", None) or type(error).__name__
-    if type(error).__name__ == "UndefinedError":
+    if isinstance(error, UndefinedError):
         path = missing_path(tree, line, variables)
         if path is not None:
             return f"{path} is undefined"

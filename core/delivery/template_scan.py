@@ -12,7 +12,7 @@ methods (`customer.name.upper()`) are the value's business, not ours.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,9 +89,13 @@ def missing_path(tree: nodes.Template, line: int | None, values: Mapping[str, An
             continue
         current: Any = values
         for depth, key in enumerate((root.name, *keys)):
-            if not isinstance(current, Mapping):
+            if isinstance(current, Mapping):
+                found = key in current
+            elif isinstance(current, Sequence) and not isinstance(current, str):
+                found = isinstance(key, int) and -len(current) <= key < len(current)
+            else:
                 break  # a value's own attribute (a method): not ours to resolve
-            if key not in current:
+            if not found:
                 return _display(root.name, keys[:depth])
             current = current[key]
     return None

@@ -106,6 +106,7 @@ def test_the_documented_variables_and_their_idioms_are_accepted(source: str) -> 
         ),
         ("{{ customer.attributes.plan }}", "body, line 1: customer.attributes.plan is undefined"),
         ("{{ data.cart.total }}", "body, line 1: data.cart.total is undefined"),
+        ("{{ data.items_list[1].sku }}", "body, line 1: data.items_list[1] is undefined"),
         (
             "{% for i in data.items_list %}\n{{ i.sku }}{% endfor %}",
             "body, line 2: 'sku' is undefined",
