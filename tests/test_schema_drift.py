@@ -60,7 +60,7 @@ type Customer implements Node {
   permissionGrants: [PermissionGrant!]!
   permissionHistory(first: Int = 50, after: String): PermissionGrantConnection!
   preferences: [Preference!]!
-  devices: [Device!]!
+  devices: [Device!]
 }
 
 type PermissionGrant implements Node {
@@ -151,33 +151,33 @@ type DeliveryExplanation { status: DeliveryStatus!  reason: DeliveryReason  rule
 
 type Query {
   node(id: ID!): Node
-  me: Viewer!
+  me: Viewer
   customer(id: ID!): Customer
-  customers(first: Int = 20, after: String, tier: Tier, search: String): CustomerConnection!
+  customers(first: Int = 20, after: String, tier: Tier, search: String): CustomerConnection
   message(id: ID!): Message
-  categories: [Category!]!
-  channels: [Channel!]!
-  explainDelivery(customerId: ID!, category: String!, channel: String!): DeliveryExplanation!
-  inbox(first: Int = 20, after: String, unreadOnly: Boolean = false): NotificationConnection!
-  unreadCount: Int!
+  categories: [Category!]
+  channels: [Channel!]
+  explainDelivery(customerId: ID!, category: String!, channel: String!): DeliveryExplanation
+  inbox(first: Int = 20, after: String, unreadOnly: Boolean = false): NotificationConnection
+  unreadCount: Int
 }
 
 type Mutation {
-  login(email: String!, password: String!): LoginPayload!
-  createStaff(input: CreateStaffInput!): StaffPayload!
-  grantAccess(input: GrantAccessInput!): AccessGrantPayload!
-  createCategory(input: CreateCategoryInput!): CategoryPayload!
-  createCustomer(input: CreateCustomerInput!): CustomerPayload!
-  issueCustomerToken(customerId: ID!): TokenPayload!
-  grantPermission(input: GrantPermissionInput!): PermissionGrantPayload!
-  withdrawPermission(input: WithdrawPermissionInput!): PermissionGrantPayload!
-  setPreference(input: SetPreferenceInput!): PreferencePayload!
-  registerDevice(input: RegisterDeviceInput!): DevicePayload!
-  send(input: SendInput!): SendPayload!
-  removeDevice(id: ID!): DevicePayload!
-  markRead(ids: [ID!]!): InboxPayload!
-  markAllRead: InboxPayload!
-  archive(ids: [ID!]!): InboxPayload!
+  login(email: String!, password: String!): LoginPayload
+  createStaff(input: CreateStaffInput!): StaffPayload
+  grantAccess(input: GrantAccessInput!): AccessGrantPayload
+  createCategory(input: CreateCategoryInput!): CategoryPayload
+  createCustomer(input: CreateCustomerInput!): CustomerPayload
+  issueCustomerToken(customerId: ID!): TokenPayload
+  grantPermission(input: GrantPermissionInput!): PermissionGrantPayload
+  withdrawPermission(input: WithdrawPermissionInput!): PermissionGrantPayload
+  setPreference(input: SetPreferenceInput!): PreferencePayload
+  registerDevice(input: RegisterDeviceInput!): DevicePayload
+  send(input: SendInput!): SendPayload
+  removeDevice(id: ID!): DevicePayload
+  markRead(ids: [ID!]!): InboxPayload
+  markAllRead: InboxPayload
+  archive(ids: [ID!]!): InboxPayload
 }
 
 type LoginPayload { token: String  errors: [UserError!]! }

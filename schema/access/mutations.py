@@ -79,7 +79,7 @@ class CreateApiKeyInput:
 @strawberry.type
 class AccessMutations:
     @strawberry.mutation(description="A staff token for these credentials.")
-    async def login(self, info: Info, email: str, password: str) -> LoginPayload:
+    async def login(self, info: Info, email: str, password: str) -> LoginPayload | None:
         ctx = info.context
         staff = await ctx.services.staff.authenticate(email, password)
         if staff is None:
@@ -93,7 +93,7 @@ class AccessMutations:
     @strawberry.mutation(
         permission_classes=[ANY_STAFF], description="Revoke every token of the calling member."
     )
-    async def logout(self, info: Info) -> LogoutPayload:
+    async def logout(self, info: Info) -> LogoutPayload | None:
         ctx = info.context
         staff = await ctx.services.staff.get(ctx.viewer.id)
         if staff is None:
@@ -104,7 +104,7 @@ class AccessMutations:
         return LogoutPayload(ok=True, errors=[])
 
     @strawberry.mutation(permission_classes=[ADMIN_ONLY])
-    async def create_staff(self, info: Info, input: CreateStaffInput) -> StaffPayload:
+    async def create_staff(self, info: Info, input: CreateStaffInput) -> StaffPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.staff.create_as(ctx.viewer, input.email, input.password, input.role)
@@ -115,7 +115,7 @@ class AccessMutations:
         permission_classes=[Authenticated],
         description="ADMIN changes anyone; a member may change its own password.",
     )
-    async def update_staff(self, info: Info, input: UpdateStaffInput) -> StaffPayload:
+    async def update_staff(self, info: Info, input: UpdateStaffInput) -> StaffPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.staff.update(
@@ -129,7 +129,7 @@ class AccessMutations:
         return StaffPayload(staff=Staff.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(permission_classes=[ADMIN_ONLY])
-    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> ApiKeyPayload:
+    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> ApiKeyPayload | None:
         ctx = info.context
         result, errors = await attempt(
             ctx.services.api_keys.create(ctx.viewer, input.name, input.role)
@@ -140,7 +140,7 @@ class AccessMutations:
         return ApiKeyPayload(api_key=ApiKey.from_model(key), secret=secret, errors=[])
 
     @strawberry.mutation(permission_classes=[ADMIN_ONLY])
-    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload:
+    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.api_keys.revoke(ctx.viewer, parse_id(id, "ApiKey") or MISSING)
@@ -148,7 +148,7 @@ class AccessMutations:
         return ApiKeyPayload(api_key=ApiKey.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(permission_classes=[ADMIN_ONLY])
-    async def grant_access(self, info: Info, input: GrantAccessInput) -> AccessGrantPayload:
+    async def grant_access(self, info: Info, input: GrantAccessInput) -> AccessGrantPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.access.grant(
@@ -164,7 +164,7 @@ class AccessMutations:
         )
 
     @strawberry.mutation(permission_classes=[ADMIN_ONLY])
-    async def revoke_access_grant(self, info: Info, id: strawberry.ID) -> AccessGrantPayload:
+    async def revoke_access_grant(self, info: Info, id: strawberry.ID) -> AccessGrantPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.access.revoke(ctx.viewer, parse_id(id, "AccessGrant") or MISSING)

@@ -25,7 +25,7 @@ GRANT_READERS = staff_roles(Role.ADMIN, Role.AGENT, Role.AUDITOR)
 @strawberry.type
 class AccessQueries:
     @strawberry.field(permission_classes=[Authenticated], description="The caller.")
-    async def me(self, info: Info) -> Viewer:
+    async def me(self, info: Info) -> Viewer | None:
         ctx = info.context
         viewer = ctx.viewer
         if viewer.kind is ViewerKind.STAFF:
@@ -48,7 +48,7 @@ class AccessQueries:
     @strawberry.field(permission_classes=[ADMIN_OR_AUDITOR])
     async def staff_members(
         self, info: Info, first: int | None = 20, after: str | None = None
-    ) -> Connection[Staff]:
+    ) -> Connection[Staff] | None:
         ctx = info.context
         page = await ctx.services.staff.list(ctx.viewer, page_size(first, ctx.max_page_size), after)
         return connection(page, Staff.from_model)
@@ -56,7 +56,7 @@ class AccessQueries:
     @strawberry.field(permission_classes=[ADMIN_OR_AUDITOR])
     async def api_keys(
         self, info: Info, first: int | None = 20, after: str | None = None
-    ) -> Connection[ApiKey]:
+    ) -> Connection[ApiKey] | None:
         ctx = info.context
         page = await ctx.services.api_keys.list(
             ctx.viewer, page_size(first, ctx.max_page_size), after
@@ -74,7 +74,7 @@ class AccessQueries:
         after: str | None = None,
         staff_id: strawberry.ID | None = None,
         customer_id: strawberry.ID | None = None,
-    ) -> Connection[AccessGrant]:
+    ) -> Connection[AccessGrant] | None:
         ctx = info.context
         page = await ctx.services.access.list(
             ctx.viewer,

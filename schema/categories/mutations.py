@@ -50,7 +50,9 @@ def _given(value: object) -> object:
 @strawberry.type
 class CategoryMutations:
     @strawberry.mutation(permission_classes=[MANAGERS])
-    async def create_category(self, info: Info, input: CreateCategoryInput) -> CategoryPayload:
+    async def create_category(
+        self, info: Info, input: CreateCategoryInput
+    ) -> CategoryPayload | None:
         fields = CategoryFields(
             key=input.key,
             name=input.name,
@@ -67,7 +69,9 @@ class CategoryMutations:
         return CategoryPayload(category=Category.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(permission_classes=[MANAGERS])
-    async def update_category(self, info: Info, input: UpdateCategoryInput) -> CategoryPayload:
+    async def update_category(
+        self, info: Info, input: UpdateCategoryInput
+    ) -> CategoryPayload | None:
         fields = CategoryFields(
             name=input.name,
             description=_given(input.description),

@@ -12,7 +12,7 @@ from tidings.schema.permissions import Authenticated
 @strawberry.type
 class CategoryQueries:
     @strawberry.field(permission_classes=[Authenticated])
-    async def categories(self, info: Info) -> list[Category]:
+    async def categories(self, info: Info) -> list[Category] | None:
         return [Category.from_model(row) for row in await info.context.services.categories.list()]
 
     @strawberry.field(permission_classes=[Authenticated])
@@ -23,7 +23,7 @@ class CategoryQueries:
     @strawberry.field(
         permission_classes=[Authenticated], description="Registered channels and their providers."
     )
-    def channels(self, info: Info) -> list[Channel]:
+    def channels(self, info: Info) -> list[Channel] | None:
         return [
             Channel(name=name, providers=list(providers))
             for name, providers in sorted(info.context.channels.items())

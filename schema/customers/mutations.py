@@ -53,14 +53,18 @@ class DevicePayload:
 @strawberry.type
 class CustomerMutations:
     @strawberry.mutation(permission_classes=[ADMIN_ONLY])
-    async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerPayload:
+    async def create_customer(
+        self, info: Info, input: CreateCustomerInput
+    ) -> CustomerPayload | None:
         row, errors = await attempt(
             info.context.services.customers.create(info.context.viewer, input.to_fields())
         )
         return CustomerPayload(customer=Customer.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(permission_classes=[ADMIN_ONLY])
-    async def update_customer(self, info: Info, input: UpdateCustomerInput) -> CustomerPayload:
+    async def update_customer(
+        self, info: Info, input: UpdateCustomerInput
+    ) -> CustomerPayload | None:
         customer_id = parse_id(input.id, "Customer") or MISSING
         row, errors = await attempt(
             info.context.services.customers.update(
@@ -73,7 +77,9 @@ class CustomerMutations:
         permission_classes=[ADMIN_ONLY],
         description="A token for the customer's own app (ADMIN and ADMIN API keys).",
     )
-    async def issue_customer_token(self, info: Info, customer_id: strawberry.ID) -> TokenPayload:
+    async def issue_customer_token(
+        self, info: Info, customer_id: strawberry.ID
+    ) -> TokenPayload | None:
         ctx = info.context
         parsed = parse_id(customer_id, "Customer") or MISSING
         row, errors = await attempt(ctx.services.customers.require(ctx.viewer, parsed))
@@ -89,7 +95,7 @@ class CustomerMutations:
     )
     async def revoke_customer_tokens(
         self, info: Info, customer_id: strawberry.ID | None = None
-    ) -> CustomerPayload:
+    ) -> CustomerPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.customers.revoke_tokens(ctx.viewer, parse_id(customer_id, "Customer"))
@@ -99,7 +105,7 @@ class CustomerMutations:
     @strawberry.mutation(permission_classes=[Authenticated])
     async def grant_permission(
         self, info: Info, input: GrantPermissionInput
-    ) -> PermissionGrantPayload:
+    ) -> PermissionGrantPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.consent.grant(
@@ -113,7 +119,7 @@ class CustomerMutations:
     @strawberry.mutation(permission_classes=[Authenticated])
     async def withdraw_permission(
         self, info: Info, input: WithdrawPermissionInput
-    ) -> PermissionGrantPayload:
+    ) -> PermissionGrantPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.consent.withdraw(
@@ -129,7 +135,9 @@ class CustomerMutations:
         )
 
     @strawberry.mutation(permission_classes=[Authenticated])
-    async def set_preference(self, info: Info, input: SetPreferenceInput) -> PreferencePayload:
+    async def set_preference(
+        self, info: Info, input: SetPreferenceInput
+    ) -> PreferencePayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.consent.set_preference(
@@ -141,7 +149,7 @@ class CustomerMutations:
         )
 
     @strawberry.mutation(permission_classes=[Authenticated])
-    async def register_device(self, info: Info, input: RegisterDeviceInput) -> DevicePayload:
+    async def register_device(self, info: Info, input: RegisterDeviceInput) -> DevicePayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.customers.register_device(
@@ -154,7 +162,7 @@ class CustomerMutations:
         return DevicePayload(device=Device.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(permission_classes=[Authenticated])
-    async def remove_device(self, info: Info, id: strawberry.ID) -> DevicePayload:
+    async def remove_device(self, info: Info, id: strawberry.ID) -> DevicePayload | None:
         ctx = info.context
         device_id = parse_id(id, "Device") or MISSING
         row, errors = await attempt(ctx.services.customers.remove_device(ctx.viewer, device_id))

@@ -36,7 +36,7 @@ class CustomerQueries:
         after: str | None = None,
         tier: TierEnum | None = None,
         search: str | None = None,
-    ) -> Connection[Customer]:
+    ) -> Connection[Customer] | None:
         page = await info.context.services.customers.list(
             info.context.viewer,
             page_size(first, info.context.max_page_size),

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
-from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
 from tidings.core.models import Customer as CustomerModel
@@ -248,14 +247,12 @@ class Customer(Node):
         rows = await info.context.loaders.preferences.load(self.customer_uuid)
         return [Preference.from_model(row) for row in rows]
 
-    # Non-null in the contract, so a refusal cannot be null + FORBIDDEN (the null would wipe
-    # out the parent, or the whole response): callers who may not read PII get [] instead.
     @strawberry.field(
-        extensions=[
-            PermissionExtension([CanReadCustomerPII()], use_directives=False, fail_silently=True)
-        ]
+        permission_classes=[CanReadCustomerPII],
+        description="Push targets: personal data, so null with FORBIDDEN for callers who may "
+        "not read it, like `email` (an empty list means no devices).",
     )
-    async def devices(self, info: Info) -> list[Device]:
+    async def devices(self, info: Info) -> list[Device] | None:
         rows = await info.context.loaders.devices.load(self.customer_uuid)
         return [Device.from_model(row) for row in rows]
 

@@ -34,7 +34,7 @@ class InboxMutations:
         permission_classes=[CustomersOnly],
         description="Mark your notifications read (all or none); read ones keep their time.",
     )
-    async def mark_read(self, info: Info, ids: list[strawberry.ID]) -> InboxPayload:
+    async def mark_read(self, info: Info, ids: list[strawberry.ID]) -> InboxPayload | None:
         ctx = info.context
         return await _payload(
             info, ctx.services.inbox.mark_read(ctx.viewer, _ids(ids), ctx.max_page_size)
@@ -43,7 +43,7 @@ class InboxMutations:
     @strawberry.mutation(
         permission_classes=[CustomersOnly], description="Mark every unread notification read."
     )
-    async def mark_all_read(self, info: Info) -> InboxPayload:
+    async def mark_all_read(self, info: Info) -> InboxPayload | None:
         ctx = info.context
         return await _payload(info, ctx.services.inbox.mark_all_read(ctx.viewer))
 
@@ -51,7 +51,7 @@ class InboxMutations:
         permission_classes=[CustomersOnly],
         description="Take your notifications out of the inbox (all or none).",
     )
-    async def archive(self, info: Info, ids: list[strawberry.ID]) -> InboxPayload:
+    async def archive(self, info: Info, ids: list[strawberry.ID]) -> InboxPayload | None:
         ctx = info.context
         return await _payload(
             info, ctx.services.inbox.archive(ctx.viewer, _ids(ids), ctx.max_page_size)

@@ -22,7 +22,7 @@ class InboxQueries:
         first: int | None = 20,
         after: str | None = None,
         unread_only: bool | None = False,
-    ) -> Connection[Notification]:
+    ) -> Connection[Notification] | None:
         ctx = info.context
         page = await ctx.services.inbox.list(
             ctx.viewer,
@@ -36,5 +36,5 @@ class InboxQueries:
         permission_classes=[CustomersOnly],
         description="Your unread notifications, archived ones left out.",
     )
-    async def unread_count(self, info: Info) -> int:
+    async def unread_count(self, info: Info) -> int | None:
         return await info.context.services.inbox.unread_count(info.context.viewer)

@@ -106,7 +106,7 @@ class TemplatePayload:
 @strawberry.type
 class MessageMutations:
     @strawberry.mutation(permission_classes=[SENDERS])
-    async def send(self, info: Info, input: SendInput) -> SendPayload:
+    async def send(self, info: Info, input: SendInput) -> SendPayload | None:
         ctx = info.context
         row, errors = await attempt(ctx.services.sending.send(ctx.viewer, input.to_request()))
         if row is not None:
@@ -116,7 +116,7 @@ class MessageMutations:
     @strawberry.mutation(
         permission_classes=[ADMIN_ONLY], description="Queue a FAILED delivery again."
     )
-    async def retry_delivery(self, info: Info, id: strawberry.ID) -> DeliveryPayload:
+    async def retry_delivery(self, info: Info, id: strawberry.ID) -> DeliveryPayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.messages.retry(ctx.viewer, parse_id(id, "Delivery") or MISSING)
@@ -126,7 +126,7 @@ class MessageMutations:
         return DeliveryPayload(delivery=Delivery.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(permission_classes=[TEMPLATE_EDITORS])
-    async def set_template(self, info: Info, input: SetTemplateInput) -> TemplatePayload:
+    async def set_template(self, info: Info, input: SetTemplateInput) -> TemplatePayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.messages.set_template(

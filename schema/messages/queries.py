@@ -30,7 +30,7 @@ class MessageQueries:
         first: int | None = 20,
         after: str | None = None,
         category: str | None = None,
-    ) -> Connection[Message]:
+    ) -> Connection[Message] | None:
         ctx = info.context
         page = await ctx.services.messages.list(
             ctx.viewer, page_size(first, ctx.max_page_size), after, category
@@ -40,7 +40,7 @@ class MessageQueries:
     @strawberry.field(permission_classes=[ADMIN_OR_AUDITOR])
     async def failed_deliveries(
         self, info: Info, first: int | None = 20, after: str | None = None
-    ) -> Connection[Delivery]:
+    ) -> Connection[Delivery] | None:
         ctx = info.context
         page = await ctx.services.messages.failed(
             ctx.viewer, page_size(first, ctx.max_page_size), after
@@ -53,7 +53,7 @@ class MessageQueries:
     )
     async def explain_delivery(
         self, info: Info, customer_id: strawberry.ID, category: str, channel: str
-    ) -> DeliveryExplanation:
+    ) -> DeliveryExplanation | None:
         ctx = info.context
         decision = await ctx.services.sending.explain(
             ctx.viewer, parse_id(customer_id, "Customer") or MISSING, category, channel
@@ -61,6 +61,6 @@ class MessageQueries:
         return DeliveryExplanation.from_decision(decision)
 
     @strawberry.field(permission_classes=[ANY_STAFF])
-    async def templates(self, info: Info, category: str | None = None) -> list[Template]:
+    async def templates(self, info: Info, category: str | None = None) -> list[Template] | None:
         rows = await info.context.services.messages.templates(category)
         return [Template.from_model(row) for row in rows]

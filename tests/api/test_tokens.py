@@ -25,7 +25,7 @@ LOGIN = (
 
 
 def assert_unauthenticated(result: dict) -> None:
-    assert result["data"] is None, result
+    assert list(result["data"].values()) == [None], result
     assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"], result
 
 

@@ -174,6 +174,6 @@ async def test_other_roles_may_not_set_preferences(api, setup, role):
         }
     }
     result = await api.gql(SET, variables, token)
-    assert result["data"] is None
+    assert list(result["data"].values()) == [None]
     assert [e["extensions"]["code"] for e in result["errors"]] == ["FORBIDDEN"]
     assert await Preference.all().count() == 0
