@@ -4,6 +4,8 @@ worker, and leaks nothing)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import data
@@ -36,6 +38,12 @@ async def set_template(api, token, locale="en", channel="in_app", **fields: Any)
         }
     }
     return data(await api.gql(SET_TEMPLATE, variables, token))["setTemplate"]
+
+
+def documented_last_errors() -> set[str]:
+    """The `lastError` texts docs/templates.md shows for a failed render."""
+    doc = (Path(__file__).parents[2] / "docs" / "templates.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| [^|]+ \| `(template: [^`]+)` \|$", doc, re.M))
 
 
 async def setup(api, channels=("in_app",)):
@@ -154,6 +162,7 @@ async def test_a_failing_render_fails_the_delivery_not_the_worker(mail_api, smtp
     assert node["lastError"] == row.last_error
     assert "body, line 2" in row.last_error and "data.order_id" in row.last_error, row.last_error
     assert "li@example.com" not in row.last_error
+    assert row.last_error in documented_last_errors(), "docs/templates.md shows another text"
 
     # A good template afterwards is delivered as usual.
     await set_template(api, token, channel="email", body="Thanks {{ customer.name }}")
