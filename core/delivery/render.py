@@ -6,8 +6,10 @@ filter or a closed name is refused there, with its field and line, so sending ne
 them. What only the send can tell (a `data` key the send lacks) fails that delivery with a
 `RenderError` that names the field, the line and the missing key, never a value.
 
-Everything a template does goes through `check_template` and `render`: one place to move
-compiling and rendering off the event loop, under limits (issue 10).
+Everything a template does goes through `check_template` and `render`, so that compiling
+and rendering can move off the event loop, under time and size limits, in one place. Both
+take and return plain values (strings, `Content`, dicts) and `RenderError` pickles, so that
+place may be a thread or another process.
 """
 
 from __future__ import annotations
