@@ -1,5 +1,8 @@
 # Tidings: `make run` serves on SQLite with GraphiQL; `make test` runs the suite on SQLite and PostgreSQL.
 PYTHON ?= python3
+# `make run PORT=8001 HOST=0.0.0.0` serves elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -13,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tidings serve
+	$(BIN)/tidings serve --host $(HOST) --port $(PORT)
 
 demo: $(STAMP)
 	$(BIN)/tidings demo

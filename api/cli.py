@@ -3,182 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
-import ipaddress
+import getpass
 import logging
-import secrets
+import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from tortoise.exceptions import DBConnectionError
-
-from tidings.api.settings import Settings, SettingsError
+from tidings.api.serving import (
+    DEV_ADMIN_EMAIL,
+    _ensure_dev_admin,
+    cmd_serve,
+    cmd_worker,
+    run_command,
+    server_options,
+    with_db,
+)
+from tidings.api.settings import Settings
 from tidings.core import db
 from tidings.core.enums import Role
 from tidings.core.errors import UserInputError
+from tidings.schema.ids import to_global_id
 
-DEV_ADMIN_EMAIL = "admin@example.com"
+# Re-exported: tests and benchmarks start servers exactly as `serve` does.
+__all__ = ["DEV_ADMIN_EMAIL", "_ensure_dev_admin", "build_parser", "main", "server_options"]
 
-log = logging.getLogger("tidings")
-
-
-def _run(work: Callable[[Settings], Awaitable[int]]) -> int:
-    try:
-        settings = Settings.load()
-    except SettingsError as error:
-        print(f"tidings: {error}", file=sys.stderr)
-        return 2
-    try:
-        return asyncio.run(work(settings))
-    except db.SchemaBehindError as error:
-        print(f"tidings: {error}", file=sys.stderr)
-        return 3
-    except DBConnectionError:
-        print("tidings: cannot connect to the database in TIDINGS_DATABASE_URL", file=sys.stderr)
-        return 4
-
-
-async def _with_db(settings: Settings, work: Callable[[], Awaitable[int]], *, migrate: bool) -> int:
-    """Open the database (migrating SQLite when asked), run `work`, close."""
-    await db.init_db(settings.database_url, create_db=settings.is_sqlite)
-    try:
-        if migrate and settings.is_sqlite:
-            await db.migrate(settings.database_url)
-        else:
-            await db.ensure_schema_current(settings.database_url)
-        return await work()
-    finally:
-        await db.close_db()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-async def _ensure_dev_admin(settings: Settings) -> None:
-    """On an empty development database, create an admin and print how to log in."""
-    from tidings.core.errors import UserInputError
-    from tidings.core.models import Staff
-    from tidings.core.services.staff import StaffService
-
-    if await Staff.exists():
-        return
-    password = secrets.token_urlsafe(12)
-    try:
-        await StaffService().create(DEV_ADMIN_EMAIL, password, Role.ADMIN)
-    except UserInputError:  # another process starting beside this one made it first
-        return
-    print(
-        "\n  Development admin created (shown once; development only):\n"
-        f"    email:    {DEV_ADMIN_EMAIL}\n    password: {password}\n"
-        '  In GraphiQL: mutation { login(email: "...", password: "...")'
-        " { token errors { code } } }\n"
-        '  then add the header {"Authorization": "Bearer <token>"}.\n',
-        flush=True,
-    )
-
-
-def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's settings for `serve` (and the tests' servers, so they run the same)."""
-    return {
-        "ws_ping_interval": 20,
-        # Notifications are small JSON; compression state costs ~40 KB per socket.
-        "ws_per_message_deflate": False,
-        # A websocket frame gets the request body's limit.
-        "ws_max_size": settings.limits.max_body_bytes,
-        "proxy_headers": False,
-    }
-
-
-def tune_gc() -> None:
-    """A server holds many long-lived objects (a socket and its subscriptions each) and
-    allocates many short-lived ones per event. Everything imported so far never needs
-    collecting again (`freeze`), and young objects get room to die before a collection
-    (CPython's default of 700 allocations made collection a large share of a live fan-out)."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from tidings.api.app import create_app
-
-    try:
-        settings = Settings.load()
-    except SettingsError as error:
-        print(f"tidings: {error}", file=sys.stderr)
-        return 2
-    if settings.is_development and not _is_loopback(args.host):
-        log.warning(
-            "serving in development on %s: GraphiQL, introspection and a file-kept secret key "
-            "are on; set TIDINGS_ENV=production for anything but local development",
-            args.host,
-        )
-
-    async def prepare() -> int:
-        async def work() -> int:
-            if settings.is_development:
-                await _ensure_dev_admin(settings)
-            return 0
-
-        return await _with_db(settings, work, migrate=True)
-
-    try:
-        asyncio.run(prepare())
-    except db.SchemaBehindError as error:
-        print(f"tidings: {error}", file=sys.stderr)
-        return 3
-    app = create_app(settings)
-    tune_gc()
-    print(f"  Tidings on http://{args.host}:{args.port}/graphql", flush=True)
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, **server_options(settings)
-    )
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    """Deliver from the queue until SIGINT or SIGTERM; rows in hand are finished first."""
-    import signal
-
-    from tidings.api.app import build_runtime, quiet_sql_logs
-
-    async def work(settings: Settings) -> int:
-        quiet_sql_logs(settings)
-        runtime = build_runtime(settings, listen=False)
-        tune_gc()
-        if not settings.redis_url:
-            print(
-                "  note: TIDINGS_REDIS_URL is unset, so live notifications from this worker reach"
-                " no subscriber (apps still find them in the inbox)",
-                flush=True,
-            )
-
-        async def run() -> int:
-            await runtime.bus.start()
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
-            print("  Tidings worker: delivering (Ctrl-C to stop)", flush=True)
-            try:
-                await runtime.worker.run(stop)
-            finally:
-                await runtime.registry.aclose()
-                await runtime.bus.aclose()
-            return 0
-
-        return await _with_db(settings, run, migrate=False)
-
-    return _run(work)
+# create-staff reads the new member's password here when --password is not given, so it
+# stays out of the shell history and the process list.
+NEW_PASSWORD_VARIABLE = "TIDINGS_NEW_PASSWORD"
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -197,27 +48,59 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print("the database is up to date")
         return 0
 
-    return _run(work)
+    return run_command(work)
+
+
+class PasswordError(Exception):
+    """No usable password was given to create-staff."""
+
+
+def new_password(args: argparse.Namespace) -> str:
+    """The new member's password: --password (kept for scripts that pass it), else
+    TIDINGS_NEW_PASSWORD, else asked twice at a terminal prompt, else one line of stdin."""
+    if args.password:
+        return args.password
+    from_env = os.environ.get(NEW_PASSWORD_VARIABLE)
+    if from_env:
+        return from_env
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password for the new staff member (12+ characters): ")
+        if getpass.getpass("The same password again: ") != first:
+            raise PasswordError("the two passwords differ; nothing was created")
+        if not first:
+            raise PasswordError("no password given; nothing was created")
+        return first
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise PasswordError(
+            f"give the password at the prompt (run in a terminal), in {NEW_PASSWORD_VARIABLE} "
+            "or on standard input"
+        )
+    return line
 
 
 def cmd_create_staff(args: argparse.Namespace) -> int:
     from tidings.core.services.staff import StaffService
 
+    try:
+        password = new_password(args)
+    except PasswordError as error:
+        print(f"tidings: {error}", file=sys.stderr)
+        return 1
+
     async def work(settings: Settings) -> int:
         async def create() -> int:
             try:
-                staff = await StaffService().create(
-                    args.email, args.password, Role(args.role.upper())
-                )
+                staff = await StaffService().create(args.email, password, Role(args.role.upper()))
             except UserInputError as error:
                 print(f"tidings: {error.message} ({error.code})", file=sys.stderr)
                 return 1
-            print(staff.id)
+            print(to_global_id("Staff", staff.id))  # as `me { id }` shows it
             return 0
 
-        return await _with_db(settings, create, migrate=True)
+        return await with_db(settings, create, migrate=True)
 
-    return _run(work)
+    return run_command(work)
 
 
 def cmd_create_api_key(args: argparse.Namespace) -> int:
@@ -230,26 +113,39 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
             except UserInputError as error:
                 print(f"tidings: {error.message} ({error.code})", file=sys.stderr)
                 return 1
-            print(f"id:     {key.id}\nsecret: {secret}\n(the secret is shown this once)")
+            key_id = to_global_id("ApiKey", key.id)  # as the API shows it
+            print(f"id:     {key_id}\nsecret: {secret}\n(the secret is shown this once)")
             return 0
 
-        return await _with_db(settings, create, migrate=True)
+        return await with_db(settings, create, migrate=True)
 
-    return _run(work)
+    return run_command(work)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tidings.core.demo import load_demo
+    from tidings.core.demo import DemoRefusedError, load_demo
 
     async def work(settings: Settings) -> int:
+        if not settings.is_development:
+            print(
+                "tidings: demo data is for development; it is refused when TIDINGS_ENV="
+                f"{settings.env}",
+                file=sys.stderr,
+            )
+            return 1
+
         async def load() -> int:
-            summary = await load_demo()
+            try:
+                summary = await load_demo()
+            except DemoRefusedError as error:
+                print(f"tidings: {error}", file=sys.stderr)
+                return 1
             print(summary)
             return 0
 
-        return await _with_db(settings, load, migrate=True)
+        return await with_db(settings, load, migrate=True)
 
-    return _run(work)
+    return run_command(work)
 
 
 def cmd_export_schema(args: argparse.Namespace) -> int:
@@ -311,17 +207,24 @@ def build_parser() -> argparse.ArgumentParser:
         "create-staff",
         help="create a staff account and print its id",
         description="Create a staff account, e.g. the first admin: "
-        "tidings create-staff --email you@example.com --password '...' --role admin",
+        "tidings create-staff --email you@example.com --role admin. The password is asked "
+        f"for twice at a prompt, or read from {NEW_PASSWORD_VARIABLE} or one line of standard "
+        "input; --password still works but leaves it in the shell history. Prints the "
+        "member's global id, as the API shows it.",
     )
     staff.add_argument("--email", required=True)
-    staff.add_argument("--password", required=True, help="at least 12 characters")
+    staff.add_argument(
+        "--password",
+        help=f"at least 12 characters (default: {NEW_PASSWORD_VARIABLE}, else a prompt)",
+    )
     staff.add_argument("--role", required=True, choices=ROLES, type=str.lower)
     staff.set_defaults(handler=cmd_create_staff)
 
     key = sub.add_parser(
         "create-api-key",
         help="create an API key for your back end and print its secret once",
-        description="Create an API key acting with ROLE; the secret is printed once.",
+        description="Create an API key acting with ROLE; prints its global id and the secret, "
+        "once.",
     )
     key.add_argument("--name", required=True)
     key.add_argument("--role", required=True, choices=ROLES, type=str.lower)
@@ -331,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="load a small, realistic demo data set",
         description="Load demo customers (several tiers and timezones, en and zh-CN), "
-        "categories, grants with evidence and preferences. Safe to run twice.",
+        "categories, grants with evidence, preferences and devices. Safe to run twice. "
+        "Refused when TIDINGS_ENV=production and on a database that holds other customers.",
     )
     demo.set_defaults(handler=cmd_demo)
 
@@ -347,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Tortoise announces its shutdown at INFO on every command; its warnings still show.
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, create_pg_database, drop_pg_database, pg_url
+from tidings.schema.ids import from_global_id, to_global_id
 
 REPO = Path(__file__).resolve().parents[2]
 TIDINGS = shutil.which("tidings", path=str(Path(sys.executable).parent))
@@ -118,7 +119,10 @@ def test_create_staff_prints_an_id_and_refuses_a_duplicate(tmp_path):
     args = ("create-staff", "--email", "first@example.com", "--password", PASSWORD)
     created = tidings(*args, "--role", "admin", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
-    staff_id = uuid.UUID(created.stdout.strip())  # only the id, on stdout
+    # Only the id, on stdout, as the API's global id (`me { id }`).
+    printed = created.stdout.strip()
+    staff_id = from_global_id(printed, "Staff")
+    assert staff_id is not None and printed == to_global_id("Staff", staff_id)
     # With no settings: a SQLite file and a development key in the working directory.
     assert (tmp_path / "tidings.sqlite3").is_file()
     assert (tmp_path / "tidings.secret").stat().st_mode & 0o777 == 0o600
@@ -162,8 +166,11 @@ def test_create_api_key_prints_its_secret_once(tmp_path):
     key_id = re.search(r"^id:\s+(\S+)$", result.stdout, re.MULTILINE)
     assert secret and key_id
     with sqlite3.connect(tmp_path / "tidings.sqlite3") as conn:
-        stored = conn.execute("SELECT name, role, key_hash FROM api_keys").fetchall()
-    assert [(name, role) for name, role, _ in stored] == [("backend", "MARKETER")]
+        stored = conn.execute("SELECT id, name, role, key_hash FROM api_keys").fetchall()
+    assert [(name, role) for _, name, role, _ in stored] == [("backend", "MARKETER")]
+    # The id is the API's global id for the key, as `apiKeys { nodes { id } }` shows it.
+    assert key_id.group(1) == to_global_id("ApiKey", uuid.UUID(str(stored[0][0])))
+    stored = [row[1:] for row in stored]
     assert secret.group(1) not in stored[0][2]
 
 
