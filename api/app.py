@@ -42,10 +42,11 @@ SQL_LOGGERS = ("tortoise.db_client", "aiosqlite")
 
 
 def quiet_sql_logs(settings: Settings) -> None:
-    """Keep query parameters (personal data) out of DEBUG logs unless TIDINGS_LOG_SQL asks."""
-    if not settings.log_sql:
-        for name in SQL_LOGGERS:
-            logging.getLogger(name).setLevel(logging.INFO)
+    """Keep query parameters (personal data) out of the logs unless TIDINGS_LOG_SQL asks; when
+    it does, every query is logged at DEBUG whatever the rest of the logging level."""
+    level = logging.DEBUG if settings.log_sql else logging.INFO
+    for name in SQL_LOGGERS:
+        logging.getLogger(name).setLevel(level)
 
 
 @dataclass

@@ -207,3 +207,18 @@ async def test_the_app_quiets_the_sql_loggers(db):
     create_app(make_settings(db), manage_database=False)
     for name in SQL_LOGGERS:
         assert logging.getLogger(name).getEffectiveLevel() >= logging.INFO, name
+
+
+async def test_log_sql_turns_the_sql_loggers_on(db):
+    """TIDINGS_LOG_SQL=true is what it says: queries are logged at DEBUG, whatever level the
+    process's logging (INFO for the `tidings` command) gives everything else."""
+    levels = {name: logging.getLogger(name).level for name in SQL_LOGGERS}
+    try:
+        for name in SQL_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        create_app(make_settings(db, TIDINGS_LOG_SQL="true"), manage_database=False)
+        for name in SQL_LOGGERS:
+            assert logging.getLogger(name).getEffectiveLevel() == logging.DEBUG, name
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
