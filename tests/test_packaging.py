@@ -21,7 +21,13 @@ OUTSIDE = ("plugins/examples",)
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+def build_output() -> list[str]:
+    """What building the wheel printed (pip's and the build backend's output)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory, build_output: list[str]) -> zipfile.ZipFile:
     """A wheel built with the venv's pip from a copy of the source (the checkout stays clean)."""
     source = tmp_path_factory.mktemp("source")
     out = tmp_path_factory.mktemp("wheel")
@@ -30,7 +36,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     )
     shutil.copytree(REPO, source, ignore=ignore, dirs_exist_ok=True)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--verbose", "-w", str(out), "."],
         cwd=source,
         capture_output=True,
         text=True,
@@ -38,6 +44,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    build_output.append(result.stdout + result.stderr)
     (built,) = out.glob("tidings-*.whl")
     with zipfile.ZipFile(built) as archive:
         yield archive
@@ -79,6 +86,7 @@ def test_every_module_is_under_tidings(wheel):
         "tidings/core/migrations/0001_initial.py",
         "tidings/core/py.typed",
         "tidings/api/static/live.html",
+        "tidings/api/static/__init__.py",
         "tidings/schema/__init__.py",
         "tidings/schema/customers/types.py",
         "tidings/schema/extensions/safe_errors.py",
@@ -140,3 +148,20 @@ def test_pyproject_lists_every_subpackage():
 
 def test_package_dir_maps_each_folder_under_tidings():
     assert SETUPTOOLS["package-dir"] == {f"tidings.{folder}": folder for folder in FOLDERS}
+
+
+def test_the_build_prints_no_warnings(wheel, build_output):
+    """An install says nothing a user must act on: no deprecated licence table, no folder
+    left out of `packages` (setuptools warns about both)."""
+    (output,) = build_output
+    assert "Running command" in output or "Building wheel" in output  # verbose output seen
+    warnings = [
+        line.strip()
+        for line in output.splitlines()
+        if "Warning" in line and ("setuptools" in line or "BuildBackend" in line)
+    ]
+    assert warnings == []
+
+
+def test_the_licence_is_an_spdx_string():
+    assert PYPROJECT["project"]["license"] == "Apache-2.0"
