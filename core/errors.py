@@ -1,4 +1,7 @@
-"""Domain errors. Expected, user-correctable failures carry a stable code and a field."""
+"""Domain errors. Expected, user-correctable failures carry a stable code and a field.
+
+They are plain exceptions: how each reaches a GraphQL client (its `extensions`) is the schema
+layer's business (`tidings.schema.errors.client_extensions`)."""
 
 from __future__ import annotations
 
@@ -8,16 +11,14 @@ class TidingsError(Exception):
 
 
 class UserInputError(TidingsError):
-    """Bad input the caller can correct; it becomes a `UserError` in a mutation payload."""
+    """Bad input the caller can correct: a `UserError` in a mutation payload, or, raised
+    outside one (a bad cursor on a query, say), an error coded BAD_USER_INPUT."""
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
-        # Raised outside a mutation payload (a bad cursor on a query, say), it becomes a GraphQL
-        # error: graphql-core adopts an exception's `extensions`, and these codes are let through.
-        self.extensions = {"code": "BAD_USER_INPUT", "reason": code, "field": field}
 
 
 class NotFoundError(UserInputError):
@@ -30,10 +31,6 @@ class NotFoundError(UserInputError):
 class ForbiddenError(TidingsError):
     """The caller's role may not perform this operation at all."""
 
-    extensions = {"code": "FORBIDDEN"}
-
 
 class UnauthenticatedError(TidingsError):
     """The operation needs a valid token and got none, or a bad one."""
-
-    extensions = {"code": "UNAUTHENTICATED"}

@@ -17,9 +17,15 @@ from tidings.schema.categories.mutations import CategoryMutations
 from tidings.schema.categories.queries import CategoryQueries
 from tidings.schema.customers.mutations import CustomerMutations
 from tidings.schema.customers.queries import CustomerQueries
+from tidings.schema.errors import adopt_client_extensions
 from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
 from tidings.schema.extensions.input_text import StorableText
 from tidings.schema.extensions.query_limits import QueryLimits
+from tidings.schema.extensions.request_errors import (
+    HideSuggestions,
+    ParseErrorCode,
+    SuggestionlessExecutor,
+)
 from tidings.schema.extensions.safe_errors import MaskUnexpectedErrors, log_errors
 from tidings.schema.inbox.mutations import InboxMutations
 from tidings.schema.inbox.queries import InboxQueries
@@ -64,6 +70,9 @@ class TidingsSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        """Every error passes here before any extension masks it: domain errors get their
+        codes first, so that they are neither logged as unexpected nor masked."""
+        adopt_client_extensions(errors)
         log_errors(errors)
 
 
@@ -79,18 +88,22 @@ def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
             max_page_size=options.max_page_size,
             introspection=options.introspection,
         ),
+        ParseErrorCode,
         StorableText,
         lambda: DocumentCache(documents),
         MaskUnexpectedErrors,
     ]
     if not options.introspection:
-        extensions.append(DisableIntrospection)
+        # Suggestions ("Did you mean ...?") reveal the schema too; HideSuggestions comes
+        # after DisableIntrospection, whose validation rule it must run.
+        extensions += [DisableIntrospection, HideSuggestions]
     return TidingsSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=None if options.introspection else SuggestionlessExecutor,
     )
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
-from tidings.core.errors import UserInputError
+from tidings.core.errors import ForbiddenError, UnauthenticatedError, UserInputError
 
 T = TypeVar("T")
 
@@ -16,6 +16,26 @@ T = TypeVar("T")
 PUBLIC_CODES = frozenset(
     {"UNAUTHENTICATED", "FORBIDDEN", "QUERY_LIMIT", "BAD_USER_INPUT", "NOT_FOUND"}
 )
+
+
+def client_extensions(error: BaseException | None) -> dict[str, Any] | None:
+    """The `extensions` a client gets for one of the domain's errors raised through a
+    resolver (the domain knows nothing of GraphQL); None for any other exception."""
+    if isinstance(error, UserInputError):
+        return {"code": "BAD_USER_INPUT", "reason": error.code, "field": error.field}
+    if isinstance(error, ForbiddenError):
+        return {"code": "FORBIDDEN"}
+    if isinstance(error, UnauthenticatedError):
+        return {"code": "UNAUTHENTICATED"}
+    return None
+
+
+def adopt_client_extensions(errors: list[GraphQLError]) -> None:
+    """Give each error raised from a domain error the extensions clients know it by."""
+    for error in errors:
+        extensions = client_extensions(error.original_error)
+        if extensions is not None and not error.extensions:
+            error.extensions = extensions
 
 
 class ForbiddenGraphQLError(GraphQLError):
@@ -64,7 +84,7 @@ def user_error(code: str, message: str, field: str | None = None) -> UserError:
 
 async def attempt(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
     """Await a service call from a mutation: user errors become payload data. A refused role
-    (ForbiddenError) surfaces as a top-level FORBIDDEN through the error's own extensions."""
+    (ForbiddenError) surfaces as a top-level FORBIDDEN (`client_extensions`)."""
     try:
         return await work, []
     except UserInputError as error:

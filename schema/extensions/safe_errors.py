@@ -15,12 +15,21 @@ logger = logging.getLogger("tidings.graphql")
 
 
 def is_public(error: GraphQLError) -> bool:
-    """Our own coded errors, and graphql-core's validation errors (they quote only the query)."""
+    """Our own coded errors, and graphql-core's request errors (they quote only the request)."""
     code = (error.extensions or {}).get("code")
     if code in PUBLIC_CODES:
         return True
+    original = error.original_error
     # Validation and syntax errors have no original error: they describe the document only.
-    return error.original_error is None
+    if original is None:
+        return True
+    # A variable's value that does not fit its type: graphql-core's own error about the
+    # request (no field's path, nothing raised beneath it), quoting only the caller's input.
+    return (
+        error.path is None
+        and isinstance(original, GraphQLError)
+        and original.original_error is None
+    )
 
 
 class MaskUnexpectedErrors(MaskErrors):
