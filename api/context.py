@@ -93,8 +93,7 @@ class TidingsGraphQL(GraphQL):
         try:
             viewer = await self.authenticator.authenticate(request.headers.get("authorization"))
         except UnauthenticatedError:
-            context.auth_failed = True
-            return context
+            return context  # anonymous: operations that need a caller refuse it
         if viewer is not None:
             await viewer.access()  # an agent's grants, once, for the synchronous field checks
         context.raw_viewer = viewer

@@ -118,7 +118,6 @@ class Context:
     channels: dict[str, list[str]]
     max_page_size: int
     connection_viewer: Viewer | None = None
-    auth_failed: bool = False
     request: Any = None
     response: Any = None
     extra: dict[str, Any] = field(default_factory=dict)

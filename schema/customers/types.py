@@ -272,6 +272,3 @@ class Customer(Node):
             email_value=row.email,
             phone_value=row.phone,
         )
-
-
-CustomerRef = Annotated["Customer", strawberry.lazy("tidings.schema.customers.types")]
