@@ -17,8 +17,8 @@ from tidings.schema.relay import Connection, connection, page_size
 
 Viewer = Annotated[Staff | Customer | ApiKey, strawberry.union("Viewer")]
 ADMIN_OR_AUDITOR = staff_roles(Role.ADMIN, Role.AUDITOR)
-# MARKETER holds no access grants and may see nobody's: refused here, not by the service
-# (whose ForbiddenError would reach the client as a masked "Unexpected error.").
+# MARKETER holds no access grants and may see nobody's: refused by the gate, before the
+# service is asked.
 GRANT_READERS = staff_roles(Role.ADMIN, Role.AGENT, Role.AUDITOR)
 
 
