@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from tortoise import Tortoise
@@ -41,8 +40,10 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-# For `tortoise makemigrations` (pyproject's [tool.tortoise]); the CLI never reads it.
-MIGRATIONS_CONFIG = tortoise_config(os.environ.get("TIDINGS_DATABASE_URL", "sqlite://:memory:"))
+# For `tortoise makemigrations` (pyproject's [tool.tortoise]); the service never reads it. A
+# fixed in-memory database: the autodetector compares the models with the migrations, not with
+# a database, and nothing here reads the environment when the module is imported.
+MIGRATIONS_CONFIG = tortoise_config("sqlite://:memory:")
 
 
 async def init_db(database_url: str, *, create_db: bool = False) -> None:

@@ -100,11 +100,6 @@ def pii_readable(viewer: Viewer, customer_id: uuid.UUID) -> bool:
     return False
 
 
-async def may_search_pii(viewer: Viewer) -> bool:
-    """Whether a search may match email and phone: only where every match's PII is readable."""
-    return viewer.has_role(Role.ADMIN) or viewer.is_customer
-
-
 async def visible_customers_q(viewer: Viewer) -> Q | None:
     """A filter restricting customers to those the caller may see; None means none at all."""
     if viewer.is_customer:

@@ -21,7 +21,7 @@ from tortoise.fields.data import JSON_DUMPS
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.ids import new_id
 from tidings.core.models.messages import Delivery
-from tidings.core.policy import Decision, RuleOutcome
+from tidings.core.policy import Decision, RuleOutcome, stored_rules
 
 COLUMNS = (
     "id",
@@ -41,35 +41,35 @@ COLUMNS = (
     "updated_at",
 )
 
-# Rule outcomes are shared objects (the engine caches them), so most decisions' rule tuples
-# are made of a few recurring objects: their JSON is computed once per distinct sequence. The
-# cache keeps the tuple it was computed from, so the ids in its key stay valid.
-_RULES_JSON: dict[tuple[int, ...], tuple[str, tuple[RuleOutcome, ...]]] = {}
-_RULES_JSON_MAX = 50_000
 
+class RulesJson:
+    """The stored JSON of a decision's rule outcomes, computed once per distinct sequence.
 
-def rule_dicts(rules: Sequence[RuleOutcome]) -> list[dict]:
-    """What `Delivery.rules` stores for a decision (as `dataclasses.asdict` gives it)."""
-    return [
-        {"rule": r.rule, "verdict": r.verdict, "detail": r.detail, "channel": r.channel}
-        for r in rules
-    ]
+    Rule outcomes are shared objects (the engine caches them), so most decisions' rule tuples
+    are made of a few recurring objects. The cache keeps the tuple each text was computed
+    from, so the ids in its key stay valid. Whoever writes deliveries (the send service, the
+    worker) builds one and keeps it; it is cleared whole when full."""
 
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._cache: dict[tuple[int, ...], tuple[str, tuple[RuleOutcome, ...]]] = {}
 
-def rules_json(rules: tuple[RuleOutcome, ...]) -> str:
-    key = tuple(map(id, rules))
-    cached = _RULES_JSON.get(key)
-    if cached is not None:
-        return cached[0]
-    if len(_RULES_JSON) >= _RULES_JSON_MAX:
-        _RULES_JSON.clear()
-    text = JSON_DUMPS(rule_dicts(rules))
-    _RULES_JSON[key] = (text, rules)
-    return text
+    def __call__(self, rules: tuple[RuleOutcome, ...]) -> str:
+        key = tuple(map(id, rules))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached[0]
+        if len(self._cache) >= self.max_entries:
+            self._cache.clear()
+        text = JSON_DUMPS(stored_rules(rules))
+        self._cache[key] = (text, rules)
+        return text
 
 
 async def write_decided(
-    message_id: uuid.UUID, decided: Sequence[tuple[uuid.UUID, Decision]]
+    message_id: uuid.UUID,
+    decided: Sequence[tuple[uuid.UUID, Decision]],
+    rules_json: RulesJson,
 ) -> int:
     """Write one delivery row per (customer id, decision). Returns how many."""
     if not decided:
@@ -83,7 +83,7 @@ async def write_decided(
                     channel=decision.channel,
                     status=decision.status,
                     reason=decision.reason,
-                    rules=rule_dicts(decision.rules),
+                    rules=stored_rules(decision.rules),
                     not_before=decision.not_before,
                 )
                 for customer_id, decision in decided

@@ -14,10 +14,6 @@ from datetime import UTC, datetime, timedelta
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from tidings.core.enums import DeliveryStatus
-
-CLAIMABLE = (DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value)
-
 # Two traps of prepared statements, whose generic plan is fixed after five runs, typically
 # while the queue is empty:
 # - as `WHERE id IN (subquery)` the plan may run the `LIMIT ... SKIP LOCKED` subquery once

@@ -15,6 +15,7 @@ from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from tidings.core.delivery.bulk import RulesJson
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.sending import write_deliveries
 from tidings.core.delivery.tiers import TierPolicies
@@ -23,7 +24,7 @@ from tidings.core.models import Category, Customer
 from tidings.core.models.messages import ExpansionJob, Message
 
 BATCH = 1000
-LEASE = timedelta(seconds=120)
+LEASE = timedelta(seconds=120)  # the default: a worker passes its TIDINGS_WORKER_LEASE_SECONDS
 
 _CLAIM_PG = """
 UPDATE expansion_jobs SET locked_until = $1
@@ -37,9 +38,9 @@ RETURNING id
 """
 
 
-async def _claim(now: datetime) -> uuid.UUID | None:
+async def _claim(now: datetime, lease: timedelta) -> uuid.UUID | None:
     if is_postgres():
-        rows = await connections.get("default").execute_query_dict(_CLAIM_PG, [now + LEASE, now])
+        rows = await connections.get("default").execute_query_dict(_CLAIM_PG, [now + lease, now])
         return uuid.UUID(str(rows[0]["id"])) if rows else None
     job = (
         await ExpansionJob.filter(
@@ -52,14 +53,22 @@ async def _claim(now: datetime) -> uuid.UUID | None:
     )
     if job is None:
         return None
-    job.locked_until = now + LEASE
+    job.locked_until = now + lease
     await job.save(update_fields=["locked_until"])
     return job.id
 
 
-async def expand_due(tiers: TierPolicies, now: datetime, max_batches: int = 20) -> int:
-    """Expand up to `max_batches` batches of one due job. Returns how many deliveries it wrote."""
-    job_id = await _claim(now)
+async def expand_due(
+    tiers: TierPolicies,
+    now: datetime,
+    lease: timedelta = LEASE,
+    max_batches: int = 20,
+    rules_json: RulesJson | None = None,
+) -> int:
+    """Expand up to `max_batches` batches of one due job, holding it for `lease` after each
+    batch. Returns how many deliveries it wrote."""
+    rules_json = rules_json or RulesJson()
+    job_id = await _claim(now, lease)
     if job_id is None:
         return 0
     job = await ExpansionJob.get(id=job_id)
@@ -70,10 +79,12 @@ async def expand_due(tiers: TierPolicies, now: datetime, max_batches: int = 20) 
         ids = await _next_ids(job, message)
         async with in_transaction():
             if ids and category is not None:
-                written += await write_deliveries(message, category, ids, tiers, datetime.now(UTC))
+                written += await write_deliveries(
+                    message, category, ids, tiers, datetime.now(UTC), rules_json
+                )
             job.cursor = ids[-1] if ids else job.cursor
             job.done = len(ids) < BATCH or category is None
-            job.locked_until = None if job.done else datetime.now(UTC) + LEASE
+            job.locked_until = None if job.done else datetime.now(UTC) + lease
             await job.save(update_fields=["cursor", "done", "locked_until", "updated_at"])
             if job.done:
                 await Message.filter(id=message.id).update(status=MessageStatus.EXPANDED)

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tidings.core.delivery.addresses import Target, targets
 from tidings.core.delivery.render import (
     Content,
     RenderError,
@@ -14,20 +15,36 @@ from tidings.core.delivery.render import (
     render,
     template_variables,
 )
+from tidings.core.enums import DeliveryReason
 from tidings.core.models import Customer, Device
 from tidings.core.models.messages import Delivery, Message, Template
 from tidings.plugins.interface import OutboundMessage
+
+# How much of a render failure's text a delivery's `last_error` keeps.
+MAX_PROBLEM = 500
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a delivery cannot be handed to a provider: NO_ADDRESS (the customer changed since
+    the decision), or REJECTED with what an admin needs to fix (a template failing)."""
+
+    reason: DeliveryReason
+    detail: str | None = None
 
 
 @dataclass
 class Prepared:
     """A delivery ready to hand to providers: one outbound message per address (push: per
-    device), or why it cannot go."""
+    device), or the problem that keeps it from going."""
 
     delivery: Delivery
     outbound: list[OutboundMessage]
     device_ids: list[uuid.UUID]
-    problem: str | None = None  # NO_ADDRESS or TEMPLATE_ERROR
+    problem: Problem | None = None
+
+
+NO_ADDRESS = Problem(DeliveryReason.NO_ADDRESS)
 
 
 async def prepare(
@@ -41,7 +58,7 @@ async def prepare(
             "id", "name", "email", "phone", "locale", "attributes"
         )
     }
-    devices: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
+    devices: dict[uuid.UUID, list[Target]] = defaultdict(list)
     if any(d.channel == "push" for d in deliveries):
         for device_id, customer_id, token in await Device.filter(
             customer_id__in=customer_ids
@@ -62,16 +79,23 @@ async def prepare(
         message = messages[delivery.message_id]
         customer = customers.get(delivery.customer_id)
         if customer is None:
-            prepared.append(Prepared(delivery, [], [], "NO_ADDRESS"))
+            prepared.append(Prepared(delivery, [], [], NO_ADDRESS))
             continue
         _, name, email, phone, locale, attributes = customer
         content = _content(message, delivery.channel, templates, name, locale, attributes or {})
-        if content is None:
-            prepared.append(Prepared(delivery, [], [], "TEMPLATE_ERROR"))
+        if isinstance(content, Problem):
+            prepared.append(Prepared(delivery, [], [], content))
             continue
-        targets = _addresses(delivery, email, phone, attributes or {}, devices)
-        if not targets:
-            prepared.append(Prepared(delivery, [], [], "NO_ADDRESS"))
+        found = targets(
+            delivery.channel,
+            delivery.customer_id,
+            email,
+            phone,
+            attributes or {},
+            devices.get(delivery.customer_id, []),
+        )
+        if not found:
+            prepared.append(Prepared(delivery, [], [], NO_ADDRESS))
             continue
         outbound = [
             OutboundMessage(
@@ -86,10 +110,10 @@ async def prepare(
                 data=dict(message.data or {}),
                 locale=locale,
             )
-            for _, address in targets
+            for _, address in found
         ]
         prepared.append(
-            Prepared(delivery, outbound, [device for device, _ in targets if device is not None])
+            Prepared(delivery, outbound, [device for device, _ in found if device is not None])
         )
     return prepared
 
@@ -101,33 +125,15 @@ def _content(
     name: str | None,
     locale: str,
     attributes: dict,
-) -> Content | None:
+) -> Content | Problem:
+    """The message's own content, else its category's template for the channel and the
+    customer's locale, rendered; a failure says what failed (never a value from the data)."""
     if message.title is not None and message.body is not None:
         return Content(message.title, message.body, message.html)
     chosen = pick_template(templates.get((message.category, channel), {}), locale)
     if chosen is None:
-        return None
+        return Problem(DeliveryReason.REJECTED, f"no template for {message.category} on {channel}")
     try:
         return render(chosen, template_variables(name, locale, attributes, message.data))
-    except RenderError:
-        return None
-
-
-def _addresses(
-    delivery: Delivery,
-    email: str | None,
-    phone: str | None,
-    attributes: dict,
-    devices: dict[uuid.UUID, list[tuple[uuid.UUID, str]]],
-) -> list[tuple[uuid.UUID | None, str]]:
-    channel = delivery.channel
-    if channel == "email":
-        return [(None, email)] if email else []
-    if channel == "sms":
-        return [(None, phone)] if phone else []
-    if channel == "push":
-        return [(device_id, token) for device_id, token in devices.get(delivery.customer_id, [])]
-    if channel == "in_app":
-        return [(None, str(delivery.customer_id))]
-    value = attributes.get(channel)
-    return [(None, value)] if isinstance(value, str) and value else []
+    except RenderError as error:
+        return Problem(DeliveryReason.REJECTED, f"template: {error}"[:MAX_PROBLEM])

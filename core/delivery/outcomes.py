@@ -3,12 +3,13 @@ messages' results (several for push, one per device)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tidings.core.delivery.outbound import Prepared
-from tidings.core.enums import DeliveryStatus
+from tidings.core.delivery.outbound import Prepared, Problem
+from tidings.core.enums import DeliveryReason, DeliveryStatus
 from tidings.plugins.errors import (
     DeliveryError,
     InvalidAddressError,
@@ -17,11 +18,13 @@ from tidings.plugins.errors import (
 )
 from tidings.plugins.interface import OutboundMessage, Provider, SendResult
 
+logger = logging.getLogger("tidings.delivery")
+
 
 @dataclass
 class Outcome:
     status: DeliveryStatus
-    reason: str | None = None
+    reason: DeliveryReason | None = None
     provider: str | None = None
     provider_id: str | None = None
     error: str | None = None
@@ -29,12 +32,13 @@ class Outcome:
     invalid_devices: list[uuid.UUID] = field(default_factory=list)
 
 
-def problem_outcome(problem: str) -> Outcome:
+def problem_outcome(problem: Problem) -> Outcome:
     """A delivery that cannot be handed to a provider: no address left (the customer changed
-    since the decision), or a template that failed to render (refused for good: REJECTED)."""
-    if problem == "NO_ADDRESS":
-        return Outcome(DeliveryStatus.SUPPRESSED, "NO_ADDRESS")
-    return Outcome(DeliveryStatus.FAILED, "REJECTED", error="the template failed to render")
+    since the decision), or content that cannot be made (refused for good: REJECTED, with the
+    cause in `last_error` for an admin to fix)."""
+    if problem.reason is DeliveryReason.NO_ADDRESS:
+        return Outcome(DeliveryStatus.SUPPRESSED, DeliveryReason.NO_ADDRESS)
+    return Outcome(DeliveryStatus.FAILED, problem.reason, error=problem.detail)
 
 
 async def send_all(provider: Provider, batch: list[OutboundMessage]) -> list[SendResult]:
@@ -50,6 +54,14 @@ async def send_all(provider: Provider, batch: list[OutboundMessage]) -> list[Sen
         except DeliveryError as error:
             answered = [SendResult(ok=False, error=error)] * len(chunk)
         except Exception as error:  # anything else counts as transient (contract)
+            # The type and the provider only: the exception's text may hold an address or
+            # message text, and logs are no place for personal data.
+            logger.warning(
+                "provider %s raised %s on a batch of %d; retried as transient",
+                provider.name,
+                type(error).__name__,
+                len(chunk),
+            )
             answered = [
                 SendResult(ok=False, error=TransientDeliveryError(type(error).__name__))
             ] * len(chunk)
@@ -72,7 +84,7 @@ def combine(provider: str, item: Prepared, results: Sequence[SendResult], channe
     if all(isinstance(e, InvalidAddressError) for e in errors):
         return Outcome(
             DeliveryStatus.FAILED,
-            "INVALID_ADDRESS",
+            DeliveryReason.INVALID_ADDRESS,
             provider,
             error=_message(errors),
             invalid_devices=invalid,
@@ -91,7 +103,7 @@ def combine(provider: str, item: Prepared, results: Sequence[SendResult], channe
     if any(isinstance(e, PermanentDeliveryError) for e in errors):
         return Outcome(
             DeliveryStatus.FAILED,
-            "REJECTED",
+            DeliveryReason.REJECTED,
             provider,
             error=_message(errors),
             invalid_devices=invalid,

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from tortoise import connections
 
+from tidings.core.delivery.addresses import reachable_channels
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.enums import CategoryKind, GrantStatus, Tier
 from tidings.core.models import Category, Customer, Device, PermissionState, Preference
@@ -24,8 +25,6 @@ from tidings.core.policy import (
     local_day_bounds,
 )
 
-BUILTIN_ADDRESS_CHANNELS = ("email", "sms", "push", "in_app")
-
 
 @dataclass(frozen=True)
 class Contact:
@@ -36,25 +35,6 @@ class Contact:
     phone: str | None
     locale: str
     attributes: dict
-
-
-def addresses_of(
-    email: str | None, phone: str | None, has_device: bool, attributes: dict
-) -> frozenset[str]:
-    """The channels this customer can be reached on. Unknown channels use `attributes[channel]`."""
-    channels = {"in_app"}
-    if email:
-        channels.add("email")
-    if phone:
-        channels.add("sms")
-    if has_device:
-        channels.add("push")
-    channels.update(
-        key
-        for key, value in (attributes or {}).items()
-        if key not in BUILTIN_ADDRESS_CHANNELS and isinstance(value, str) and value
-    )
-    return frozenset(channels)
 
 
 _PG_CUSTOMERS = """
@@ -202,12 +182,14 @@ async def load_recipients(
                     by_category[cat] = by_category.get(cat, 0) + 1
         has_device = customer_id in found.with_devices
         if attributes:
-            addresses = addresses_of(email, phone, has_device, attributes)
+            addresses = reachable_channels(customer_id, email, phone, has_device, attributes)
         else:
             shape = (bool(email), bool(phone), has_device)
             addresses = address_sets.get(shape)  # type: ignore[assignment]
             if addresses is None:
-                addresses = address_sets[shape] = addresses_of(email, phone, has_device, {})
+                addresses = address_sets[shape] = reachable_channels(
+                    customer_id, email, phone, has_device, {}
+                )
         recipients[customer_id] = Recipient(
             customer_id=str(customer_id),
             timezone=timezone,

@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
-from tidings.core.delivery.bulk import write_decided
+from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.catalogue import CategoryCatalogue
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.tiers import TierPolicies
@@ -22,7 +22,14 @@ from tidings.core.enums import AccessAction, DeliveryStatus, MessageStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Category, Customer
 from tidings.core.models.messages import Delivery, ExpansionJob, Message, Template
-from tidings.core.policy import CategoryRule, Decision, channels_for, decide, decide_channels
+from tidings.core.policy import (
+    CategoryRule,
+    Decision,
+    channels_for,
+    decide,
+    decide_channels,
+    stored_rules,
+)
 from tidings.core.viewer import Viewer
 
 MAX_LIST_AUDIENCE = 1000
@@ -68,7 +75,7 @@ def delivery_row(message_id: uuid.UUID, customer_id: uuid.UUID, decision: Decisi
         channel=decision.channel,
         status=decision.status,
         reason=decision.reason,
-        rules=[asdict(rule) for rule in decision.rules],
+        rules=stored_rules(decision.rules),
         not_before=decision.not_before,
     )
 
@@ -79,6 +86,7 @@ async def write_deliveries(
     customer_ids: Sequence[uuid.UUID],
     tiers: TierPolicies,
     now: datetime,
+    rules_json: RulesJson,
 ) -> int:
     """Decide every recipient × channel and write the rows in bulk. Returns how many."""
     rule = category_rule(category)
@@ -94,13 +102,19 @@ async def write_deliveries(
             rule, channels, recipient, tiers.for_tier(recipient.tier), now
         ):
             decided.append((customer_id, decision))
-    return await write_decided(message.id, decided)
+    return await write_decided(message.id, decided, rules_json)
 
 
 class SendService:
-    def __init__(self, categories: CategoryCatalogue, tiers: TierPolicies) -> None:
+    def __init__(
+        self,
+        categories: CategoryCatalogue,
+        tiers: TierPolicies,
+        rules_json: RulesJson | None = None,
+    ) -> None:
         self.categories = categories
         self.tiers = tiers
+        self.rules_json = rules_json or RulesJson()
 
     async def _authorise(self, viewer: Viewer, request: SendRequest) -> None:
         """ADMIN and MARKETER send to any audience; an AGENT to customers it may SEND to."""
@@ -157,7 +171,7 @@ class SendService:
             found = set(await Customer.filter(id__in=customer_ids).values_list("id", flat=True))
             if len(found) != len(customer_ids):
                 raise NotFoundError("to")
-        schedule_at = validation.future_or_past(request.schedule_at)
+        schedule_at = validation.future_or_past(request.schedule_at, "scheduleAt")
         deferred = schedule_at is not None and schedule_at > now
         try:
             async with in_transaction():
@@ -181,7 +195,9 @@ class SendService:
                         message=message, tier=request.tier, due_at=schedule_at if deferred else None
                     )
                 else:
-                    await write_deliveries(message, category, customer_ids, self.tiers, now)
+                    await write_deliveries(
+                        message, category, customer_ids, self.tiers, now, self.rules_json
+                    )
                     message.status = MessageStatus.EXPANDED
                     await message.save(update_fields=["status"])
         except IntegrityError:

@@ -49,6 +49,8 @@ class Delivery(Model):
     )
     channel = fields.CharField(max_length=64)
     status = fields.CharEnumField(DeliveryStatus, max_length=16)
+    # A `DeliveryReason` value. Kept a CharField: as a CharEnumField the migration would
+    # rebuild the table on SQLite and lose its indexes. Code reads it as the enum.
     reason = fields.CharField(max_length=32, null=True)
     rules = fields.JSONField(default=list)
     attempts = fields.IntField(default=0)

@@ -13,13 +13,13 @@ from tidings.core.policy.clock import (
     quiet_hours_end,
     zone_for,
 )
+from tidings.core.policy.consent import effective_grant_status, recheck_queued
 from tidings.core.policy.engine import (
     CAP_COUNTED_STATUSES,
     channels_for,
     counts_toward_caps,
     decide,
     decide_channels,
-    effective_grant_status,
 )
 from tidings.core.policy.model import (
     DIGEST,
@@ -38,6 +38,7 @@ from tidings.core.policy.model import (
     PreferenceState,
     Recipient,
     RuleOutcome,
+    stored_rules,
 )
 from tidings.core.policy.tiers import (
     DEFAULT_TIER_POLICIES,
@@ -79,5 +80,7 @@ __all__ = [
     "parse_clock",
     "parse_tier_policies",
     "quiet_hours_end",
+    "recheck_queued",
+    "stored_rules",
     "zone_for",
 ]

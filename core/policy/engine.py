@@ -21,23 +21,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, tzinfo
-from functools import lru_cache
 
-from tidings.core.enums import CategoryKind, DeliveryStatus, Frequency, GrantStatus
+from tidings.core.enums import (
+    CategoryKind,
+    DeliveryReason,
+    DeliveryStatus,
+    Frequency,
+    RuleVerdict,
+)
 from tidings.core.policy.clock import as_utc, next_digest, parse_clock, quiet_hours_end, zone_for
+from tidings.core.policy.consent import CONSENT_RULES, outcome
 from tidings.core.policy.model import (
     DIGEST,
     FREQUENCY_CAP,
     NO_ADDRESS,
-    NO_PERMISSION,
-    OPTED_OUT,
     PASS,
     QUIET_HOURS,
     SKIP,
     STOP,
     CategoryRule,
     Decision,
-    GrantState,
     Recipient,
     RuleOutcome,
 )
@@ -48,19 +51,6 @@ from tidings.core.policy.tiers import TierPolicy
 CAP_COUNTED_STATUSES: frozenset[DeliveryStatus] = frozenset(
     {DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED}
 )
-
-
-def effective_grant_status(grant: GrantState | None, now: datetime) -> GrantStatus | None:
-    """GRANTED past its expiry (expiry exactly at `now` included) reads as EXPIRED."""
-    if grant is None:
-        return None
-    if (
-        grant.status == GrantStatus.GRANTED
-        and grant.expires_at is not None
-        and as_utc(grant.expires_at) <= as_utc(now)
-    ):
-        return GrantStatus.EXPIRED
-    return grant.status
 
 
 def counts_toward_caps(category: CategoryRule) -> bool:
@@ -170,38 +160,24 @@ def _decide(
     marketing = category.kind == CategoryKind.MARKETING
     preference = recipient.preference
 
-    def say(rule: str, verdict: str, detail: str) -> None:
-        rules.append(_outcome(rule, verdict, via + detail, channel))
+    def say(rule: DeliveryReason, verdict: RuleVerdict, detail: str) -> None:
+        rules.append(outcome(rule, verdict, via + detail, channel))
 
     def stop(
-        rule: str, detail: str, status: DeliveryStatus, not_before: datetime | None = None
+        rule: DeliveryReason,
+        detail: str,
+        status: DeliveryStatus,
+        not_before: datetime | None = None,
     ) -> Decision:
         say(rule, STOP, detail)
         return Decision(channel, status, rule, not_before, tuple(rules))
 
-    # 1. Permission: nothing overrides it, `required` included.
-    if marketing:
-        grant = recipient.grants.get((channel, category.key))
-        status = effective_grant_status(grant, now)
-        if status != GrantStatus.GRANTED:
-            held = "no permission recorded" if status is None else f"permission {status.value}"
-            return stop(NO_PERMISSION, held, DeliveryStatus.SUPPRESSED)
-        assert grant is not None
-        until = f" until {as_utc(grant.expires_at).isoformat()}" if grant.expires_at else ""
-        say(NO_PERMISSION, PASS, f"permission GRANTED{until}")
-    else:
-        say(NO_PERMISSION, SKIP, "transactional: no permission needed")
-
-    # 2. The customer's channels for the category.
-    if category.required:
-        say(OPTED_OUT, SKIP, "required")
-    elif preference is None:
-        say(OPTED_OUT, PASS, "no preference for the category")
-    elif channel not in preference.channels:
-        chosen = ", ".join(preference.channels) or "no channel"
-        return stop(OPTED_OUT, f"preference allows {chosen}", DeliveryStatus.SUPPRESSED)
-    else:
-        say(OPTED_OUT, PASS, "channel in the customer's preference")
+    # 1. Permission, then 2. the customer's channels for the category.
+    for rule, check in CONSENT_RULES:
+        verdict, detail = check(category, channel, recipient, now)
+        if verdict is STOP:
+            return stop(rule, detail, DeliveryStatus.SUPPRESSED)
+        say(rule, verdict, detail)
 
     # 3. An address, else the category's fallback, decided once by every rule.
     if channel not in recipient.addresses:
@@ -299,12 +275,6 @@ def _decide(
             )
 
     return Decision(channel, DeliveryStatus.QUEUED, None, None, tuple(rules))
-
-
-@lru_cache(maxsize=8192)
-def _outcome(rule: str, verdict: str, detail: str, channel: str) -> RuleOutcome:
-    """Outcomes are immutable and mostly alike: share them across a fan-out's decisions."""
-    return RuleOutcome(rule, verdict, detail, channel)
 
 
 def _cap(cap: int | None) -> str:

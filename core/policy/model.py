@@ -3,34 +3,39 @@ store it uses, so the engine itself never touches the ORM, the network or the cl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tidings.core.enums import (
     CategoryKind,
+    DeliveryReason,
     DeliveryStatus,
     Frequency,
     GrantStatus,
+    RuleVerdict,
     Tier,
 )
 from tidings.core.policy.clock import parse_clock
 
 # Rule names, in the contract's order. Each rule's name is also the reason it gives when it
 # stops a delivery, so an explanation's stopping rule and the delivery's reason always agree.
-NO_PERMISSION = "NO_PERMISSION"
-OPTED_OUT = "OPTED_OUT"
-NO_ADDRESS = "NO_ADDRESS"
-FREQUENCY_CAP = "FREQUENCY_CAP"
-QUIET_HOURS = "QUIET_HOURS"
-DIGEST = "DIGEST"
-RULES: tuple[str, ...] = (NO_PERMISSION, OPTED_OUT, NO_ADDRESS, FREQUENCY_CAP, QUIET_HOURS, DIGEST)
+NO_PERMISSION = DeliveryReason.NO_PERMISSION
+OPTED_OUT = DeliveryReason.OPTED_OUT
+NO_ADDRESS = DeliveryReason.NO_ADDRESS
+FREQUENCY_CAP = DeliveryReason.FREQUENCY_CAP
+QUIET_HOURS = DeliveryReason.QUIET_HOURS
+DIGEST = DeliveryReason.DIGEST
+RULES: tuple[DeliveryReason, ...] = (
+    NO_PERMISSION, OPTED_OUT, NO_ADDRESS, FREQUENCY_CAP, QUIET_HOURS, DIGEST,
+)  # fmt: skip
 
 # RuleOutcome verdicts: "pass" the rule was checked and allows the delivery; "stop" it decides
 # the delivery; "skip" it does not apply here (transactional category, `required`, ...).
-PASS = "pass"
-STOP = "stop"
-SKIP = "skip"
+PASS = RuleVerdict.PASS
+STOP = RuleVerdict.STOP
+SKIP = RuleVerdict.SKIP
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,33 @@ class RuleOutcome:
     """What one rule said about one channel. `channel` tells a fallback's rules apart from
     those of the channel asked for."""
 
-    rule: str
-    verdict: str
+    rule: DeliveryReason
+    verdict: RuleVerdict
     detail: str | None
     channel: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule", DeliveryReason(self.rule))
+        object.__setattr__(self, "verdict", RuleVerdict(self.verdict))
+
+    def stored(self) -> dict[str, str | None]:
+        """The form a delivery's `rules` column keeps: plain JSON, every field included."""
+        return {
+            "rule": self.rule.value,
+            "verdict": self.verdict.value,
+            "detail": self.detail,
+            "channel": self.channel,
+        }
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> RuleOutcome:
+        """Back from `stored()`; rows written before `channel` was kept have none."""
+        return cls(stored["rule"], stored["verdict"], stored.get("detail"), stored.get("channel"))
+
+
+def stored_rules(rules: Iterable[RuleOutcome]) -> list[dict[str, str | None]]:
+    """The one serialiser of rule outcomes, for every path that writes a delivery's rules."""
+    return [rule.stored() for rule in rules]
 
 
 @dataclass(frozen=True)
@@ -127,7 +155,7 @@ class Decision:
 
     channel: str
     status: DeliveryStatus
-    reason: str | None
+    reason: DeliveryReason | None
     not_before: datetime | None
     rules: tuple[RuleOutcome, ...]
 

@@ -53,7 +53,7 @@ async def test_no_permission(mail_api, smtp):
     token, customer = await setup(mail_api)
     got = await decided(mail_api, token, customer)
     assert (got["status"], got["reason"], got["notBefore"]) == ("SUPPRESSED", "NO_PERMISSION", None)
-    assert verdicts(got) == [("NO_PERMISSION", "stop")]
+    assert verdicts(got) == [("NO_PERMISSION", "STOP")]
     assert got["rules"][0]["detail"] == "no permission recorded"
     await mail_api.runtime.worker.run_once()
     await nothing_written(smtp)
@@ -65,7 +65,7 @@ async def test_opted_out(api):
     await set_preference(api, token, customer, "promos", ["in_app"])
     got = await decided(api, token, customer)
     assert (got["status"], got["reason"]) == ("SUPPRESSED", "OPTED_OUT")
-    assert verdicts(got) == [("NO_PERMISSION", "pass"), ("OPTED_OUT", "stop")]
+    assert verdicts(got) == [("NO_PERMISSION", "PASS"), ("OPTED_OUT", "STOP")]
     assert "in_app" in got["rules"][-1]["detail"]
     await nothing_written()
 
@@ -77,12 +77,12 @@ async def test_no_address_lists_the_fallback_rules(api):
     got = await decided(api, token, customer)
     assert (got["status"], got["reason"], got["channel"]) == ("SUPPRESSED", "NO_ADDRESS", "sms")
     assert verdicts(got) == [
-        ("NO_PERMISSION", "pass"),
-        ("OPTED_OUT", "pass"),
-        ("NO_ADDRESS", "stop"),  # email: none; trying the fallback
-        ("NO_PERMISSION", "pass"),  # the fallback, sms, decided by the same rules
-        ("OPTED_OUT", "pass"),
-        ("NO_ADDRESS", "stop"),
+        ("NO_PERMISSION", "PASS"),
+        ("OPTED_OUT", "PASS"),
+        ("NO_ADDRESS", "STOP"),  # email: none; trying the fallback
+        ("NO_PERMISSION", "PASS"),  # the fallback, sms, decided by the same rules
+        ("OPTED_OUT", "PASS"),
+        ("NO_ADDRESS", "STOP"),
     ]
     details = [r["detail"] for r in got["rules"]]
     assert "trying fallback sms" in details[2]
@@ -98,8 +98,8 @@ async def test_no_address_lists_the_fallback_rules(api):
     )
     got = await decided(api, token, customer)
     assert (got["status"], got["reason"], got["channel"]) == ("QUEUED", None, "sms")
-    assert ("NO_ADDRESS", "stop") in verdicts(got)
-    assert verdicts(got)[-1] == ("DIGEST", "pass")
+    assert ("NO_ADDRESS", "STOP") in verdicts(got)
+    assert verdicts(got)[-1] == ("DIGEST", "PASS")
     await nothing_written()
 
 
@@ -117,11 +117,11 @@ async def test_quiet_hours(api):
     ends = parse_time(got["notBefore"]).astimezone(ZoneInfo(ZONE))
     assert ends.strftime("%H:%M") == quiet[1]
     assert verdicts(got) == [
-        ("NO_PERMISSION", "pass"),
-        ("OPTED_OUT", "pass"),
-        ("NO_ADDRESS", "pass"),
-        ("FREQUENCY_CAP", "pass"),
-        ("QUIET_HOURS", "stop"),
+        ("NO_PERMISSION", "PASS"),
+        ("OPTED_OUT", "PASS"),
+        ("NO_ADDRESS", "PASS"),
+        ("FREQUENCY_CAP", "PASS"),
+        ("QUIET_HOURS", "STOP"),
     ]
     await nothing_written()
 
@@ -133,7 +133,7 @@ async def test_digest(api):
     assert (got["status"], got["reason"]) == ("DEFERRED", "DIGEST")
     at = parse_time(got["notBefore"]).astimezone(ZoneInfo(ZONE))
     assert (at.hour, at.minute) == (api.runtime.worker.tiers.for_tier(Tier.ORDINARY).digest_hour, 0)
-    assert verdicts(got)[-1] == ("DIGEST", "stop")
+    assert verdicts(got)[-1] == ("DIGEST", "STOP")
     assert "ORDINARY tier policy" in got["rules"][-1]["detail"]
     await nothing_written()
 
@@ -144,7 +144,7 @@ async def test_queued_with_every_rule(mail_api, smtp):
     got = await decided(mail_api, token, customer)
     assert (got["status"], got["reason"], got["channel"]) == ("QUEUED", None, "email")
     assert verdicts(got) == [
-        (rule, "pass")
+        (rule, "PASS")
         for rule in (
             "NO_PERMISSION",
             "OPTED_OUT",
@@ -164,12 +164,12 @@ async def test_transactional_skips_what_does_not_apply(api):
     got = await decided(api, token, customer, category="receipts")
     assert got["status"] == "QUEUED"
     assert dict(verdicts(got)) == {
-        "NO_PERMISSION": "skip",
-        "OPTED_OUT": "pass",
-        "NO_ADDRESS": "pass",
-        "FREQUENCY_CAP": "skip",
-        "QUIET_HOURS": "skip",
-        "DIGEST": "skip",
+        "NO_PERMISSION": "SKIP",
+        "OPTED_OUT": "PASS",
+        "NO_ADDRESS": "PASS",
+        "FREQUENCY_CAP": "SKIP",
+        "QUIET_HOURS": "SKIP",
+        "DIGEST": "SKIP",
     }
 
 
