@@ -168,7 +168,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except db.SchemaBehindError as error:
             print(f"tidings: {error}", file=sys.stderr)
             return 3
-        app = create_app(settings)
+        try:
+            app = create_app(settings)
+        except ValueError as error:  # a provider's settings, named in the message
+            print(f"tidings: {error}", file=sys.stderr)
+            return 2
         tune_gc()
         print(f"  Tidings on http://{args.host}:{args.port}/graphql", flush=True)
         config = uvicorn.Config(
@@ -190,7 +194,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def work(settings: Settings) -> int:
         quiet_sql_logs(settings)
-        runtime = build_runtime(settings, listen=False)
+        try:
+            runtime = build_runtime(settings, listen=False)
+        except ValueError as error:  # a provider's settings, named in the message
+            print(f"tidings: {error}", file=sys.stderr)
+            return 2
         tune_gc()
         if not settings.redis_url:
             print(

@@ -256,3 +256,16 @@ def test_make_run_passes_host_and_port(variables, host, port):
     assert result.returncode == 0, result.stderr
     (serve,) = [line for line in result.stdout.splitlines() if "tidings serve" in line]
     assert f"--host {host}" in serve and f"--port {port}" in serve
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_providers_bad_setting_is_one_line(tmp_path, command):
+    """The email provider needs a From address once it has a host: say so, no traceback."""
+    args = ("serve", "--port", str(free_port())) if command == "serve" else ("worker",)
+    assert tidings("migrate", cwd=tmp_path).returncode == 0
+    result = tidings(*args, cwd=tmp_path, TIDINGS_SMTP_HOST="127.0.0.1")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "TIDINGS_SMTP_FROM" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("tidings:")]
+    assert len(errors) == 1, result.stderr
