@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -17,6 +17,9 @@ FIRST = (
     "(`TIDINGS_MAX_PAGE_SIZE`, 100 by default) is refused with QUERY_LIMIT."
 )
 AFTER = "Return the items after this cursor (`pageInfo.endCursor` of the previous page)."
+# The paging arguments, described: `first: First = 20, after: After = None`.
+First = Annotated[int | None, strawberry.argument(description=FIRST)]
+After = Annotated[str | None, strawberry.argument(description=AFTER)]
 
 
 @strawberry.type(description="Where a page sits in its list, and the cursors to move on.")

@@ -13,9 +13,14 @@ from tidings.schema.context import Info
 from tidings.schema.customers.types import Customer
 from tidings.schema.ids import parse_id
 from tidings.schema.permissions import Authenticated, staff_roles
-from tidings.schema.relay import Connection, connection, page_size
+from tidings.schema.relay import After, Connection, First, connection, page_size
 
-Viewer = Annotated[Staff | Customer | ApiKey, strawberry.union("Viewer")]
+Viewer = Annotated[
+    Staff | Customer | ApiKey,
+    strawberry.union(
+        "Viewer", description="Who is calling: a staff member, a customer, or an API key."
+    ),
+]
 ADMIN_OR_AUDITOR = staff_roles(Role.ADMIN, Role.AUDITOR)
 # MARKETER holds no access grants and may see nobody's: refused by the gate, before the
 # service is asked.
@@ -24,7 +29,10 @@ GRANT_READERS = staff_roles(Role.ADMIN, Role.AGENT, Role.AUDITOR)
 
 @strawberry.type
 class AccessQueries:
-    @strawberry.field(permission_classes=[Authenticated], description="The caller.")
+    @strawberry.field(
+        permission_classes=[Authenticated],
+        description="The caller: its Staff account, its Customer, or its ApiKey.",
+    )
     async def me(self, info: Info) -> Viewer | None:
         ctx = info.context
         viewer = ctx.viewer
@@ -39,23 +47,37 @@ class AccessQueries:
         assert key is not None
         return ApiKey.from_model(key)
 
-    @strawberry.field(permission_classes=[ADMIN_OR_AUDITOR], name="staff")
-    async def staff_member(self, info: Info, id: strawberry.ID) -> Staff | None:
+    @strawberry.field(
+        permission_classes=[ADMIN_OR_AUDITOR],
+        name="staff",
+        description="A staff member (ADMIN and AUDITOR), or null when there is none.",
+    )
+    async def staff_member(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The member's global ID.")],
+    ) -> Staff | None:
         staff_id = parse_id(id, "Staff")
         row = await info.context.services.staff.get_visible(info.context.viewer, staff_id)
         return Staff.from_model(row) if row else None
 
-    @strawberry.field(permission_classes=[ADMIN_OR_AUDITOR])
+    @strawberry.field(
+        permission_classes=[ADMIN_OR_AUDITOR],
+        description="Every staff member, oldest first (ADMIN and AUDITOR).",
+    )
     async def staff_members(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: First = 20, after: After = None
     ) -> Connection[Staff] | None:
         ctx = info.context
         page = await ctx.services.staff.list(ctx.viewer, page_size(first, ctx.max_page_size), after)
         return connection(page, Staff.from_model)
 
-    @strawberry.field(permission_classes=[ADMIN_OR_AUDITOR])
+    @strawberry.field(
+        permission_classes=[ADMIN_OR_AUDITOR],
+        description="Unrevoked API keys, oldest first (ADMIN and AUDITOR); never their secrets.",
+    )
     async def api_keys(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: First = 20, after: After = None
     ) -> Connection[ApiKey] | None:
         ctx = info.context
         page = await ctx.services.api_keys.list(
@@ -70,10 +92,14 @@ class AccessQueries:
     async def access_grants(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        staff_id: strawberry.ID | None = None,
-        customer_id: strawberry.ID | None = None,
+        first: First = 20,
+        after: After = None,
+        staff_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this member's grants.")
+        ] = None,
+        customer_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only grants to this customer.")
+        ] = None,
     ) -> Connection[AccessGrant] | None:
         ctx = info.context
         page = await ctx.services.access.list(

@@ -2,45 +2,73 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from tidings.core.enums import Role
 from tidings.core.services.categories import UNSET, CategoryFields
-from tidings.schema.categories.types import Category, CategoryKindEnum
+from tidings.schema.categories.types import Category
 from tidings.schema.context import Info
-from tidings.schema.errors import UserError, attempt
+from tidings.schema.enums import CategoryKindEnum
+from tidings.schema.errors import ERRORS, UserError, attempt
 from tidings.schema.permissions import staff_roles
 
 MANAGERS = staff_roles(Role.ADMIN, Role.MARKETER)
 
 
-@strawberry.type
+@strawberry.type(description="The result of createCategory or updateCategory.")
 class CategoryPayload:
-    category: Category | None = None
-    errors: list[UserError]
+    category: Category | None = strawberry.field(
+        default=None, description="The category as it now is; null when `errors` says why not."
+    )
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.input
+@strawberry.input(description="A new category.")
 class CreateCategoryInput:
-    key: str
-    name: str
-    kind: CategoryKindEnum
-    default_channels: list[str] | None = None
-    respect_quiet_hours: bool | None = None
-    required: bool | None = None
-    fallback_channel: str | None = None
-    description: str | None = None
+    key: str = strawberry.field(description='A stable key, e.g. "promotions"; unique.')
+    name: str = strawberry.field(description="A name for people.")
+    kind: CategoryKindEnum = strawberry.field(description="Whether it needs permission; final.")
+    default_channels: list[str] | None = strawberry.field(
+        default=None, description="The channels used when a send and the customer name none."
+    )
+    respect_quiet_hours: bool | None = strawberry.field(
+        default=None,
+        description="Default: true for MARKETING, false for TRANSACTIONAL.",
+    )
+    required: bool | None = strawberry.field(
+        default=None,
+        description="Security alerts and the like (default false): skip opt-outs, caps, quiet "
+        "hours and digests, never the permission rule.",
+    )
+    fallback_channel: str | None = strawberry.field(
+        default=None, description="The channel tried when one has no address or fails for good."
+    )
+    description: str | None = strawberry.field(
+        default=None, description="What the category covers."
+    )
 
 
 @strawberry.input(description="The key and the kind never change; fields left out stay.")
 class UpdateCategoryInput:
-    key: str
-    name: str | None = None
-    description: str | None = strawberry.UNSET
-    default_channels: list[str] | None = None
-    respect_quiet_hours: bool | None = None
-    required: bool | None = None
-    fallback_channel: str | None = strawberry.UNSET
+    key: str = strawberry.field(description="The category to change.")
+    name: str | None = strawberry.field(default=None, description="A new name.")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new description; null clears it."
+    )
+    default_channels: list[str] | None = strawberry.field(
+        default=None, description="New default channels."
+    )
+    respect_quiet_hours: bool | None = strawberry.field(
+        default=None, description="Whether its messages wait out quiet hours."
+    )
+    required: bool | None = strawberry.field(
+        default=None, description="Whether it is required (see Category.required)."
+    )
+    fallback_channel: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new fallback channel; null clears it."
+    )
 
 
 def _given(value: object) -> object:
@@ -49,9 +77,13 @@ def _given(value: object) -> object:
 
 @strawberry.type
 class CategoryMutations:
-    @strawberry.mutation(permission_classes=[MANAGERS])
+    @strawberry.mutation(
+        permission_classes=[MANAGERS], description="Create a category (ADMIN and MARKETER)."
+    )
     async def create_category(
-        self, info: Info, input: CreateCategoryInput
+        self,
+        info: Info,
+        input: Annotated[CreateCategoryInput, strawberry.argument(description="The new category.")],
     ) -> CategoryPayload | None:
         fields = CategoryFields(
             key=input.key,
@@ -68,9 +100,15 @@ class CategoryMutations:
         )
         return CategoryPayload(category=Category.from_model(row) if row else None, errors=errors)
 
-    @strawberry.mutation(permission_classes=[MANAGERS])
+    @strawberry.mutation(
+        permission_classes=[MANAGERS], description="Change a category (ADMIN and MARKETER)."
+    )
     async def update_category(
-        self, info: Info, input: UpdateCategoryInput
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateCategoryInput, strawberry.argument(description="The category and its changes.")
+        ],
     ) -> CategoryPayload | None:
         fields = CategoryFields(
             name=input.name,

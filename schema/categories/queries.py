@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from tidings.schema.categories.types import Category, Channel
@@ -11,12 +13,21 @@ from tidings.schema.permissions import Authenticated
 
 @strawberry.type
 class CategoryQueries:
-    @strawberry.field(permission_classes=[Authenticated])
+    @strawberry.field(
+        permission_classes=[Authenticated], description="Every category, by key (any caller)."
+    )
     async def categories(self, info: Info) -> list[Category] | None:
         return [Category.from_model(row) for row in await info.context.services.categories.list()]
 
-    @strawberry.field(permission_classes=[Authenticated])
-    async def category(self, info: Info, key: str) -> Category | None:
+    @strawberry.field(
+        permission_classes=[Authenticated],
+        description="A category by its key, or null when there is none (any caller).",
+    )
+    async def category(
+        self,
+        info: Info,
+        key: Annotated[str, strawberry.argument(description="The category's key.")],
+    ) -> Category | None:
         row = await info.context.services.categories.get(key)
         return Category.from_model(row) if row else None
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from tidings.core.tokens import TokenKind
 from tidings.schema.context import Info
 from tidings.schema.customers.inputs import (
+    CUSTOMER_ID,
     CreateCustomerInput,
     GrantPermissionInput,
     RegisterDeviceInput,
@@ -15,55 +18,77 @@ from tidings.schema.customers.inputs import (
     WithdrawPermissionInput,
 )
 from tidings.schema.customers.types import Customer, Device, PermissionGrant, Preference
-from tidings.schema.errors import UserError, attempt
+from tidings.schema.errors import ERRORS, UserError, attempt
 from tidings.schema.ids import MISSING, parse_id
 from tidings.schema.permissions import ADMIN_ONLY, Authenticated
 
 
-@strawberry.type
+@strawberry.type(description="The result of a change to a customer.")
 class CustomerPayload:
-    customer: Customer | None = None
-    errors: list[UserError]
+    customer: Customer | None = strawberry.field(
+        default=None, description="The customer as it now is; null when `errors` says why not."
+    )
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of issueCustomerToken.")
 class TokenPayload:
-    token: str | None = None
-    errors: list[UserError]
+    token: str | None = strawberry.field(
+        default=None,
+        description="A bearer token for the customer's own app, valid for "
+        "`TIDINGS_CUSTOMER_TOKEN_TTL` (30 days by default) or until revoked.",
+    )
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of grantPermission or withdrawPermission.")
 class PermissionGrantPayload:
-    grant: PermissionGrant | None = None
-    errors: list[UserError]
+    grant: PermissionGrant | None = strawberry.field(
+        default=None, description="The ledger entry recorded; null when `errors` says why not."
+    )
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of setPreference.")
 class PreferencePayload:
-    preference: Preference | None = None
-    errors: list[UserError]
+    preference: Preference | None = strawberry.field(
+        default=None, description="The preference as set; null when `errors` says why not."
+    )
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of registerDevice or removeDevice.")
 class DevicePayload:
-    device: Device | None = None
-    errors: list[UserError]
+    device: Device | None = strawberry.field(
+        default=None,
+        description="The device registered, or the one removed; null when `errors` says why not.",
+    )
+    errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
 @strawberry.type
 class CustomerMutations:
-    @strawberry.mutation(permission_classes=[ADMIN_ONLY])
+    @strawberry.mutation(permission_classes=[ADMIN_ONLY], description="Create a customer (ADMIN).")
     async def create_customer(
-        self, info: Info, input: CreateCustomerInput
+        self,
+        info: Info,
+        input: Annotated[CreateCustomerInput, strawberry.argument(description="The new customer.")],
     ) -> CustomerPayload | None:
         row, errors = await attempt(
             info.context.services.customers.create(info.context.viewer, input.to_fields())
         )
         return CustomerPayload(customer=Customer.from_model(row) if row else None, errors=errors)
 
-    @strawberry.mutation(permission_classes=[ADMIN_ONLY])
+    @strawberry.mutation(
+        permission_classes=[ADMIN_ONLY],
+        description="Change a customer's profile (ADMIN); the fields left out stay as they are.",
+    )
     async def update_customer(
-        self, info: Info, input: UpdateCustomerInput
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateCustomerInput, strawberry.argument(description="The customer and its changes.")
+        ],
     ) -> CustomerPayload | None:
         customer_id = parse_id(input.id, "Customer") or MISSING
         row, errors = await attempt(
@@ -78,7 +103,11 @@ class CustomerMutations:
         description="A token for the customer's own app (ADMIN and ADMIN API keys).",
     )
     async def issue_customer_token(
-        self, info: Info, customer_id: strawberry.ID
+        self,
+        info: Info,
+        customer_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The customer the token is for.")
+        ],
     ) -> TokenPayload | None:
         ctx = info.context
         parsed = parse_id(customer_id, "Customer") or MISSING
@@ -94,7 +123,11 @@ class CustomerMutations:
         description="Revoke every token issued to the customer so far (ADMIN, or the customer).",
     )
     async def revoke_customer_tokens(
-        self, info: Info, customer_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        customer_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description=CUSTOMER_ID)
+        ] = None,
     ) -> CustomerPayload | None:
         ctx = info.context
         row, errors = await attempt(
@@ -102,9 +135,17 @@ class CustomerMutations:
         )
         return CustomerPayload(customer=Customer.from_model(row) if row else None, errors=errors)
 
-    @strawberry.mutation(permission_classes=[Authenticated])
+    @strawberry.mutation(
+        permission_classes=[Authenticated],
+        description="Record a customer's permission for a channel and category, with its "
+        "evidence: ADMIN, or the customer itself.",
+    )
     async def grant_permission(
-        self, info: Info, input: GrantPermissionInput
+        self,
+        info: Info,
+        input: Annotated[
+            GrantPermissionInput, strawberry.argument(description="The permission and evidence.")
+        ],
     ) -> PermissionGrantPayload | None:
         ctx = info.context
         row, errors = await attempt(
@@ -116,9 +157,17 @@ class CustomerMutations:
             grant=PermissionGrant.from_entry(row) if row else None, errors=errors
         )
 
-    @strawberry.mutation(permission_classes=[Authenticated])
+    @strawberry.mutation(
+        permission_classes=[Authenticated],
+        description="Record that a customer takes a permission back (or refuses it): ADMIN, or "
+        "the customer itself.",
+    )
     async def withdraw_permission(
-        self, info: Info, input: WithdrawPermissionInput
+        self,
+        info: Info,
+        input: Annotated[
+            WithdrawPermissionInput, strawberry.argument(description="The permission withdrawn.")
+        ],
     ) -> PermissionGrantPayload | None:
         ctx = info.context
         row, errors = await attempt(
@@ -134,9 +183,17 @@ class CustomerMutations:
             grant=PermissionGrant.from_entry(row) if row else None, errors=errors
         )
 
-    @strawberry.mutation(permission_classes=[Authenticated])
+    @strawberry.mutation(
+        permission_classes=[Authenticated],
+        description="Set how a customer wants one category's messages: ADMIN, or the customer "
+        "itself.",
+    )
     async def set_preference(
-        self, info: Info, input: SetPreferenceInput
+        self,
+        info: Info,
+        input: Annotated[
+            SetPreferenceInput, strawberry.argument(description="The customer's preference.")
+        ],
     ) -> PreferencePayload | None:
         ctx = info.context
         row, errors = await attempt(
@@ -148,8 +205,17 @@ class CustomerMutations:
             preference=Preference.from_model(row) if row else None, errors=errors
         )
 
-    @strawberry.mutation(permission_classes=[Authenticated])
-    async def register_device(self, info: Info, input: RegisterDeviceInput) -> DevicePayload | None:
+    @strawberry.mutation(
+        permission_classes=[Authenticated],
+        description="Register a push device for a customer: ADMIN, or the customer itself.",
+    )
+    async def register_device(
+        self,
+        info: Info,
+        input: Annotated[
+            RegisterDeviceInput, strawberry.argument(description="The device and its token.")
+        ],
+    ) -> DevicePayload | None:
         ctx = info.context
         row, errors = await attempt(
             ctx.services.customers.register_device(
@@ -161,8 +227,15 @@ class CustomerMutations:
         )
         return DevicePayload(device=Device.from_model(row) if row else None, errors=errors)
 
-    @strawberry.mutation(permission_classes=[Authenticated])
-    async def remove_device(self, info: Info, id: strawberry.ID) -> DevicePayload | None:
+    @strawberry.mutation(
+        permission_classes=[Authenticated],
+        description="Remove a push device: ADMIN, or its customer.",
+    )
+    async def remove_device(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The device to remove.")],
+    ) -> DevicePayload | None:
         ctx = info.context
         device_id = parse_id(id, "Device") or MISSING
         row, errors = await attempt(ctx.services.customers.remove_device(ctx.viewer, device_id))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from tidings.schema.context import Info
-from tidings.schema.customers.types import Customer, TierEnum
+from tidings.schema.customers.types import Customer
+from tidings.schema.enums import TierEnum
 from tidings.schema.ids import from_global_id
 from tidings.schema.permissions import Authenticated
-from tidings.schema.relay import Connection, connection, page_size
+from tidings.schema.relay import After, Connection, First, connection, page_size
 
 
 @strawberry.type
@@ -17,7 +20,11 @@ class CustomerQueries:
         permission_classes=[Authenticated],
         description="A customer, or null when it does not exist or you may not see it.",
     )
-    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+    async def customer(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The customer's global ID.")],
+    ) -> Customer | None:
         customer_id = from_global_id(id, "Customer")
         if customer_id is None:
             return None
@@ -32,10 +39,15 @@ class CustomerQueries:
     async def customers(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        tier: TierEnum | None = None,
-        search: str | None = None,
+        first: First = 20,
+        after: After = None,
+        tier: Annotated[
+            TierEnum | None, strawberry.argument(description="Only customers of this tier.")
+        ] = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(description="Text the customer's fields contain (any case)."),
+        ] = None,
     ) -> Connection[Customer] | None:
         page = await info.context.services.customers.list(
             info.context.viewer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
+from typing import Annotated
 
 import strawberry
 
@@ -13,6 +14,14 @@ from tidings.schema.errors import attempt
 from tidings.schema.ids import MISSING, parse_id
 from tidings.schema.inbox.types import TYPE_NAME, InboxPayload
 from tidings.schema.permissions import CustomersOnly
+
+Ids = Annotated[
+    list[strawberry.ID],
+    strawberry.argument(
+        description="Your notifications: at most the page-size maximum (100 by default; more "
+        "is TOO_MANY). If any is not yours the call is NOT_FOUND and nothing changes."
+    ),
+]
 
 
 def _ids(ids: list[strawberry.ID]) -> list[uuid.UUID]:
@@ -34,7 +43,7 @@ class InboxMutations:
         permission_classes=[CustomersOnly],
         description="Mark your notifications read (all or none); read ones keep their time.",
     )
-    async def mark_read(self, info: Info, ids: list[strawberry.ID]) -> InboxPayload | None:
+    async def mark_read(self, info: Info, ids: Ids) -> InboxPayload | None:
         ctx = info.context
         return await _payload(
             info, ctx.services.inbox.mark_read(ctx.viewer, _ids(ids), ctx.max_page_size)
@@ -51,7 +60,7 @@ class InboxMutations:
         permission_classes=[CustomersOnly],
         description="Take your notifications out of the inbox (all or none).",
     )
-    async def archive(self, info: Info, ids: list[strawberry.ID]) -> InboxPayload | None:
+    async def archive(self, info: Info, ids: Ids) -> InboxPayload | None:
         ctx = info.context
         return await _payload(
             info, ctx.services.inbox.archive(ctx.viewer, _ids(ids), ctx.max_page_size)

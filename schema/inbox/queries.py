@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from tidings.schema.context import Info
 from tidings.schema.inbox.types import Notification
 from tidings.schema.permissions import CustomersOnly
-from tidings.schema.relay import Connection, connection, page_size
+from tidings.schema.relay import After, Connection, First, connection, page_size
 
 
 @strawberry.type
@@ -19,9 +21,11 @@ class InboxQueries:
     async def inbox(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        unread_only: bool | None = False,
+        first: First = 20,
+        after: After = None,
+        unread_only: Annotated[
+            bool | None, strawberry.argument(description="Only unread notifications.")
+        ] = False,
     ) -> Connection[Notification] | None:
         ctx = info.context
         page = await ctx.services.inbox.list(

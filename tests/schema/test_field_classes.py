@@ -57,7 +57,8 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "Device": _public("id platform createdAt lastSeenAt"),
     "Delivery": _public(
         "id channel status reason attempts notBefore provider createdAt updatedAt rules "
-        "customer",  # the recipient: the caller's usual customer visibility and PII gates
+        "customer "  # the recipient: the caller's usual customer visibility and PII gates
+        "message",  # a delivery is only reached through a message the caller may see
         lastError=DELIVERY_ERRORS,
     ),
     "DeliveryConnection": _public(CONNECTION),

@@ -163,6 +163,40 @@ ROOT_ARGS: dict[str, ArgsFor] = {
     "retryDelivery": _failed_delivery,
 }
 
+
+async def _node_id(type_name: str, world: World) -> str:
+    """An object of each type `node(id:)` leads to protected fields through."""
+    if type_name == "Customer":
+        return to_global_id("Customer", world.target)
+    if type_name == "PermissionGrant":
+        entry = await PermissionEntry.filter(customer_id=world.target).order_by("id").first()
+        assert entry is not None
+        return to_global_id("PermissionGrant", entry.id)
+    if type_name == "Staff":
+        return to_global_id("Staff", world.staff_ids["AGENT_READ"])
+    if type_name == "AccessGrant":
+        grant = await AccessGrant.get(staff_id=world.staff_ids["AGENT_READ"])
+        return to_global_id("AccessGrant", grant.id)
+    if type_name == "Message":
+        return to_global_id("Message", world.messages["broadcast"])
+    if type_name == "Delivery":
+        return to_global_id("Delivery", await failed_delivery(world))
+    assert type_name == "Template", type_name
+    template = await Template.all().first()
+    assert template is not None
+    return to_global_id("Template", template.id)
+
+
+async def root_args(path: ProtectedPath, world: World) -> dict[str, object] | None:
+    """The root field's arguments: `node(id:)` is given an object of the type the path
+    takes through it."""
+    if path.root_field == "node":
+        cond = path.steps[0].cond
+        assert cond is not None, path.id
+        return {"id": await _node_id(cond, world)}
+    return await ROOT_ARGS[path.root_field](world)
+
+
 # Roots through which a caller who may not read the data still reaches the object: these
 # paths must show at least one refusal, or the test would prove nothing about them.
 NON_READERS_REACH = {
@@ -175,6 +209,7 @@ NON_READERS_REACH = {
     "message",
     "messages",
     "failedDeliveries",
+    "node",
 }
 
 # A customer created a moment ago has no consent history yet: nobody reads one there.
@@ -200,7 +235,7 @@ def test_paths_were_found():
 
 
 def test_every_root_field_has_arguments():
-    assert {p.root_field for p in PATHS} == set(ROOT_ARGS)
+    assert {p.root_field for p in PATHS} == {*ROOT_ARGS, "node"}
 
 
 async def forbidden_literals(world: World, caller: Caller) -> set[str]:
@@ -352,7 +387,7 @@ async def test_protected_path(api, path: ProtectedPath):
     for caller in world.callers.values():
         literals = await forbidden_literals(world, caller)
         for shape in SHAPES:
-            args = arguments(await ROOT_ARGS[path.root_field](world))
+            args = arguments(await root_args(path, world))
             doc = render(path, shape, args)
             result = await api.gql(doc.text, token=await caller.token(api))
             if path.root == "Mutation":  # it may have recorded new personal data
