@@ -74,6 +74,10 @@ async def fresh_device(world: World) -> dict[str, Any]:
 
 OPS: dict[str, Op] = {
     # Query ---------------------------------------------------------------------------------
+    # Any caller may ask; what it gets follows each type's visibility (test_node.py).
+    "node": Op(
+        "query($id: ID!) { node(id: $id) { id } }", EVERYONE, fixed(lambda w: {"id": target(w)})
+    ),
     "me": Op("{ me { __typename } }", EVERYONE),
     "staff": Op(
         "query($id: ID!) { staff(id: $id) { id } }",
