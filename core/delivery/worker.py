@@ -49,9 +49,7 @@ class DeliveryWorker:
         await self.registry.start()
         while not stop.is_set():
             try:
-                done = await expand_due(
-                    self.tiers, datetime.now(UTC), self.options.lease, rules_json=self.rules_json
-                )
+                done = await self.expand_once()
                 done += await self.run_once()
             except Exception:  # a failed round is logged and retried; rows stay leased
                 logger.exception("delivery round failed")
@@ -67,6 +65,17 @@ class DeliveryWorker:
                 )
                 for waiter in waiters:
                     waiter.cancel()
+
+    async def expand_once(self, now: datetime | None = None, max_batches: int = 20) -> int:
+        """Expand some batches of one due tier or scheduled send, holding the job for this
+        worker's lease (TIDINGS_WORKER_LEASE_SECONDS). Returns how many deliveries it wrote."""
+        return await expand_due(
+            self.tiers,
+            now or datetime.now(UTC),
+            self.options.lease,
+            max_batches=max_batches,
+            rules_json=self.rules_json,
+        )
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim and process one batch. Returns how many deliveries it handled."""

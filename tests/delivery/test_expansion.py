@@ -224,3 +224,27 @@ async def test_scheduled_send_through_the_worker_round(api):
     assert await expand_due(worker.tiers, at + timedelta(seconds=1)) == len(granted)
     assert await worker.run_once() == len(granted)
     assert {d.status for d in await rows(message)} == {DeliveryStatus.DELIVERED}
+
+
+async def test_a_job_whose_worker_died_is_taken_over_when_the_workers_lease_ends(db):
+    """TIDINGS_WORKER_LEASE_SECONDS holds a tier job as it holds deliveries (not a fixed
+    120 s): a worker that claims the job and dies leaves it for that long, no longer."""
+    import httpx
+
+    from tests.conftest import Api, make_settings
+    from tidings.api.app import create_app
+    from tidings.core.delivery.expansion import _claim
+
+    app = create_app(
+        make_settings(db, TIDINGS_IN_PROCESS_WORKER="false", TIDINGS_WORKER_LEASE_SECONDS="7"),
+        manage_database=False,
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        api = Api(client=c, app=app)
+        token, _ = await setup(api, size=10)
+        await send(api, token, "news", {"tier": "POTENTIAL"}, key="leased")
+        worker = api.runtime.worker
+        before = datetime.now(UTC)
+        assert await _claim(before, worker.options.lease) is not None  # ...and dies
+        assert await worker.expand_once(before + timedelta(seconds=6)) == 0
+        assert await worker.expand_once(before + timedelta(seconds=8)) == 10 * len(CHANNELS)
