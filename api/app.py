@@ -60,6 +60,7 @@ class Runtime:
     registry: ProviderRegistry
     worker: DeliveryWorker
     bus: LiveBus
+    live: LiveRuntime
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -106,6 +107,7 @@ def build_runtime(
             on_change=live.deliveries_changed,
         ),
         bus=bus,
+        live=LiveRuntime(bus),
     )
 
 
@@ -164,7 +166,7 @@ def create_app(
         max_page_size=limits.max_page_size,
         graphiql=settings.is_development,
         allowed_origins=settings.allowed_origins,
-        live=LiveRuntime(runtime.bus),
+        live=runtime.live,
         max_subscriptions=settings.ws_max_subscriptions,
         max_sockets_per_customer=settings.ws_max_sockets_per_customer,
         wake_worker=runtime.worker.wakeup.set if settings.in_process_worker else None,

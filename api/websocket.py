@@ -101,7 +101,8 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
         key = operation_key(operation.query, operation.variables, operation.operation_name)
 
         async def send(payload: str) -> None:
-            await self._send_text(operation, next_frame(operation.id, payload))
+            counts = live.frames if live is not None else None
+            await self._send_text(operation, next_frame(operation.id, payload, counts))
 
         current_operation.set(OperationSlot(key, send))
         await super().run_operation(operation)
@@ -124,7 +125,10 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
                 continue
             # Kept on the event: the next subscriber that would get the same bytes is sent
             # them without running the query again (`schema.live.stream.enter`).
-            payload = scope.event.frames[(slot.key, scope.visibility)] = encode_payload(result)
+            counts = self.context.live.frames if self.context.live is not None else None
+            payload = scope.event.frames[(slot.key, scope.visibility)] = encode_payload(
+                result, counts
+            )
             await slot.send(payload)
 
     async def _send_text(self, operation: Operation[Context, Any], text: str) -> None:

@@ -13,19 +13,8 @@ from typing import Any
 from strawberry.types.execution import ExecutionResult
 
 from tidings.core.enums import Role
+from tidings.core.live.runtime import FrameCounts
 from tidings.core.viewer import Viewer
-
-
-@dataclass
-class FrameStats:
-    """Counts for tests and the benchmark: frames serialised versus frames sent."""
-
-    serialised: int = 0
-    sent: int = 0
-    rendered: int = 0  # of the serialised, those rendered without execution (`leaf`)
-
-
-STATS = FrameStats()
 
 
 def visibility(viewer: Viewer) -> Hashable:
@@ -53,16 +42,18 @@ class OperationSlot:
 current_operation: ContextVar[OperationSlot | None] = ContextVar("tidings_operation", default=None)
 
 
-def encode_payload(result: ExecutionResult) -> str:
+def encode_payload(result: ExecutionResult, counts: FrameCounts | None) -> str:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [error.formatted for error in result.errors]
     if result.extensions:
         payload["extensions"] = result.extensions
-    STATS.serialised += 1
+    if counts is not None:
+        counts.serialised += 1
     return json.dumps(payload, separators=(",", ":"))
 
 
-def next_frame(operation_id: str, payload: str) -> str:
-    STATS.sent += 1
+def next_frame(operation_id: str, payload: str, counts: FrameCounts | None) -> str:
+    if counts is not None:
+        counts.sent += 1
     return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{payload}}}'

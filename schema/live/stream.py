@@ -13,7 +13,7 @@ from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.viewer import Viewer
 from tidings.schema.context import EventScope, Info, Loaders, current_event
-from tidings.schema.live.frames import STATS, current_operation, visibility
+from tidings.schema.live.frames import current_operation, visibility
 from tidings.schema.live.leaf import LeafRenderer
 
 logger = logging.getLogger("tidings.live")
@@ -55,8 +55,9 @@ async def enter(
         payload = event.frames.get(key)
         if payload is None and leaf is not None:
             payload = event.frames[key] = leaf.payload(event.data)
-            STATS.serialised += 1
-            STATS.rendered += 1
+            counts = live_runtime(info).frames
+            counts.serialised += 1
+            counts.rendered += 1
         if payload is not None:
             await slot.send(payload)
             return False

@@ -6,7 +6,6 @@ from __future__ import annotations
 from tests.delivery.support import send
 from tests.live.test_subscriptions import customer_token, setup_customers
 from tests.live.ws import connect
-from tidings.schema.live.frames import STATS
 
 FIELDS = "__typename id category title body data createdAt readAt"
 PAIRS = [
@@ -35,13 +34,14 @@ async def test_rendered_frames_equal_executed_ones(live):
             for fast, slow in [*PAIRS, INBOX_PAIR]
         ]
         await live.subscribed(len(ops) * 2)
-        before = STATS.rendered
+        counts = live.api.runtime.live.frames
+        before = counts.rendered
         await send(live.api, token, "news", alice["id"], title="Ünïcode « ok »", data=DATA)
         fast_frames = await rendered.payloads([fast for fast, _ in ops[:-1]])
         slow_frames = await executed.payloads([slow for _, slow in ops[:-1]])
         for fast_op, slow_op in ops[:-1]:
             assert fast_frames[fast_op] == slow_frames[slow_op]
-        assert STATS.rendered - before == len(PAIRS)
+        assert counts.rendered - before == len(PAIRS)
         note_id = fast_frames[ops[0][0]]["data"]["notifications"]["id"]
 
         marked = await live.api.gql(

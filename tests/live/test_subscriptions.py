@@ -17,7 +17,6 @@ from tests.live.ws import Closed, connect
 from tidings.core.enums import Role
 from tidings.core.models import Customer
 from tidings.core.tokens import TokenKind, TokenSigner
-from tidings.schema.live.frames import STATS
 
 NOTIFICATIONS = "subscription { notifications { id category title body data createdAt readAt } }"
 INBOX_UPDATES = "subscription { inboxUpdates { unreadCount readIds archivedIds } }"
@@ -151,7 +150,8 @@ async def test_read_state_reaches_the_customers_other_devices_serialised_once(li
         notes = [await phone.subscribe(NOTIFICATIONS)]
         await send(live.api, token, "news", alice["id"])
         note = (await phone.next(notes[0]))["data"]["notifications"]
-        before = (STATS.serialised, STATS.sent)
+        counts = live.api.runtime.live.frames
+        before = (counts.serialised, counts.sent)
         marked = await live.api.gql(
             "mutation($ids: [ID!]!) { markRead(ids: $ids) { unreadCount errors { code } } }",
             {"ids": [note["id"]]},
@@ -165,7 +165,7 @@ async def test_read_state_reaches_the_customers_other_devices_serialised_once(li
             assert payload["data"]["inboxUpdates"] == expected
             raw.append(payload)
         # One serialisation for both sockets: same document, same customer.
-        assert (STATS.serialised - before[0], STATS.sent - before[1]) == (1, 2)
+        assert (counts.serialised - before[0], counts.sent - before[1]) == (1, 2)
 
 
 async def test_foreign_origins_are_refused_and_the_allowed_one_accepted(live):
