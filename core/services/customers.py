@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +42,6 @@ class CustomerFields:
     timezone: str | None = UNSET
     tier: Tier | None = UNSET
     attributes: dict | None = UNSET
-    _clean: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def cleaned(self) -> dict[str, Any]:
         """Validated column values for the fields that were given."""
