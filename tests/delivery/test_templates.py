@@ -187,3 +187,18 @@ async def test_neither_content_nor_template_is_no_content(api):
         api, token, "orders", {"customerId": customer["id"]}, content={"title": "t", "body": ""}
     )
     assert payload["message"] is None and payload["errors"]
+
+
+async def test_a_channel_without_a_template_fails_saying_so(mail_api, smtp):
+    """A template for in_app does not make content for email: REJECTED, and lastError says
+    which template is missing rather than blaming a render."""
+    api = mail_api
+    token = await setup(api, channels=("email",))
+    customer = await create_customer(api, token, email="li@example.com")
+    assert (await set_template(api, token, channel="in_app"))["errors"] == []
+    message = await send(api, token, "orders", customer["id"], title=None, data={"order": 1})
+    assert await api.runtime.worker.run_once() == 1
+    [row] = await rows(message)
+    assert (row.status, row.reason) == (DeliveryStatus.FAILED, "REJECTED")
+    assert row.last_error == "no template for orders on email"
+    assert smtp.received == []
