@@ -101,11 +101,11 @@ FETCHERS: dict[str, Fetch] = {
 class NodeQueries:
     @strawberry.field(
         permission_classes=[Authenticated],
-        description="Any object by its global ID (Relay refetch), under the visibility the "
-        "object has where you first met it: null when it does not exist, when you may not see "
-        "it, and for an ID that is malformed or names no type. Revoked API keys and access "
-        "grants, expired grants and archived notifications are null, as they are absent from "
-        "their lists.",
+        description="Any object by its global ID (Relay refetch). Null, never an error, when "
+        "the object does not exist, when you may not see it (each type is shown to exactly the "
+        "callers its own queries and parent fields show it to), and for an ID that is malformed "
+        "or names no type. Revoked API keys, revoked or expired access grants and archived "
+        "notifications are null too, as their lists leave them out.",
     )
     async def node(
         self,
