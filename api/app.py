@@ -90,7 +90,12 @@ def build_runtime(
     live = LivePublisher(bus)
     return Runtime(
         settings=settings,
-        services=Services.build(frozenset(channels), tiers, live),
+        services=Services.build(
+            frozenset(channels),
+            tiers,
+            live,
+            served=frozenset(name for name, names in channels.items() if names),
+        ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
         ),

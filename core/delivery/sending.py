@@ -7,7 +7,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
@@ -18,13 +18,22 @@ from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.catalogue import CategoryCatalogue
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.tiers import TierPolicies
-from tidings.core.enums import AccessAction, DeliveryStatus, MessageStatus, Role, Tier
+from tidings.core.enums import (
+    AccessAction,
+    DeliveryReason,
+    DeliveryStatus,
+    MessageStatus,
+    Role,
+    RuleVerdict,
+    Tier,
+)
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Category, Customer
 from tidings.core.models.messages import Delivery, ExpansionJob, Message, Template
 from tidings.core.policy import (
     CategoryRule,
     Decision,
+    RuleOutcome,
     channels_for,
     decide,
     decide_channels,
@@ -111,10 +120,14 @@ class SendService:
         categories: CategoryCatalogue,
         tiers: TierPolicies,
         rules_json: RulesJson | None = None,
+        *,
+        served: frozenset[str] | None = None,
     ) -> None:
         self.categories = categories
         self.tiers = tiers
         self.rules_json = rules_json or RulesJson()
+        # Channels some provider serves; None: assume every channel is served.
+        self.served = served
 
     async def _authorise(self, viewer: Viewer, request: SendRequest) -> None:
         """ADMIN and MARKETER send to any audience; an AGENT to customers it may SEND to."""
@@ -171,7 +184,7 @@ class SendService:
             found = set(await Customer.filter(id__in=customer_ids).values_list("id", flat=True))
             if len(found) != len(customer_ids):
                 raise NotFoundError("to")
-        schedule_at = validation.future_or_past(request.schedule_at, "scheduleAt")
+        schedule_at = validation.utc_datetime(request.schedule_at, "scheduleAt")
         deferred = schedule_at is not None and schedule_at > now
         try:
             async with in_transaction():
@@ -235,8 +248,33 @@ class SendService:
         recipient = recipients.get(customer_id)
         if recipient is None:
             raise NotFoundError("customerId")
-        return decide(
+        decision = decide(
             category_rule(category), channel, recipient, self.tiers.for_tier(recipient.tier), now
+        )
+        return self._unserved(decision)
+
+    def _unserved(self, decision: Decision) -> Decision:
+        """A delivery the policy lets through still fails when no provider serves its channel
+        (the worker records FAILED with NO_PROVIDER): the explanation says so, as one more
+        rule, rather than promising a send that cannot happen."""
+        if (
+            self.served is None
+            or decision.channel in self.served
+            or decision.status not in (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)
+        ):
+            return decision
+        stop = RuleOutcome(
+            DeliveryReason.NO_PROVIDER,
+            RuleVerdict.STOP,
+            f"no provider serves {decision.channel}",
+            decision.channel,
+        )
+        return replace(
+            decision,
+            status=DeliveryStatus.FAILED,
+            reason=DeliveryReason.NO_PROVIDER,
+            not_before=None,
+            rules=(*decision.rules, stop),
         )
 
 

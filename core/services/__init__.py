@@ -36,9 +36,13 @@ class Services:
         channels: frozenset[str],
         tiers: TierPolicies | None = None,
         live: LivePublisher | None = None,
+        *,
+        served: frozenset[str] | None = None,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
-        `live`: where committed changes are announced (default: this process only)."""
+        `live`: where committed changes are announced (default: this process only).
+        `served`: the channels some provider serves now (default: all of `channels`), so
+        `explainDelivery` can say when a send would fail with NO_PROVIDER."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -49,7 +53,7 @@ class Services:
             staff=StaffService(live),
             api_keys=ApiKeyService(live),
             access=AccessService(live),
-            sending=SendService(categories, tiers),
+            sending=SendService(categories, tiers, served=channels if served is None else served),
             messages=MessageService(categories, live),
             tiers=tiers,
             inbox=InboxService(live),

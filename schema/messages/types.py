@@ -12,6 +12,7 @@ from tidings.core.models.messages import Delivery as DeliveryModel
 from tidings.core.models.messages import Message as MessageModel
 from tidings.core.models.messages import Template as TemplateModel
 from tidings.core.policy import Decision
+from tidings.core.policy import RuleOutcome as PolicyRuleOutcome
 from tidings.schema.categories.types import Category
 from tidings.schema.context import Info
 from tidings.schema.enums import (
@@ -37,23 +38,36 @@ CustomerType = Annotated["Customer", strawberry.lazy("tidings.schema.customers.t
 class RuleOutcome:
     rule: str = strawberry.field(
         description="The rule, named as the reason it gives when it stops a delivery: "
-        "NO_PERMISSION, OPTED_OUT, NO_ADDRESS, FREQUENCY_CAP, QUIET_HOURS or DIGEST."
+        "NO_PERMISSION, OPTED_OUT, NO_ADDRESS, FREQUENCY_CAP, QUIET_HOURS or DIGEST, in "
+        "that order; explainDelivery adds NO_PROVIDER when no provider serves the channel."
     )
     verdict: RuleVerdictEnum = strawberry.field(description="What the rule said.")
     detail: str | None = strawberry.field(
         description='Why, in words for people ("permission GRANTED", "required", ...); '
         "not meant to be parsed."
     )
+    channel: str | None = strawberry.field(
+        description="The channel the rule spoke about: the one asked for, or the category's "
+        "fallback channel when the first was stopped for want of an address. Null on rules "
+        "recorded before wave 2."
+    )
 
     @classmethod
-    def from_stored(cls, rule: str, verdict: str, detail: str | None) -> RuleOutcome:
-        return cls(rule=rule, verdict=rule_verdict(verdict), detail=detail)
+    def from_rule(cls, outcome: PolicyRuleOutcome) -> RuleOutcome:
+        return cls(
+            rule=outcome.rule.value,
+            verdict=rule_verdict(outcome.verdict),
+            detail=outcome.detail,
+            channel=outcome.channel,
+        )
 
 
 @strawberry.type(description="A decision, and every rule that spoke; nothing was sent.")
 class DeliveryExplanation:
     status: DeliveryStatusEnum = strawberry.field(
-        description="What a send now would give: SUPPRESSED, DEFERRED or QUEUED."
+        description="What a send now would give: SUPPRESSED, DEFERRED or QUEUED, or FAILED "
+        "(reason NO_PROVIDER) when the policy lets it through but no provider serves the "
+        "channel."
     )
     reason: DeliveryReasonEnum | None = strawberry.field(
         description="The rule that stopped or deferred it; null when QUEUED."
@@ -77,7 +91,7 @@ class DeliveryExplanation:
             reason=delivery_reason(decision.reason),
             channel=decision.channel,
             not_before=decision.not_before,
-            rules=[RuleOutcome.from_stored(r.rule, r.verdict, r.detail) for r in decision.rules],
+            rules=[RuleOutcome.from_rule(r) for r in decision.rules],
         )
 
 
@@ -147,8 +161,7 @@ class Delivery(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
             rules=[
-                RuleOutcome.from_stored(r["rule"], r["verdict"], r.get("detail"))
-                for r in row.rules or []
+                RuleOutcome.from_rule(PolicyRuleOutcome.from_stored(r)) for r in row.rules or []
             ],
             customer_uuid=row.customer_id,
             message_uuid=row.message_id,

@@ -41,7 +41,7 @@ mutation($i: SendInput!) { send(input: $i) {
 """
 EXPLAIN = """
 query($c: ID!, $cat: String!, $ch: String!) { explainDelivery(customerId: $c, category: $cat, channel: $ch) {
-  status reason channel notBefore rules { rule verdict detail } } }
+  status reason channel notBefore rules { rule verdict detail channel } } }
 """
 
 

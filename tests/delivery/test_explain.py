@@ -1,13 +1,20 @@
 """explainDelivery: the decision a send would get now and every rule that spoke, with nothing
-written and nothing sent."""
+written and nothing sent. The app serves email (a local SMTP server) and sms (an HTTP API that
+is never called: nothing is sent), so the policy's verdicts are what these tests read; one
+test leaves a channel unserved and gets NO_PROVIDER."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.conftest import data
+import httpx
+import pytest
+
+from tests.conftest import Api, data, make_settings
+from tests.delivery.conftest import smtp_settings
 from tests.delivery.support import (
     create_category,
     create_customer,
@@ -16,11 +23,29 @@ from tests.delivery.support import (
     parse_time,
     set_preference,
 )
+from tidings.api.app import create_app
 from tidings.core.enums import Role, Tier
 from tidings.core.models.messages import Delivery, Message
 from tidings.schema.ids import to_global_id
 
 ZONE = "Europe/Berlin"
+
+
+@pytest.fixture
+async def api(db: str, smtp) -> AsyncIterator[Api]:
+    """This module's app: email and sms served, so a delivery the policy allows is QUEUED."""
+    settings = make_settings(
+        db,
+        **smtp_settings(smtp.controller.port),
+        TIDINGS_SMS_URL="http://127.0.0.1:9/never-called",
+        TIDINGS_SMS_API_KEY="unused",
+        TIDINGS_SMS_FROM="Tidings",
+        TIDINGS_IN_PROCESS_WORKER="false",
+    )
+    app = create_app(settings, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Api(client=client, app=app)
 
 
 async def setup(api, tier="HIGH_VALUE", **customer):
@@ -213,3 +238,28 @@ async def test_a_customer_the_caller_may_not_see_is_not_found(api):
     assert payload["errors"] == []
     got = await decided(api, agent, customer)
     assert got["reason"] == "NO_PERMISSION"
+
+
+async def test_a_channel_no_provider_serves_says_no_provider(db):
+    """The policy lets it through, but nothing would carry it: the worker would fail it with
+    NO_PROVIDER, and the explanation says so instead of promising a send."""
+    app = create_app(make_settings(db), manage_database=False)  # no SMTP, no SMS settings
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        bare = Api(client=client, app=app)
+        token, customer = await setup(bare)
+        await grant(bare, token, customer, "promos")
+        got = await decided(bare, token, customer)
+        assert (got["status"], got["reason"], got["notBefore"]) == (
+            "FAILED",
+            "NO_PROVIDER",
+            None,
+        )
+        assert verdicts(got)[-2:] == [("DIGEST", "PASS"), ("NO_PROVIDER", "STOP")]
+        assert got["rules"][-1]["detail"] == "no provider serves email"
+        assert got["rules"][-1]["channel"] == "email"
+        # in_app is always served: the same customer's in-app delivery would be queued.
+        await create_category(bare, token, "notes", "TRANSACTIONAL", defaultChannels=["in_app"])
+        got = await decided(bare, token, customer, channel="in_app", category="notes")
+        assert (got["status"], got["reason"]) == ("QUEUED", None)
+        await nothing_written()
