@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import stat
 import time
@@ -13,13 +12,11 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from tidings.plugins.durations import parse_duration
 from tidings.plugins.secret import Secret
 
 ENVIRONMENTS = ("development", "production")
 SMTP_SECURITY = ("none", "starttls", "tls")
-# A duration: plain seconds, or a whole number with one unit (90s, 15m, 12h, 30d).
-_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class SettingsError(Exception):
@@ -169,21 +166,18 @@ def _int(config: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _duration(config: Mapping[str, str], name: str, default: int) -> int:
-    """Seconds from plain seconds (`3600`) or a whole number with a unit (`90s`, `15m`,
+    """Whole seconds from plain seconds (`3600`) or a number with a unit (`90s`, `15m`,
     `12h`, `30d`), so a TTL of a month need not be worked out by hand."""
     value = config.get(name)
     if value is None or value.strip() == "":
         return default
-    match = _DURATION.fullmatch(value.strip().lower())
-    if match is None:
-        raise SettingsError(
-            f"{name} must be a duration: seconds, or a number with s, m, h or d "
-            f"(e.g. 90s, 15m, 12h, 30d), not {value.strip()!r}"
-        )
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
-        raise SettingsError(f"{name} must be positive")
-    return seconds
+    try:
+        seconds = parse_duration(value, name)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    if seconds < 1:
+        raise SettingsError(f"{name} must be at least one second")
+    return round(seconds)
 
 
 def _bool(config: Mapping[str, str], name: str, default: bool) -> bool:

@@ -2,6 +2,7 @@
 
 import pluggy
 
+from tidings.plugins.durations import parse_duration
 from tidings.plugins.errors import (
     DeliveryError,
     InvalidAddressError,
@@ -23,4 +24,5 @@ __all__ = [
     "SendResult",
     "TransientDeliveryError",
     "hookimpl",
+    "parse_duration",
 ]

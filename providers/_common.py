@@ -7,6 +7,7 @@ import email.utils
 import time
 from collections.abc import Mapping
 
+from tidings.plugins.durations import parse_duration
 from tidings.plugins.secret import MASK, Secret
 
 
@@ -26,17 +27,12 @@ def required_setting(config: Mapping[str, str], name: str, needed_by: str) -> st
     return value
 
 
-def float_setting(config: Mapping[str, str], name: str, default: float) -> float:
+def duration_setting(config: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds from plain seconds or a number with a unit (`500ms`, `30s`, `2m`)."""
     value = setting(config, name)
     if value is None:
         return default
-    try:
-        parsed = float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds") from None
-    if parsed <= 0:
-        raise ValueError(f"{name} must be positive")
-    return parsed
+    return parse_duration(value, name)
 
 
 def scrub(text: str, *sensitive: str | None, limit: int = 300) -> str:

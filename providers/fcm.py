@@ -33,7 +33,7 @@ from tidings.plugins import (
     TransientDeliveryError,
     hookimpl,
 )
-from tidings.providers._common import float_setting, parse_retry_after, scrub, setting
+from tidings.providers._common import duration_setting, parse_retry_after, scrub, setting
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class FcmSettings:
         return cls(
             credentials_path=path,
             endpoint=endpoint,
-            timeout=float_setting(config, "TIDINGS_FCM_TIMEOUT", 30.0),
+            timeout=duration_setting(config, "TIDINGS_FCM_TIMEOUT", 30.0),
         )
 
 

@@ -34,7 +34,7 @@ from tidings.plugins import (
 )
 from tidings.providers._common import (
     Secret,
-    float_setting,
+    duration_setting,
     parse_retry_after,
     required_setting,
     scrub,
@@ -67,7 +67,7 @@ class HttpSmsSettings:
             url=url,
             api_key=Secret(required_setting(config, "TIDINGS_SMS_API_KEY", "TIDINGS_SMS_URL")),
             sender=required_setting(config, "TIDINGS_SMS_FROM", "TIDINGS_SMS_URL"),
-            timeout=float_setting(config, "TIDINGS_SMS_TIMEOUT", 15.0),
+            timeout=duration_setting(config, "TIDINGS_SMS_TIMEOUT", 15.0),
         )
 
 

@@ -32,7 +32,7 @@ from tidings.plugins import (
 )
 from tidings.providers._common import (
     Secret,
-    float_setting,
+    duration_setting,
     required_setting,
     scrub,
     setting,
@@ -94,7 +94,7 @@ class SmtpSettings:
             username=username,
             password=Secret(password) if password is not None else None,
             ca_file=setting(config, "TIDINGS_SMTP_CA_FILE"),
-            timeout=float_setting(config, "TIDINGS_SMTP_TIMEOUT", 30.0),
+            timeout=duration_setting(config, "TIDINGS_SMTP_TIMEOUT", 30.0),
         )
 
     @property

@@ -39,6 +39,7 @@ def load(tmp_path: Path, **environ: str) -> Settings:
         ("30d", 2592000),
         (" 2H ", 7200),
         ("1 d", 86400),
+        ("1.5h", 5400),
     ],
 )
 def test_durations_accept_seconds_and_units(tmp_path, name, raw, seconds):
@@ -47,7 +48,7 @@ def test_durations_accept_seconds_and_units(tmp_path, name, raw, seconds):
 
 
 @pytest.mark.parametrize("name", DURATIONS)
-@pytest.mark.parametrize("raw", ["12 hours", "1.5h", "h", "-5", "0", "0d", "12w", "1h30m"])
+@pytest.mark.parametrize("raw", ["12 hours", "h", "-5", "0", "0d", "12w", "1h30m", "500ms"])
 def test_a_bad_duration_is_refused_naming_the_setting(tmp_path, name, raw):
     with pytest.raises(SettingsError) as raised:
         load(tmp_path, **{name: raw})

@@ -16,6 +16,7 @@ from tidings.plugins import (
     SendResult,
     TransientDeliveryError,
     hookimpl,
+    parse_duration,
 )
 
 
@@ -26,7 +27,9 @@ class WebhookProvider:
 
     def __init__(self, config: Mapping[str, str]) -> None:
         self._secret = config["TIDINGS_WEBHOOK_SECRET"].encode()
-        self.timeout = float(config.get("TIDINGS_WEBHOOK_TIMEOUT", "10"))
+        self.timeout = parse_duration(
+            config.get("TIDINGS_WEBHOOK_TIMEOUT", "10"), "TIDINGS_WEBHOOK_TIMEOUT"
+        )
         self._client: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
