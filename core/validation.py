@@ -131,8 +131,9 @@ def json_object(value: object, field: str, max_bytes: int) -> dict | None:
     return value
 
 
-def future_or_past(value: datetime | None, field: str = "expiresAt") -> datetime | None:
-    """Datetimes without a zone are taken as UTC; the result is in UTC.
+def utc_datetime(value: datetime | None, field: str) -> datetime | None:
+    """A datetime input (past or future alike) in UTC; one without a zone is taken as UTC.
+    `field` names the input in the error, so each caller says which one it checked.
 
     "9999-12-31T23:59:59-14:00" parses, but lies past year 9999 in UTC: saving it raised an
     OverflowError (an unexpected error) instead of a user error.

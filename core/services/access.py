@@ -38,7 +38,7 @@ class AccessService:
             raise NotFoundError("customerId")
         if not actions:
             raise UserInputError("REQUIRED", "Give at least one action.", "actions")
-        expires_at = validation.future_or_past(expires_at)
+        expires_at = validation.utc_datetime(expires_at, "expiresAt")
         if expires_at is not None and expires_at <= datetime.now(UTC):
             raise UserInputError("IN_THE_PAST", "An access grant must expire later.", "expiresAt")
         grant = await AccessGrant.create(

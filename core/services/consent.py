@@ -131,7 +131,7 @@ class ConsentService:
                 request.evidence, "evidence", validation.MAX_EVIDENCE_BYTES
             ),
             granted_at=now,
-            expires_at=validation.future_or_past(request.expires_at, "expiresAt"),
+            expires_at=validation.utc_datetime(request.expires_at, "expiresAt"),
         )
 
     async def withdraw(

@@ -266,18 +266,20 @@ def test_limits_are_the_documented_sizes():
 
 def test_naive_datetimes_are_taken_as_utc():
     naive = datetime(2030, 1, 2, 3, 4, 5)
-    assert validation.future_or_past(naive) == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert validation.utc_datetime(naive, "expiresAt") == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def test_aware_datetimes_are_converted_to_utc():
     aware = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=8)))
-    converted = validation.future_or_past(aware)
+    converted = validation.utc_datetime(aware, "expiresAt")
     assert converted == aware
     assert converted.utcoffset() == timedelta(0)
     assert (converted.day, converted.hour) == (1, 19)
-    assert validation.future_or_past(None) is None
+    assert validation.utc_datetime(None, "expiresAt") is None
 
 
 def test_datetimes_past_the_supported_range_are_user_errors():
     far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
-    rejects(validation.future_or_past, far, "INVALID_DATETIME", "expiresAt")
+    rejects(
+        lambda v: validation.utc_datetime(v, "scheduleAt"), far, "INVALID_DATETIME", "scheduleAt"
+    )
