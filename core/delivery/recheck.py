@@ -17,7 +17,15 @@ from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import DeliveryReason, DeliveryStatus
 from tidings.core.models import Category
 from tidings.core.models.messages import Delivery, Message
-from tidings.core.policy import Decision, decide, recheck_queued, stored_rules
+from tidings.core.policy import (
+    Decision,
+    Recipient,
+    after_sending,
+    counts_toward_caps,
+    decide,
+    recheck_queued,
+    stored_rules,
+)
 
 
 async def recheck(
@@ -31,29 +39,46 @@ async def recheck(
 ) -> tuple[list[Delivery], list[Delivery]]:
     """Consent may have changed since the decision: decide deferred rows again, and check
     permission and preference on queued ones. Returns (to send now, settled otherwise); the
-    settled rows are written here."""
+    settled rows are written here.
+
+    Deferred rows are decided in order against today's counts plus what this batch has
+    released before them, so a batch of ten held rows meets a cap of three as ten sends
+    would. With `digest_due` a customer's rows on one channel are one message: each is
+    decided against the counts before that digest, which then counts once (policy/caps.py).
+    """
     ready: list[Delivery] = []
     settled: list[Delivery] = []
-    by_category: dict[str, list[Delivery]] = defaultdict(list)
+    rules = {key: category_rule(c) for key, c in categories.items()}
+    recipients: dict[str, dict[uuid.UUID, Recipient]] = {}
+    wanted: dict[str, list[uuid.UUID]] = defaultdict(list)
     for delivery in deliveries:
-        by_category[messages[delivery.message_id].category].append(delivery)
-    for key, rows in by_category.items():
-        category = categories.get(key)
-        if category is None:
-            for row in rows:
+        wanted[messages[delivery.message_id].category].append(delivery.customer_id)
+    for key, customer_ids in wanted.items():
+        if key in rules:
+            recipients[key] = (await load_recipients(customer_ids, key, now))[0]
+    groups: dict[object, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        key = (delivery.customer_id, delivery.channel) if digest_due else delivery.id
+        groups[key].append(delivery)
+    released: dict[uuid.UUID, list[tuple[str, ...]]] = defaultdict(list)  # this batch's sends
+    for group in groups.values():
+        in_group: set[str] = set()
+        for row in group:
+            key = messages[row.message_id].category
+            rule = rules.get(key)
+            if rule is None:
                 _settle(row, DeliveryStatus.FAILED, DeliveryReason.UNKNOWN_CATEGORY)
                 settled.append(row)
-            continue
-        recipients, _ = await load_recipients([r.customer_id for r in rows], key, now)
-        rule = category_rule(category)
-        for row in rows:
-            recipient = recipients.get(row.customer_id)
+                continue
+            recipient = recipients[key].get(row.customer_id)
             if recipient is None:  # erased since the decision
                 _settle(row, DeliveryStatus.SUPPRESSED, DeliveryReason.NO_ADDRESS)
                 settled.append(row)
                 continue
             decision: Decision
             if row.status is DeliveryStatus.DEFERRED:
+                for earlier in released.get(row.customer_id, ()):
+                    recipient = after_sending(recipient, earlier)
                 decision = decide(
                     rule,
                     row.channel,
@@ -64,7 +89,7 @@ async def recheck(
                     digest_due=digest_due,
                 )
                 row.rules = [*row.rules, *stored_rules(decision.rules)]
-            else:
+            else:  # queued rows were counted when decided
                 decision = recheck_queued(rule, row.channel, recipient, now)
                 if decision.status is not DeliveryStatus.QUEUED:
                     row.rules = [*row.rules, *stored_rules(decision.rules[-1:])]  # what stopped it
@@ -72,9 +97,13 @@ async def recheck(
                 _settle(row, decision.status, decision.reason, decision.not_before)
                 settled.append(row)
                 continue
+            if row.status is DeliveryStatus.DEFERRED and counts_toward_caps(rule):
+                in_group.add(key)
             row.status = DeliveryStatus.QUEUED
             row.reason = None
             ready.append(row)
+        if in_group:
+            released[group[0].customer_id].append(tuple(sorted(in_group)))
     if settled:
         await update_rows(
             settled, ["status", "reason", "not_before", "locked_until", "rules", "attempts"]

@@ -11,18 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise import connections
+from tortoise.expressions import Q
 
 from tidings.core.delivery.addresses import reachable_channels
 from tidings.core.delivery.claims import is_postgres
-from tidings.core.enums import CategoryKind, GrantStatus, Tier
+from tidings.core.enums import CategoryKind, DeliveryReason, GrantStatus, RuleVerdict, Tier
 from tidings.core.models import Category, Customer, Device, PermissionState, Preference
 from tidings.core.models.messages import Delivery
 from tidings.core.policy import (
     CAP_COUNTED_STATUSES,
+    Counted,
     GrantState,
     PreferenceState,
     Recipient,
+    due_at,
+    held_for_digest,
     local_day_bounds,
+    tally,
 )
 
 
@@ -52,11 +57,16 @@ WHERE customer_id = ANY($1::uuid[]) AND category = $2
 """
 _PG_CAPPED = "SELECT key FROM categories WHERE kind = $1 AND required = FALSE"
 _PG_COUNTED = """
-SELECT d.customer_id, m.category, d.created_at FROM deliveries d
-JOIN messages m ON m.id = d.message_id
-WHERE d.customer_id = ANY($1::uuid[]) AND d.status = ANY($2::text[]) AND d.created_at >= $3
-  AND m.category = ANY($4::text[])
+SELECT d.customer_id, m.category, d.channel, d.created_at, d.not_before,
+       d.rules @> $5::text::jsonb
+FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE d.customer_id = ANY($1::uuid[]) AND d.status = ANY($2::text[])
+  AND (d.created_at >= $3 OR d.not_before >= $3) AND m.category = ANY($4::text[])
 """
+# Containment of this in a row's rules: the row was held for a digest (`held_for_digest`).
+_DIGEST_HELD = json.dumps(
+    [{"rule": DeliveryReason.DIGEST.value, "verdict": RuleVerdict.STOP.value}]
+)
 
 
 class _Inputs:
@@ -67,7 +77,7 @@ class _Inputs:
         self.with_devices: set[uuid.UUID] = set()
         self.grants: list = []  # (customer_id, channel, status, expires_at)
         self.preferences: list = []  # (customer_id, channels, frequency, start, end)
-        self.counted: list = []  # (customer_id, category, created_at)
+        self.counted: list = []  # (customer_id, category, channel, created_at, not_before, digest)
 
 
 async def _fetch_orm(ids: list[uuid.UUID], category: str, window_start: datetime) -> _Inputs:
@@ -84,19 +94,22 @@ async def _fetch_orm(ids: list[uuid.UUID], category: str, window_start: datetime
     found.preferences = await Preference.filter(customer_id__in=ids, category=category).values_list(
         "customer_id", "channels", "frequency", "quiet_start", "quiet_end"
     )
-    # Caps count capped (marketing, not required) deliveries of the customer's local day:
-    # fetch the widest window once, then filter per timezone.
+    # Caps count capped (marketing, not required) deliveries in the customer's local day they
+    # go out (policy/caps.py): fetch the widest window once, then filter per timezone.
     capped = list(
         await Category.filter(kind=CategoryKind.MARKETING, required=False).values_list(
             "key", flat=True
         )
     )
-    found.counted = await Delivery.filter(
+    rows = await Delivery.filter(
+        Q(created_at__gte=window_start) | Q(not_before__gte=window_start),
         customer_id__in=ids,
         status__in=list(CAP_COUNTED_STATUSES),
-        created_at__gte=window_start,
         message__category__in=capped,
-    ).values_list("customer_id", "message__category", "created_at")
+    ).values_list(
+        "customer_id", "message__category", "channel", "created_at", "not_before", "rules"
+    )
+    found.counted = [(*row[:5], held_for_digest(_json(row[5]) or [])) for row in rows]
     return found
 
 
@@ -120,7 +133,7 @@ async def _fetch_pg(ids: list[uuid.UUID], category: str, window_start: datetime)
     capped = [r[0] for r in await fetch(_PG_CAPPED, CategoryKind.MARKETING.value)]
     if capped:
         statuses = [status.value for status in CAP_COUNTED_STATUSES]
-        found.counted = await fetch(_PG_COUNTED, ids, statuses, window_start, capped)
+        found.counted = await fetch(_PG_COUNTED, ids, statuses, window_start, capped, _DIGEST_HELD)
     return found
 
 
@@ -161,25 +174,23 @@ async def load_recipients(
                 channels=key[0], frequency=frequency, quiet_start=quiet_start, quiet_end=quiet_end
             )
         preferences[customer_id] = preference
-    counted: dict[uuid.UUID, list[tuple[str, datetime]]] = defaultdict(list)
-    for customer_id, cat, created_at in found.counted:
-        counted[customer_id].append((cat, created_at))
+    counted: dict[uuid.UUID, list[Counted]] = defaultdict(list)
+    for customer_id, cat, channel, created_at, not_before, digest in found.counted:
+        counted[customer_id].append(
+            Counted(cat, channel, due_at(created_at, not_before), bool(digest))
+        )
 
     recipients: dict[uuid.UUID, Recipient] = {}
     contacts: dict[uuid.UUID, Contact] = {}
-    day_starts: dict[str, datetime] = {}
+    days: dict[str, tuple[datetime, datetime]] = {}
     address_sets: dict[tuple, frozenset[str]] = {}
     for customer_id, timezone, tier, email, phone, locale, attributes in found.customers:
         sent_today = 0
         by_category: dict[str, int] = {}
         if customer_id in counted:
-            if timezone not in day_starts:
-                day_starts[timezone] = local_day_bounds(timezone, now)[0]
-            start = day_starts[timezone]
-            for cat, created_at in counted[customer_id]:
-                if created_at >= start:
-                    sent_today += 1
-                    by_category[cat] = by_category.get(cat, 0) + 1
+            if timezone not in days:
+                days[timezone] = local_day_bounds(timezone, now)
+            sent_today, by_category = tally(counted[customer_id], *days[timezone])
         has_device = customer_id in found.with_devices
         if attributes:
             addresses = reachable_channels(customer_id, email, phone, has_device, attributes)

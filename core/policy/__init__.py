@@ -5,6 +5,7 @@ send path, `explainDelivery` and the tests all get the same answer from the same
 """
 
 from tidings.core.enums import DeliveryStatus
+from tidings.core.policy.caps import Counted, after_sending, due_at, held_for_digest, tally
 from tidings.core.policy.clock import (
     first_instant,
     local_day_bounds,
@@ -61,6 +62,7 @@ __all__ = [
     "SKIP",
     "STOP",
     "CategoryRule",
+    "Counted",
     "Decision",
     "DeliveryStatus",
     "GrantState",
@@ -69,12 +71,15 @@ __all__ = [
     "RuleOutcome",
     "TierPolicy",
     "TierPolicyError",
+    "after_sending",
     "channels_for",
     "counts_toward_caps",
     "decide",
     "decide_channels",
+    "due_at",
     "effective_grant_status",
     "first_instant",
+    "held_for_digest",
     "local_day_bounds",
     "next_digest",
     "parse_clock",
@@ -82,5 +87,6 @@ __all__ = [
     "quiet_hours_end",
     "recheck_queued",
     "stored_rules",
+    "tally",
     "zone_for",
 ]

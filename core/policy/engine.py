@@ -29,6 +29,7 @@ from tidings.core.enums import (
     Frequency,
     RuleVerdict,
 )
+from tidings.core.policy.caps import after_sending
 from tidings.core.policy.clock import as_utc, next_digest, parse_clock, quiet_hours_end, zone_for
 from tidings.core.policy.consent import CONSENT_RULES, outcome
 from tidings.core.policy.model import (
@@ -46,8 +47,9 @@ from tidings.core.policy.model import (
 )
 from tidings.core.policy.tiers import TierPolicy
 
-# Deliveries that count toward the caps once decided: going or gone. DEFERRED ones count
-# when they are released as QUEUED; SUPPRESSED and FAILED ones never reached anyone.
+# Deliveries that count toward the caps once decided: going or gone, in the local day they
+# go out (see policy/caps.py). DEFERRED ones count when they are released as QUEUED, and are
+# decided again then against that day's counts; SUPPRESSED and FAILED ones reached no one.
 CAP_COUNTED_STATUSES: frozenset[DeliveryStatus] = frozenset(
     {DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED}
 )
@@ -134,13 +136,7 @@ def decide_channels(
         decisions.append(decision)
         chosen.add(decision.channel)
         if decision.status == DeliveryStatus.QUEUED and counts_toward_caps(category):
-            by_category = dict(recipient.sent_today_by_category)
-            by_category[category.key] = by_category.get(category.key, 0) + 1
-            recipient = replace(
-                recipient,
-                sent_today=recipient.sent_today + 1,
-                sent_today_by_category=by_category,
-            )
+            recipient = after_sending(recipient, (category.key,))
     return tuple(decisions)
 
 
