@@ -107,7 +107,10 @@ def build_runtime(
             WorkerOptions(
                 batch_size=settings.worker_batch_size,
                 lease=timedelta(seconds=settings.worker_lease_seconds),
-                retry=RetryPolicy(max_attempts=settings.delivery_max_attempts),
+                retry=RetryPolicy(
+                    retry_for=timedelta(seconds=settings.delivery_retry_for),
+                    max_attempts=settings.delivery_max_attempts,
+                ),
             ),
             on_change=live.deliveries_changed,
         ),

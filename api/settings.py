@@ -53,7 +53,10 @@ class Settings:
     tier_policy: str | None = None
     worker_batch_size: int = 100
     worker_lease_seconds: int = 120
-    delivery_max_attempts: int = 6
+    # The retry budget of a delivery failing transiently, from its creation (seconds); an
+    # attempt cap as well only when TIDINGS_DELIVERY_MAX_ATTEMPTS is set.
+    delivery_retry_for: int = 24 * 3600
+    delivery_max_attempts: int | None = None
     # Live notifications: operations at once on one websocket, and sockets per customer
     # (per API process).
     ws_max_subscriptions: int = 10
@@ -144,7 +147,8 @@ class Settings:
             tier_policy=tier_policy,
             worker_batch_size=_int(config, "TIDINGS_WORKER_BATCH_SIZE", 100),
             worker_lease_seconds=_duration(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
-            delivery_max_attempts=_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS", 6),
+            delivery_retry_for=_duration(config, "TIDINGS_DELIVERY_RETRY_FOR", 24 * 3600),
+            delivery_max_attempts=_optional_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS"),
             ws_max_subscriptions=_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
             ws_max_sockets_per_customer=_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
             limits=limits,
@@ -163,6 +167,14 @@ def _int(config: Mapping[str, str], name: str, default: int) -> int:
     if number <= 0:
         raise SettingsError(f"{name} must be positive")
     return number
+
+
+def _optional_int(config: Mapping[str, str], name: str) -> int | None:
+    """A positive integer, or None when unset."""
+    value = config.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return _int(config, name, 0)
 
 
 def _duration(config: Mapping[str, str], name: str, default: int) -> int:

@@ -7,6 +7,7 @@ from tidings.plugins.errors import (
     DeliveryError,
     InvalidAddressError,
     PermanentDeliveryError,
+    ProviderUnavailableError,
     TransientDeliveryError,
 )
 from tidings.plugins.interface import OutboundMessage, Provider, SendResult
@@ -20,6 +21,7 @@ __all__ = [
     "OutboundMessage",
     "PermanentDeliveryError",
     "Provider",
+    "ProviderUnavailableError",
     "Secret",
     "SendResult",
     "TransientDeliveryError",

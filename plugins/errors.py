@@ -23,6 +23,14 @@ class TransientDeliveryError(DeliveryError):
         self.retry_after = retry_after
 
 
+class ProviderUnavailableError(TransientDeliveryError):
+    """The provider itself cannot take messages now (connection refused, a timeout, SMTP 421,
+    an HTTP API's 5xx): nothing is wrong with the message. Tidings opens the provider's
+    circuit breaker: its deliveries wait, without spending attempts, while it is probed."""
+
+    code = "UNAVAILABLE"
+
+
 class PermanentDeliveryError(DeliveryError):
     """Refused for good: the delivery fails at once with `REJECTED`."""
 

@@ -29,6 +29,7 @@ from tidings.plugins import (
     InvalidAddressError,
     OutboundMessage,
     PermanentDeliveryError,
+    ProviderUnavailableError,
     SendResult,
     TransientDeliveryError,
     hookimpl,
@@ -137,12 +138,12 @@ def classify_error(error: Exception, token: str) -> DeliveryError:
         return TransientDeliveryError(f"{detail} (check TIDINGS_FCM_CREDENTIALS)")
     if isinstance(
         error,
-        exceptions.UnavailableError
-        | exceptions.InternalError
-        | exceptions.DeadlineExceededError
-        | exceptions.ResourceExhaustedError
-        | exceptions.UnknownError
-        | exceptions.AbortedError,
+        exceptions.UnavailableError | exceptions.InternalError | exceptions.DeadlineExceededError,
+    ):  # FCM itself is down or slow (5xx, timeouts), whatever the message
+        return ProviderUnavailableError(detail)
+    if isinstance(
+        error,
+        exceptions.ResourceExhaustedError | exceptions.UnknownError | exceptions.AbortedError,
     ):
         return TransientDeliveryError(detail)
     if isinstance(error, exceptions.FirebaseError):
@@ -252,7 +253,7 @@ class FcmPushProvider:
             try:
                 response = await messaging.send_each_async(outgoing, app=self._app)
             except exceptions.FirebaseError as exc:
-                raise TransientDeliveryError(scrub(f"{type(exc).__name__}: {exc}")) from None
+                raise ProviderUnavailableError(scrub(f"{type(exc).__name__}: {exc}")) from None
             for index, answer in zip(positions, response.responses, strict=True):
                 message = chunk[index]
                 if answer.success:

@@ -28,6 +28,7 @@ from tidings.plugins import (
     InvalidAddressError,
     OutboundMessage,
     PermanentDeliveryError,
+    ProviderUnavailableError,
     SendResult,
     TransientDeliveryError,
     hookimpl,
@@ -97,7 +98,10 @@ def classify_response(response: httpx.Response, *, scrubbed: Sequence[str]) -> D
         payload = None
     code = error_code(payload)
     detail = scrub(f"HTTP {status}" + (f" {code}" if code else ""), *scrubbed)
-    if status == 429 or status >= 500 or status in (408, 409, 425):
+    if status >= 500:  # the API itself is in trouble, whatever the message
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return ProviderUnavailableError(detail, retry_after=retry_after)
+    if status == 429 or status in (408, 409, 425):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return TransientDeliveryError(detail, retry_after=retry_after)
     if code == INVALID_NUMBER:
@@ -157,7 +161,7 @@ class HttpSmsProvider:
                 )
             except httpx.HTTPError as exc:
                 detail = scrub(f"{type(exc).__name__}: {exc}", *scrubbed)
-                return SendResult(ok=False, error=TransientDeliveryError(detail))
+                return SendResult(ok=False, error=ProviderUnavailableError(detail))
         if response.is_success:
             try:
                 body = response.json()

@@ -26,6 +26,7 @@ from tidings.plugins import (
     InvalidAddressError,
     OutboundMessage,
     PermanentDeliveryError,
+    ProviderUnavailableError,
     SendResult,
     TransientDeliveryError,
     hookimpl,
@@ -116,6 +117,8 @@ def message_id(delivery_id: str, domain: str) -> str:
 def classify_reply(code: int, text: str, *, at_recipient: bool) -> DeliveryError:
     """Map an SMTP reply onto our error classes. `text` must already be scrubbed."""
     detail = f"SMTP {code}: {text}" if text else f"SMTP {code}"
+    if code == 421:  # the server is closing the channel: the relay's trouble, not the message's
+        return ProviderUnavailableError(detail)
     if 400 <= code < 500:
         return TransientDeliveryError(detail)
     if 500 <= code < 600:
@@ -258,7 +261,7 @@ class SmtpEmailProvider:
                     continue
                 detail = scrub(str(exc), message.address, *self._secrets())
                 return SendResult(
-                    ok=False, error=TransientDeliveryError(f"connection lost: {detail}")
+                    ok=False, error=ProviderUnavailableError(f"connection lost: {detail}")
                 )
             logger.debug("smtp: delivery %s accepted", message.delivery_id)
             return SendResult(ok=True, provider_id=composed["Message-ID"])
@@ -283,19 +286,19 @@ class SmtpEmailProvider:
         except aiosmtplib.SMTPAuthenticationError as exc:
             client.close()
             raise _SetupFailed(
-                TransientDeliveryError(f"the SMTP server refused our login (SMTP {exc.code})")
+                ProviderUnavailableError(f"the SMTP server refused our login (SMTP {exc.code})")
             ) from None
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
             text = scrub(exc.message, *self._secrets())
             raise _SetupFailed(
-                TransientDeliveryError(f"SMTP {exc.code} on connect: {text}")
+                ProviderUnavailableError(f"SMTP {exc.code} on connect: {text}")
             ) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
             detail = scrub(str(exc), *self._secrets())
             raise _SetupFailed(
-                TransientDeliveryError(f"cannot open SMTP session: {detail}")
+                ProviderUnavailableError(f"cannot open SMTP session: {detail}")
             ) from None
         self._client = client
         return client

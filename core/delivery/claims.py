@@ -9,10 +9,13 @@ at least once, and each delivery's stable id keeps providers from sending twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from tortoise import connections
 from tortoise.transactions import in_transaction
+
+from tidings.core.models.messages import Delivery
 
 # Two traps of prepared statements, whose generic plan is fixed after five runs, typically
 # while the queue is empty:
@@ -116,3 +119,13 @@ async def claim_digests(now: datetime, limit: int, lease: timedelta) -> list[uui
             _SQLITE_DIGESTS, [iso(until), iso(now), iso(now), iso(now), limit]
         )
     return [uuid.UUID(str(row["id"])) for row in rows]
+
+
+async def renew_leases(ids: Sequence[uuid.UUID], until: datetime) -> int:
+    """Extend the lease of rows a worker still holds (those not yet recorded: recording clears
+    `locked_until`). Returns how many it extended."""
+    if not ids:
+        return 0
+    return await Delivery.filter(id__in=list(ids), locked_until__not_isnull=True).update(
+        locked_until=until
+    )

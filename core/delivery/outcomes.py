@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tidings.core.delivery.outbound import Prepared, Problem
 from tidings.core.enums import DeliveryReason, DeliveryStatus
@@ -14,6 +15,7 @@ from tidings.plugins.errors import (
     DeliveryError,
     InvalidAddressError,
     PermanentDeliveryError,
+    ProviderUnavailableError,
     TransientDeliveryError,
 )
 from tidings.plugins.interface import OutboundMessage, Provider, SendResult
@@ -30,6 +32,10 @@ class Outcome:
     error: str | None = None
     retry_after: float | None = None
     invalid_devices: list[uuid.UUID] = field(default_factory=list)
+    # The provider was down (every answer ProviderUnavailableError): not the message's fault.
+    unavailable: bool = False
+    # Held back by a provider's circuit breaker: QUEUED again at this time, no attempt spent.
+    hold_until: datetime | None = None
 
 
 def problem_outcome(problem: Problem) -> Outcome:
@@ -89,6 +95,15 @@ def combine(provider: str, item: Prepared, results: Sequence[SendResult], channe
             error=_message(errors),
             invalid_devices=invalid,
         )
+    if all(isinstance(e, ProviderUnavailableError) for e in errors):
+        return Outcome(
+            DeliveryStatus.QUEUED,
+            None,
+            provider,
+            error=_message(errors),
+            unavailable=True,
+            invalid_devices=invalid,
+        )
     transient = [e for e in errors if isinstance(e, TransientDeliveryError)]
     if transient:
         after = max((e.retry_after or 0 for e in transient), default=0) or None
@@ -111,6 +126,13 @@ def combine(provider: str, item: Prepared, results: Sequence[SendResult], channe
     return Outcome(
         DeliveryStatus.QUEUED, None, provider, error=_message(errors), invalid_devices=invalid
     )
+
+
+def breaker_counts(results: Sequence[SendResult]) -> tuple[int, int]:
+    """(answered, unavailable) among a provider's results, for its circuit breaker: an answer
+    of any kind, a refusal included, shows the provider is up."""
+    unavailable = sum(isinstance(r.error, ProviderUnavailableError) for r in results)
+    return len(results) - unavailable, unavailable
 
 
 def _message(errors: Sequence[DeliveryError | None]) -> str:

@@ -16,9 +16,16 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from tidings.core.delivery.breaker import Breakers
 from tidings.core.delivery.bulk import update_rows
 from tidings.core.delivery.outbound import Prepared, prepare
-from tidings.core.delivery.outcomes import Outcome, combine, problem_outcome, send_all
+from tidings.core.delivery.outcomes import (
+    Outcome,
+    breaker_counts,
+    combine,
+    problem_outcome,
+    send_all,
+)
 from tidings.core.delivery.recheck import recheck
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.registry import ProviderRegistry
@@ -44,7 +51,7 @@ FALLBACK_REASONS = frozenset(
 )
 RECORDED = (
     "status", "reason", "not_before", "locked_until", "provider", "provider_id",
-    "last_error", "rules", "updated_at",
+    "last_error", "rules", "attempts", "updated_at",
 )  # fmt: skip
 
 OnChange = Callable[[Sequence[Delivery]], Awaitable[None]]
@@ -57,10 +64,12 @@ class DeliveryPipeline:
         tiers: TierPolicies,
         retry: RetryPolicy,
         on_change: OnChange | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
         self.registry = registry
         self.tiers = tiers
         self.retry = retry
+        self.breakers = breakers or Breakers()
         self.on_change = on_change
 
     async def run(self, rows: Sequence[Delivery], now: datetime, *, digest: bool = False) -> None:
@@ -83,27 +92,30 @@ class DeliveryPipeline:
             else:
                 sendable.append(item)
         if digest:
-            outcomes.update(await self._send_digests(sendable))
+            outcomes.update(await self._send_digests(sendable, now))
         else:
-            outcomes.update(await self._send(sendable))
+            outcomes.update(await self._send(sendable, now))
         changed = await self._record(ready, outcomes, messages, categories, now)
         await self._announce([*settled, *changed])
 
-    async def _send_digests(self, items: Sequence[Prepared]) -> dict[uuid.UUID, Outcome]:
+    async def _send_digests(
+        self, items: Sequence[Prepared], now: datetime
+    ) -> dict[uuid.UUID, Outcome]:
         """One combined message per customer × channel; each held row gets its outcome."""
         groups: dict[tuple[uuid.UUID, str], list[Prepared]] = defaultdict(list)
         for item in items:
             groups[(item.delivery.customer_id, item.delivery.channel)].append(item)
         combined = [combine_digest(group) for group in groups.values()]
-        sent = await self._send(combined)
+        sent = await self._send(combined, now)
         return {
             item.delivery.id: sent[lead.delivery.id]
             for lead, group in zip(combined, groups.values(), strict=True)
             for item in group
         }
 
-    async def _send(self, prepared: Sequence[Prepared]) -> dict[uuid.UUID, Outcome]:
-        """Hand each channel's messages to its providers, failing over on transient errors."""
+    async def _send(self, prepared: Sequence[Prepared], now: datetime) -> dict[uuid.UUID, Outcome]:
+        """Hand each channel's messages to its providers, failing over on transient errors and
+        past a provider whose breaker is open; what no provider can take now waits."""
         outcomes: dict[uuid.UUID, Outcome] = {}
         by_channel: dict[str, list[Prepared]] = defaultdict(list)
         for item in prepared:
@@ -119,7 +131,12 @@ class DeliveryPipeline:
             pending = items
             for index, provider in enumerate(providers):
                 last = index == len(providers) - 1
+                breaker = self.breakers[provider.name]
+                admitted = breaker.admit(len(pending))
+                pending, waiting = pending[:admitted], pending[admitted:]
                 results = await send_all(provider, [m for item in pending for m in item.outbound])
+                if results:
+                    breaker.record(*breaker_counts(results))
                 retry: list[Prepared] = []
                 position = 0
                 for item in pending:
@@ -128,9 +145,19 @@ class DeliveryPipeline:
                     outcome = combine(provider.name, item, item_results, channel)
                     if outcome.status is DeliveryStatus.QUEUED and not last:
                         retry.append(item)  # transient: the next provider may be up
+                    elif outcome.unavailable:
+                        waiting.append(item)
                     else:
                         outcomes[item.delivery.id] = outcome
-                pending = retry
+                pending = [*retry, *waiting]
+                if last:
+                    for position, item in enumerate(waiting):
+                        outcomes[item.delivery.id] = Outcome(
+                            DeliveryStatus.QUEUED,
+                            provider=provider.name,
+                            error=f"provider {provider.name} unavailable: waiting for it",
+                            hold_until=now + timedelta(seconds=breaker.wait(position)),
+                        )
                 if not pending:
                     break
         return outcomes
@@ -157,17 +184,23 @@ class DeliveryPipeline:
             row.provider = outcome.provider
             row.provider_id = outcome.provider_id
             row.last_error = outcome.error
-            if outcome.status is DeliveryStatus.QUEUED:  # transient everywhere
-                if self.retry.exhausted(row.attempts):
+            if outcome.hold_until is not None:  # its providers are down: wait, unspent
+                row.not_before = outcome.hold_until
+                if row.reason is not DeliveryReason.DIGEST:  # digest claims spend none
+                    row.status, row.reason = DeliveryStatus.QUEUED, None
+                    row.attempts = max(0, row.attempts - 1)
+            elif outcome.status is DeliveryStatus.QUEUED:  # transient everywhere
+                retry_at = self.retry.next_try(
+                    row.attempts, row.created_at, now, outcome.retry_after
+                )
+                if retry_at is None:
                     row.status, row.reason = (
                         DeliveryStatus.FAILED,
                         DeliveryReason.RETRIES_EXHAUSTED,
                     )
                 else:
                     row.status, row.reason = DeliveryStatus.QUEUED, None
-                    row.not_before = now + timedelta(
-                        seconds=self.retry.delay(row.attempts, outcome.retry_after)
-                    )
+                    row.not_before = retry_at
             else:
                 row.status, row.reason = outcome.status, outcome.reason
             changed.append(row)

@@ -1,14 +1,24 @@
-"""Retry timing: exponential backoff with full jitter, honouring a provider's retry-after."""
+"""Retry timing for failures that are the message's (or unclassified): capped exponential
+backoff with full jitter, honouring a provider's retry-after, for as long as the budget lasts.
+
+The budget is a duration (`TIDINGS_DELIVERY_RETRY_FOR`, 24 h by default), measured from the
+delivery's creation: real mail servers retry for days, and a count of tries spends itself in
+minutes when they come quickly. `max_attempts` (`TIDINGS_DELIVERY_MAX_ATTEMPTS`, when a
+deployment sets it) caps the tries as well. A provider that is down does not spend either:
+its circuit breaker holds the deliveries (see breaker.py).
+"""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 6
+    retry_for: timedelta = timedelta(hours=24)
+    max_attempts: int | None = None
     base_seconds: float = 5.0
     max_seconds: float = 3600.0
 
@@ -23,5 +33,18 @@ class RetryPolicy:
             return max(jittered, float(retry_after))
         return jittered
 
-    def exhausted(self, attempts: int) -> bool:
-        return attempts >= self.max_attempts
+    def exhausted(self, attempts: int, created_at: datetime, now: datetime) -> bool:
+        """True when no further try is allowed: the budget is spent, or the attempt cap met."""
+        if self.max_attempts is not None and attempts >= self.max_attempts:
+            return True
+        return now - created_at >= self.retry_for
+
+    def next_try(
+        self, attempts: int, created_at: datetime, now: datetime, retry_after: float | None = None
+    ) -> datetime | None:
+        """When to try again, or None when the budget is spent. A try due after the budget's
+        end is moved to its end, so the last chance is not lost to a long backoff."""
+        if self.exhausted(attempts, created_at, now):
+            return None
+        at = now + timedelta(seconds=self.delay(attempts, retry_after))
+        return min(at, max(now, created_at + self.retry_for))

@@ -4,12 +4,17 @@ one delivery pipeline (re-check, prepare, send with failover, record, announce).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tidings.core.delivery.breaker import BreakerOptions, Breakers, Clock
 from tidings.core.delivery.bulk import RulesJson
-from tidings.core.delivery.claims import claim_digests, claim_due
+from tidings.core.delivery.claims import claim_digests, claim_due, renew_leases
 from tidings.core.delivery.expansion import expand_due
 from tidings.core.delivery.pipeline import DeliveryPipeline, OnChange
 from tidings.core.delivery.registry import ProviderRegistry
@@ -26,6 +31,7 @@ class WorkerOptions:
     lease: timedelta = timedelta(seconds=120)
     idle_sleep: float = 0.5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker: BreakerOptions = field(default_factory=BreakerOptions)
 
 
 class DeliveryWorker:
@@ -36,11 +42,16 @@ class DeliveryWorker:
         options: WorkerOptions | None = None,
         *,
         on_change: OnChange | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.registry = registry
         self.tiers = tiers
         self.options = options or WorkerOptions()
-        self.pipeline = DeliveryPipeline(registry, tiers, self.options.retry, on_change)
+        # This process's view of each provider's health (see breaker.py).
+        self.breakers = Breakers(self.options.breaker, clock)
+        self.pipeline = DeliveryPipeline(
+            registry, tiers, self.options.retry, on_change, self.breakers
+        )
         self.rules_json = RulesJson()  # for the deliveries tier expansion writes
         self.wakeup = asyncio.Event()
 
@@ -86,7 +97,8 @@ class DeliveryWorker:
             return await self.run_digests(now)  # held digests are due on idle rounds too
         # In creation order, so a customer's in-app notifications are stored as sent.
         deliveries = await Delivery.filter(id__in=ids).order_by("id")
-        await self.pipeline.run(deliveries, now)
+        async with self.holding(ids):
+            await self.pipeline.run(deliveries, now)
         return len(deliveries) + await self.run_digests(now)
 
     async def run_digests(self, now: datetime) -> int:
@@ -105,5 +117,29 @@ class DeliveryWorker:
             if len(tail) < len(rows):
                 await Delivery.filter(id__in=[r.id for r in tail]).update(locked_until=None)
                 rows = rows[: len(rows) - len(tail)]
-        await self.pipeline.run(rows, now, digest=True)
+        async with self.holding([r.id for r in rows]):
+            await self.pipeline.run(rows, now, digest=True)
         return len(rows)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, ids: Sequence[uuid.UUID]) -> AsyncIterator[None]:
+        """Renew the lease on the rows in hand every half lease while the pipeline works on
+        them, so a slow batch (a slow relay, a heavy template) is not claimed by another
+        worker and sent twice. Rows already recorded have no lease and are left alone."""
+        lease = self.options.lease
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(lease.total_seconds() / 2)
+                try:
+                    await renew_leases(ids, datetime.now(UTC) + lease)
+                except Exception:  # the next renewal tries again; the round goes on
+                    logger.exception("renewing the delivery lease failed")
+
+        task = asyncio.create_task(renew(), name="tidings-lease")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -120,24 +120,33 @@ async def test_unknown_recipient_fails_and_the_fallback_channel_is_taken(mail_ap
 
 
 async def test_retries_exhausted_then_an_admin_retries(mail_api, smtp):
+    """A message-level transient failure (greylisting) is retried until the delivery is older
+    than TIDINGS_DELIVERY_RETRY_FOR (24 h), however few tries that took."""
     api = mail_api
     token, customer = await marketing_customer(api)
     await grant(api, token, customer)
-    smtp.data_reply = "421 4.7.0 Busy"
+    smtp.data_reply = "451 4.7.1 Greylisted"
     message = await send(api, token, customer, "sale")
     worker = api.runtime.worker
+    assert worker.options.retry.retry_for == timedelta(hours=24)
     now = datetime.now(UTC)
-    for _ in range(worker.options.retry.max_attempts):
-        await worker.run_once(now=now)
-        now += timedelta(seconds=worker.options.retry.max_seconds + 1)
+    await worker.run_once(now=now)
+    [row] = await deliveries(api, token, message)
+    assert (row["status"], row["attempts"]) == ("QUEUED", 1)
+    created = (await Delivery.get()).created_at
+    assert datetime.fromisoformat(row["notBefore"]) <= created + timedelta(hours=24)
+    await worker.run_once(now=now + timedelta(hours=23))  # within budget: tried again
+    [row] = await deliveries(api, token, message)
+    assert (row["status"], row["attempts"]) == ("QUEUED", 2)
+    await worker.run_once(now=created + timedelta(hours=24, seconds=1))
     [row] = await deliveries(api, token, message)
     assert (row["status"], row["reason"]) == ("FAILED", "RETRIES_EXHAUSTED")
-    assert row["attempts"] == worker.options.retry.max_attempts
+    assert row["attempts"] == 3
     failed = data(
         await api.gql("{ failedDeliveries { edges { node { id lastError } } } }", token=token)
     )
     [listed] = failed["failedDeliveries"]["edges"]
-    assert "421" in listed["node"]["lastError"]
+    assert "451" in listed["node"]["lastError"]
 
     smtp.data_reply = None
     retried = data(

@@ -14,7 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.providers.conftest import outbound
 from tests.providers.peers import FakeGoogle, fcm_error
-from tidings.plugins import InvalidAddressError, PermanentDeliveryError, TransientDeliveryError
+from tidings.plugins import (
+    InvalidAddressError,
+    PermanentDeliveryError,
+    ProviderUnavailableError,
+    TransientDeliveryError,
+)
 from tidings.providers.fcm import FcmPushProvider, FcmSettings
 
 
@@ -89,7 +94,7 @@ async def test_the_access_token_is_reused(fcm: FcmPushProvider, fake_google: Fak
             "THIRD_PARTY_AUTH_ERROR",
             PermanentDeliveryError,
         ),
-        (504, "DEADLINE_EXCEEDED", "Deadline exceeded", None, TransientDeliveryError),
+        (504, "DEADLINE_EXCEEDED", "Deadline exceeded", None, ProviderUnavailableError),
         (429, "RESOURCE_EXHAUSTED", "Too many requests", None, TransientDeliveryError),
     ],
 )

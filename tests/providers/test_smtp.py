@@ -21,6 +21,7 @@ from tests.providers.peers import (
 from tidings.plugins import (
     InvalidAddressError,
     PermanentDeliveryError,
+    ProviderUnavailableError,
     TransientDeliveryError,
 )
 from tidings.providers.smtp import SmtpEmailProvider, SmtpSettings, classify_reply, message_id
@@ -152,7 +153,7 @@ async def test_reconnects_when_the_server_restarts_between_batches(
     finally:
         await provider.aclose()
 
-    assert [type(r.error) for r in down] == [TransientDeliveryError, TransientDeliveryError]
+    assert [type(r.error) for r in down] == [ProviderUnavailableError] * 2
     assert back[0].ok, back[0].error
     assert [r.rcpt_tos for r in sink.received] == [["a@example.net"], ["b@example.net"]]
 
@@ -161,7 +162,7 @@ async def test_server_down_is_transient() -> None:
     result = await send_one(settings_for(free_port()), outbound(1, "a@example.net"))
 
     assert result.ok is False
-    assert isinstance(result.error, TransientDeliveryError)
+    assert type(result.error) is ProviderUnavailableError  # the relay's trouble: breaker
 
 
 async def test_auth(served: list[Controller]) -> None:
@@ -368,7 +369,7 @@ def test_the_password_never_prints() -> None:
 @pytest.mark.parametrize(
     ("code", "text", "at_recipient", "expected"),
     [
-        (421, "Service closing", False, TransientDeliveryError),
+        (421, "Service closing", False, ProviderUnavailableError),
         (550, "5.1.1 unknown", True, InvalidAddressError),
         (550, "5.1.1 unknown", False, PermanentDeliveryError),
         (550, "5.2.1 mailbox disabled", True, InvalidAddressError),
