@@ -69,7 +69,8 @@ class MessageStatus(str, Enum):
 
 class DeliveryReason(str, Enum):
     """Why a delivery was SUPPRESSED, DEFERRED or FAILED. The first six are the policy rules'
-    names, in the contract's order; the rest are what a worker finds when it sends."""
+    names, in the contract's order; the rest are what a worker finds when it expands or
+    sends."""
 
     NO_PERMISSION = "NO_PERMISSION"
     OPTED_OUT = "OPTED_OUT"
@@ -82,6 +83,7 @@ class DeliveryReason(str, Enum):
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
     NO_PROVIDER = "NO_PROVIDER"
     UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
+    SENDER_NOT_ALLOWED = "SENDER_NOT_ALLOWED"
 
 
 class RuleVerdict(str, Enum):

@@ -151,6 +151,10 @@ DeliveryReasonEnum = describe(
         "NO_PROVIDER": "FAILED: no provider serves the channel.",
         "UNKNOWN_CATEGORY": "FAILED: the message's category no longer existed when a worker "
         "came to send it.",
+        "SENDER_NOT_ALLOWED": "SUPPRESSED: when the scheduled (or tier) send expanded, its "
+        "sender no longer had the right to send to the customer: a deactivated staff member, "
+        "a revoked API key, a role that may not send, or an agent without a SEND access grant "
+        "for the customer. The rule's `detail` says which.",
     },
 )
 RuleVerdictEnum = describe(

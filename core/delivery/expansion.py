@@ -4,6 +4,10 @@ A tier may hold millions of customers: each batch loads its customers' policy in
 few queries, decides in memory, and writes its deliveries in bulk together with the job's new
 cursor, in one transaction. A worker that dies mid-job leaves the cursor where the last batch
 committed, so the next worker neither skips nor repeats anyone.
+
+The sender's right is checked again before each batch (`senders.sender_right`): a scheduled
+send may wait days, and whoever made it may lose the right in between. The customers it may
+no longer send to get their deliveries SUPPRESSED with SENDER_NOT_ALLOWED instead.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from tidings.core.delivery.bulk import RulesJson
+from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.claims import is_postgres
-from tidings.core.delivery.sending import write_deliveries
+from tidings.core.delivery.recipients import load_recipients
+from tidings.core.delivery.senders import sender_right
+from tidings.core.delivery.sending import category_rule, write_deliveries
 from tidings.core.delivery.tiers import TierPolicies
-from tidings.core.enums import MessageStatus
+from tidings.core.enums import DeliveryReason, DeliveryStatus, MessageStatus, RuleVerdict
 from tidings.core.models import Category, Customer
 from tidings.core.models.messages import ExpansionJob, Message
+from tidings.core.policy import Decision, RuleOutcome, channels_for
 
 BATCH = 1000
 LEASE = timedelta(seconds=120)  # the default: a worker passes its TIDINGS_WORKER_LEASE_SECONDS
@@ -77,10 +84,19 @@ async def expand_due(
     written = 0
     for _ in range(max_batches):
         ids = await _next_ids(job, message)
+        right = await sender_right(message.created_by)
+        allowed = [i for i in ids if right.allows(i)]
+        refused = [i for i in ids if not right.allows(i)]
         async with in_transaction():
             if ids and category is not None:
+                now = datetime.now(UTC)
                 written += await write_deliveries(
-                    message, category, ids, tiers, datetime.now(UTC), rules_json
+                    message, category, allowed, tiers, now, rules_json
+                )
+                written += await write_decided(
+                    message.id,
+                    await _refused(message, category, refused, right.refusal, now),
+                    rules_json,
                 )
             job.cursor = ids[-1] if ids else job.cursor
             job.done = len(ids) < BATCH or category is None
@@ -104,3 +120,41 @@ async def _next_ids(job: ExpansionJob, message: Message) -> list[uuid.UUID]:
     if job.cursor is not None:
         query = query.filter(id__gt=job.cursor)
     return list(await query.order_by("id").limit(BATCH).values_list("id", flat=True))
+
+
+async def _refused(
+    message: Message,
+    category: Category,
+    customer_ids: list[uuid.UUID],
+    refusal: str,
+    now: datetime,
+) -> list[tuple[uuid.UUID, Decision]]:
+    """A SUPPRESSED delivery per refused customer on each channel a send would have decided,
+    saying why, so that nothing is dropped silently."""
+    if not customer_ids:
+        return []
+    rule = category_rule(category)
+    recipients, _ = await load_recipients(customer_ids, category.key, now)
+    requested = tuple(message.channels) if message.channels else None
+    decided: list[tuple[uuid.UUID, Decision]] = []
+    for customer_id in customer_ids:
+        recipient = recipients.get(customer_id)
+        if recipient is None:
+            continue  # erased between the request and now
+        for channel in channels_for(rule, recipient, requested):
+            stop = RuleOutcome(
+                DeliveryReason.SENDER_NOT_ALLOWED, RuleVerdict.STOP, refusal, channel
+            )
+            decided.append(
+                (
+                    customer_id,
+                    Decision(
+                        channel,
+                        DeliveryStatus.SUPPRESSED,
+                        DeliveryReason.SENDER_NOT_ALLOWED,
+                        None,
+                        (stop,),
+                    ),
+                )
+            )
+    return decided
