@@ -154,3 +154,27 @@ async def test_no_local_day_holds_more_than_the_caps(db, zone, frequency, quiet,
             per_category[(day, key)] += 1
         assert per_day[day] <= DAILY_CAP, (day, per_day)
         assert all(count <= CATEGORY_CAP for count in per_category.values()), per_category
+
+
+async def test_ten_held_overnight_meet_a_cap_of_three_as_ten_sends_would(db):
+    """The example behind the property: quiet hours end and the held rows are decided one
+    after another, each counting for the next; the day's counts include what was released."""
+    policy = TierPolicy(Frequency.REALTIME, daily_cap=None, category_daily_cap=3)
+    tiers = TierPolicies({tier: policy for tier in Tier})
+    recorder = Recorder()
+    worker = DeliveryWorker(ProviderRegistry([recorder]), tiers)
+    person = await customer("Asia/Shanghai", Frequency.REALTIME, ("22:00", "08:00"))
+    evening = datetime(2030, 3, 9, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    for _ in range(10):
+        await send(person, "promos", tiers, evening)
+    assert await Delivery.filter(status=DeliveryStatus.DEFERRED).count() == 10
+    morning = datetime(2030, 3, 10, 0, 0, 1, tzinfo=UTC)  # 08:00:01 in Shanghai
+    await work(worker, morning)
+    assert recorder.sent == 3
+    suppressed = await Delivery.filter(status=DeliveryStatus.SUPPRESSED)
+    assert [row.reason for row in suppressed] == ["FREQUENCY_CAP"] * 7
+    assert "category cap reached: 3 of 3 today" in suppressed[0].rules[-1]["detail"]
+    # A send later that morning meets the three already gone.
+    await send(person, "promos", tiers, morning + timedelta(hours=2))
+    await work(worker, morning + timedelta(hours=2))
+    assert recorder.sent == 3
