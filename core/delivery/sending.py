@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
@@ -17,6 +15,7 @@ from tidings.core import validation
 from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.catalogue import CategoryCatalogue
 from tidings.core.delivery.recipients import load_recipients
+from tidings.core.delivery.send_request import SendRequest, check_request
 from tidings.core.delivery.senders import send_right
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import (
@@ -25,7 +24,6 @@ from tidings.core.enums import (
     MessageStatus,
     Role,
     RuleVerdict,
-    Tier,
 )
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Category, Customer
@@ -40,30 +38,6 @@ from tidings.core.policy import (
     stored_rules,
 )
 from tidings.core.viewer import Viewer
-
-MAX_LIST_AUDIENCE = 1000
-MAX_TITLE = 500
-MAX_BODY = 64 * 1024
-
-
-@dataclass(frozen=True)
-class SendRequest:
-    idempotency_key: str
-    category: str
-    customer_ids: tuple[uuid.UUID, ...] | None = None
-    tier: Tier | None = None
-    channels: tuple[str, ...] | None = None
-    title: str | None = None
-    body: str | None = None
-    html: str | None = None
-    data: dict | None = None
-    schedule_at: datetime | None = None
-
-    def fingerprint(self) -> str:
-        """A hash of everything but the key: the same key with other input is a conflict."""
-        payload = asdict(self)
-        payload.pop("idempotency_key")
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def category_rule(category: Category) -> CategoryRule:
@@ -139,37 +113,21 @@ class SendService:
         raise ForbiddenError("Your role may not send to this audience.")
 
     async def _validate(self, request: SendRequest) -> Category:
-        validation.text(request.idempotency_key, "idempotencyKey", 255, required=True)
+        """What needs the database: the category, and a stored template when no content is
+        given (the request's own checks ran before anything was looked up)."""
         category = await self.categories.require(request.category)
-        for channel in request.channels or ():
-            self.categories.check_channel(channel, "channels")
-        if request.channels is not None and not request.channels:
-            raise UserInputError("REQUIRED", "Give at least one channel, or none.", "channels")
-        if (request.title is None) != (request.body is None):
-            raise UserInputError("REQUIRED", "Content needs a title and a body.", "content")
-        if request.title is not None:
-            validation.text(request.title, "content.title", MAX_TITLE, required=True)
-            validation.text(request.body, "content.body", MAX_BODY, required=True)
-        elif not await Template.filter(category=category.key).exists():
+        if request.title is None and not await Template.filter(category=category.key).exists():
             raise UserInputError(
                 "NO_CONTENT",
                 "Give content, or store a template for this category first.",
                 "content",
             )
-        validation.json_object(request.data, "data", validation.MAX_ATTRIBUTES_BYTES)
-        if request.customer_ids is not None:
-            if not request.customer_ids:
-                raise UserInputError("REQUIRED", "Name at least one customer.", "to.customerIds")
-            if len(request.customer_ids) > MAX_LIST_AUDIENCE:
-                raise UserInputError(
-                    "TOO_MANY",
-                    f"At most {MAX_LIST_AUDIENCE} customers; send to a tier.",
-                    "to.customerIds",
-                )
         return category
 
     async def send(self, viewer: Viewer, request: SendRequest) -> Message:
-        """Record the message once per idempotency key; the same key with other input conflicts."""
+        """Record the message once per idempotency key; the same key with other input conflicts.
+        The request's own checks come first, so bad input never reaches a lookup."""
+        check_request(request, self.categories)
         await self._authorise(viewer, request)
         existing = await self._existing(viewer, request)
         if existing is not None:
@@ -223,7 +181,7 @@ class SendService:
         message = await Message.filter(
             idempotency_scope=viewer.ref, idempotency_key=request.idempotency_key
         ).first()
-        if message is not None and message.request_hash != request.fingerprint():
+        if message is not None and not request.matches(message.request_hash, message.audience):
             raise UserInputError(
                 "IDEMPOTENCY_CONFLICT",
                 "This idempotency key was used with different input.",
