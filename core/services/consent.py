@@ -284,19 +284,36 @@ class ConsentService:
             "quiet_start": quiet_start,
             "quiet_end": quiet_end,
         }
-        async with in_transaction():
-            preference = (
-                await Preference.filter(customer_id=customer_id, category=request.category)
-                .select_for_update()
-                .first()
-            )
-            if preference is None:
-                return await Preference.create(
-                    customer_id=customer_id, category=request.category, **values
-                )
-            preference.update_from_dict(values)
-            await preference.save(update_fields=[*values.keys(), "updated_at"])
-            return preference
+        return await self._store_preference(customer_id, request.category, values)
+
+    async def _store_preference(
+        self, customer_id: uuid.UUID, category: str, values: dict
+    ) -> Preference:
+        """Create or replace the one preference row, under its lock.
+
+        As in `_record`: the first two changes for one customer × category can race to create
+        the row (there is none yet to lock); the loser's transaction rolls back whole and runs
+        once more, when it finds the row and waits on its lock. The last to commit wins.
+        """
+        for retry in (False, True):
+            try:
+                async with in_transaction():
+                    preference = (
+                        await Preference.filter(customer_id=customer_id, category=category)
+                        .select_for_update()
+                        .first()
+                    )
+                    if preference is None:
+                        return await Preference.create(
+                            customer_id=customer_id, category=category, **values
+                        )
+                    preference.update_from_dict(values)
+                    await preference.save(update_fields=[*values.keys(), "updated_at"])
+                    return preference
+            except IntegrityError:
+                if retry:
+                    raise
+        raise AssertionError("unreachable")
 
     async def preferences_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[PreferenceRow]]:
         rows = (
