@@ -13,7 +13,7 @@ from tortoise.functions import Count
 from tidings.core import validation
 from tidings.core.delivery.catalogue import CategoryCatalogue
 from tidings.core.delivery.render import check_template
-from tidings.core.enums import DeliveryStatus, Role
+from tidings.core.enums import DeliveryReason, DeliveryStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models.messages import Delivery, Message, Template
 from tidings.core.pagination import Page, paginate
@@ -111,7 +111,7 @@ class MessageService:
         delivery.status = DeliveryStatus.QUEUED
         delivery.reason = None
         delivery.attempts = 0
-        delivery.not_before = datetime.now(UTC)
+        delivery.not_before = delivery.retry_from = datetime.now(UTC)
         delivery.locked_until = None
         await delivery.save(
             update_fields=[
@@ -119,6 +119,7 @@ class MessageService:
                 "reason",
                 "attempts",
                 "not_before",
+                "retry_from",
                 "locked_until",
                 "updated_at",
             ]
@@ -126,6 +127,50 @@ class MessageService:
         if self.live is not None:
             await self.live.deliveries_changed([delivery])
         return delivery
+
+    async def retry_many(
+        self,
+        viewer: Viewer,
+        message_id: uuid.UUID | None,
+        reason: DeliveryReason | None,
+        channel: str | None,
+    ) -> int:
+        """Queue again every FAILED delivery matching all the filters given (ADMIN), each
+        with a fresh retry budget, as `retry` does one; returns how many. At least one filter
+        is required, so a slip cannot requeue every failure ever recorded."""
+        if not viewer.has_role(Role.ADMIN):
+            raise ForbiddenError("Only ADMIN retries deliveries.")
+        if message_id is None and reason is None and not channel:
+            raise UserInputError(
+                "REQUIRED", "Give messageId, reason or channel (or several).", "filter"
+            )
+        if message_id is not None and not await Message.filter(id=message_id).exists():
+            raise NotFoundError("messageId")
+        query = Delivery.filter(status=DeliveryStatus.FAILED)
+        if message_id is not None:
+            query = query.filter(message_id=message_id)
+        if reason is not None:
+            query = query.filter(reason=reason.value)
+        if channel:
+            query = query.filter(channel=channel)
+        ids = await query.values_list("id", flat=True)
+        if not ids:
+            return 0
+        now = datetime.now(UTC)
+        count = await Delivery.filter(id__in=ids, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.QUEUED,
+            reason=None,
+            attempts=0,
+            not_before=now,
+            retry_from=now,
+            locked_until=None,
+            updated_at=now,
+        )
+        if self.live is not None:
+            for start in range(0, len(ids), 1000):
+                rows = await Delivery.filter(id__in=ids[start : start + 1000])
+                await self.live.deliveries_changed(rows)
+        return count
 
     # Templates -----------------------------------------------------------------------------
 

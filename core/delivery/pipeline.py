@@ -191,7 +191,7 @@ class DeliveryPipeline:
                     row.attempts = max(0, row.attempts - 1)
             elif outcome.status is DeliveryStatus.QUEUED:  # transient everywhere
                 retry_at = self.retry.next_try(
-                    row.attempts, row.created_at, now, outcome.retry_after
+                    row.attempts, row.retry_from or row.created_at, now, outcome.retry_after
                 )
                 if retry_at is None:
                     row.status, row.reason = (

@@ -60,6 +60,9 @@ class Delivery(Model):
     provider = fields.CharField(max_length=64, null=True)
     provider_id = fields.CharField(max_length=255, null=True)
     last_error = fields.TextField(null=True)  # for admins; never shown to customers
+    # Where the retry budget (TIDINGS_DELIVERY_RETRY_FOR) starts when staff retried it;
+    # null: at created_at.
+    retry_from = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

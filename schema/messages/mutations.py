@@ -1,4 +1,5 @@
-"""send, retryDelivery and setTemplate: thin calls into the sending services."""
+"""send, retryDelivery, retryDeliveries and setTemplate: thin calls into the sending
+services."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from strawberry.scalars import JSON
 from tidings.core.delivery.sending import SendRequest
 from tidings.core.enums import Role
 from tidings.schema.context import Info
-from tidings.schema.enums import TierEnum
+from tidings.schema.enums import DeliveryReasonEnum, TierEnum
 from tidings.schema.errors import ERRORS, UserError, attempt
 from tidings.schema.ids import MISSING, parse_id
 from tidings.schema.messages.types import Delivery, Message, Template
@@ -132,6 +133,32 @@ class DeliveryPayload:
     errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
+@strawberry.input(
+    description="Which FAILED deliveries retryDeliveries queues again: those matching every "
+    "field given; at least one is required."
+)
+class RetryDeliveriesFilter:
+    message_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this message's deliveries; null: any message."
+    )
+    reason: DeliveryReasonEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Only deliveries that failed for this reason, e.g. RETRIES_EXHAUSTED; "
+        "null: any reason.",
+    )
+    channel: str | None = strawberry.field(
+        default=None, description="Only deliveries on this channel; null: any channel."
+    )
+
+
+@strawberry.type(description="The result of retryDeliveries.")
+class RetryDeliveriesPayload:
+    count: int = strawberry.field(
+        description="How many FAILED deliveries were queued again (0 when `errors` says why)."
+    )
+    errors: list[UserError] = strawberry.field(description=ERRORS)
+
+
 @strawberry.type(description="The result of setTemplate.")
 class TemplatePayload:
     template: Template | None = strawberry.field(
@@ -175,6 +202,31 @@ class MessageMutations:
         if row is not None:
             ctx.wake_worker()
         return DeliveryPayload(delivery=Delivery.from_model(row) if row else None, errors=errors)
+
+    @strawberry.mutation(
+        permission_classes=[ADMIN_ONLY],
+        description="Queue again every FAILED delivery matching the filter, each with a fresh "
+        "retry budget (ADMIN): after an outage, say, `{reason: RETRIES_EXHAUSTED, channel: "
+        '"email"}`.',
+    )
+    async def retry_deliveries(
+        self,
+        info: Info,
+        filter: Annotated[
+            RetryDeliveriesFilter,
+            strawberry.argument(description="Which failures; at least one field."),
+        ],
+    ) -> RetryDeliveriesPayload | None:
+        ctx = info.context
+        message_id = None
+        if filter.message_id is not None:
+            message_id = parse_id(filter.message_id, "Message") or MISSING
+        count, errors = await attempt(
+            ctx.services.messages.retry_many(ctx.viewer, message_id, filter.reason, filter.channel)
+        )
+        if count:
+            ctx.wake_worker()
+        return RetryDeliveriesPayload(count=count or 0, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[TEMPLATE_EDITORS],

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.schema.authz_world import SENT_CATEGORY, World, failed_delivery
 from tidings.core.ids import new_id
-from tidings.core.models.messages import Notification
+from tidings.core.models.messages import Delivery, Notification
 from tidings.schema.ids import to_global_id
 
 OK = "ok"
@@ -79,6 +79,11 @@ async def the_failed_delivery(world: World) -> dict[str, Any]:
     return {"id": to_global_id("Delivery", await failed_delivery(world))}
 
 
+async def the_failed_deliverys_message(world: World) -> dict[str, Any]:
+    row = await Delivery.get(id=await failed_delivery(world))
+    return {"filter": {"messageId": to_global_id("Message", row.message_id)}}
+
+
 def send_input(world: World) -> dict[str, Any]:
     mark = secrets.token_hex(4)
     return {
@@ -120,6 +125,13 @@ MESSAGE_OPS: dict[str, Op] = {
         payload("retryDelivery", "(id: $id)", "delivery { id }", "($id: ID!)"),
         ADMINS,
         the_failed_delivery,
+    ),
+    "retryDeliveries": Op(
+        payload(
+            "retryDeliveries", "(filter: $filter)", "count", "($filter: RetryDeliveriesFilter!)"
+        ),
+        ADMINS,
+        the_failed_deliverys_message,
     ),
     "setTemplate": Op(
         with_input("setTemplate", "SetTemplateInput", "template { category }"),
