@@ -3,7 +3,9 @@
 On PostgreSQL the claim is `FOR UPDATE SKIP LOCKED`, so any number of workers take disjoint
 rows. On SQLite one in-process worker claims (writes are serialised anyway). A worker that dies
 leaves its rows leased; when the lease runs out another worker claims them again — delivery is
-at least once, and each delivery's stable id keeps providers from sending twice.
+at least once, and each delivery's stable id keeps providers from sending twice. A live
+worker renews the lease of the rows it still holds (`renew_leases`), so only a dead or stuck
+one lets its rows go.
 """
 
 from __future__ import annotations

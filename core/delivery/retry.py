@@ -2,10 +2,10 @@
 backoff with full jitter, honouring a provider's retry-after, for as long as the budget lasts.
 
 The budget is a duration (`TIDINGS_DELIVERY_RETRY_FOR`, 24 h by default), measured from the
-delivery's creation: real mail servers retry for days, and a count of tries spends itself in
-minutes when they come quickly. `max_attempts` (`TIDINGS_DELIVERY_MAX_ATTEMPTS`, when a
-deployment sets it) caps the tries as well. A provider that is down does not spend either:
-its circuit breaker holds the deliveries (see breaker.py).
+delivery's creation, or from a staff retry (`retry_from`): real mail servers retry for days,
+and a count of tries spends itself in minutes when they come quickly. `max_attempts`
+(`TIDINGS_DELIVERY_MAX_ATTEMPTS`, when a deployment sets it) caps the tries as well. A
+provider that is down spends neither: its circuit breaker holds the deliveries (breaker.py).
 """
 
 from __future__ import annotations
