@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -25,6 +28,9 @@ from tidings.schema import TidingsSchema
 from tidings.schema.context import Context
 
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
+logger = logging.getLogger("tidings.http")
+# The `extensions.code` of a request refused before it reaches the schema.
+HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class TidingsGraphQL(GraphQL):
@@ -69,13 +75,34 @@ class TidingsGraphQL(GraphQL):
         self.live = live
         self.sockets = SocketCounter(max_sockets_per_customer)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except ClientDisconnect:
+            # No one is left to answer; a traceback per hang-up would let anyone flood the log.
+            logger.debug("client disconnected before sending its whole request body")
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Strawberry answers a request it cannot read in plain text: answer in JSON, with an
+        `errors` list like any GraphQL response, so clients parse one shape."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as error:
+            if isinstance(request, WebSocket):
+                raise
+            return http_error(error)
+
     def parse_json(self, data: str | bytes) -> Any:
         # Strawberry turns only JSONDecodeError into a 400; bytes that are not UTF-8 and
-        # nesting deeper than the recursion limit raised out of it as a 500.
+        # nesting deeper than the recursion limit raised out of it as a 500, and so did a
+        # body that is not an object (`null`, `5`, `"str"`, `true`).
         try:
-            return json.loads(data)
+            parsed = json.loads(data)
         except (ValueError, RecursionError):
             raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(parsed, dict | list):  # a list is a batch, refused by strawberry
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         context = Context(
@@ -117,3 +144,9 @@ class TidingsGraphQL(GraphQL):
             context.extra["release"] = lambda: self.sockets.release(customer_id)
         context.raw_viewer = viewer
         return UNSET
+
+
+def http_error(error: HTTPException) -> Response:
+    code = HTTP_CODES.get(error.status_code)
+    body = {"message": error.reason, **({"extensions": {"code": code}} if code else {})}
+    return JSONResponse({"errors": [body]}, status_code=error.status_code)
