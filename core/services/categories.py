@@ -82,7 +82,7 @@ class CategoryService:
         kind = CategoryKind(fields.kind)
         values = {
             "key": validation.key(fields.key or ""),
-            "name": validation.text(fields.name, "name", 255, required=True),
+            "name": validation.name(fields.name, "name", 255, required=True),
             "kind": kind,
             "description": validation.text(
                 None if fields.description is UNSET else fields.description, "description", 2000
@@ -111,7 +111,7 @@ class CategoryService:
             raise NotFoundError("key")
         values: dict = self._channels(fields)
         if fields.name is not None:
-            values["name"] = validation.text(fields.name, "name", 255, required=True)
+            values["name"] = validation.name(fields.name, "name", 255, required=True)
         if fields.description is not UNSET:
             values["description"] = validation.text(fields.description, "description", 2000)
         if fields.respect_quiet_hours is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,9 +48,11 @@ class CustomerFields:
         """Validated column values for the fields that were given."""
         out: dict[str, Any] = {}
         if self.external_id is not UNSET:
-            out["external_id"] = validation.text(self.external_id, "externalId", 255, required=True)
+            out["external_id"] = validation.identifier(
+                self.external_id, "externalId", 255, required=True
+            )
         if self.name is not UNSET:
-            out["name"] = validation.text(self.name, "name", 255)
+            out["name"] = validation.name(self.name, "name", 255)
         if self.email is not UNSET:
             out["email"] = validation.email(self.email) if self.email else None
         if self.phone is not UNSET:
@@ -117,7 +120,9 @@ class CustomerService:
         if tier is not None:
             query = query.filter(tier=tier)
         if search:
-            query = query.filter(await self._search_q(viewer, search.strip()[:255]))
+            # NFC, as externalIds and names are stored: a decomposed "é" finds a composed one.
+            term = unicodedata.normalize("NFC", search).strip()[:255]
+            query = query.filter(await self._search_q(viewer, term))
         return await paginate(query, first, after)
 
     async def _search_q(self, viewer: Viewer, term: str) -> Q:

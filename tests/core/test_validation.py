@@ -113,7 +113,16 @@ def test_unknown_or_malformed_locales(raw):
 
 
 @pytest.mark.parametrize(
-    "raw", ["Asia/Shanghai", "UTC", "Europe/London", "America/Argentina/Buenos_Aires"]
+    "raw",
+    [
+        "Asia/Shanghai",
+        "UTC",
+        "Europe/London",
+        "America/Argentina/Buenos_Aires",
+        "Asia/Calcutta",  # a link to Asia/Kolkata
+        "US/Pacific",
+        "Etc/GMT+5",
+    ],
 )
 def test_iana_timezones(raw):
     assert validation.timezone(raw) == raw
@@ -121,7 +130,22 @@ def test_iana_timezones(raw):
 
 @pytest.mark.parametrize(
     "raw",
-    ["Mars/Olympus", "../etc/passwd", "/etc/passwd", "asia/shanghai", "", "GMT+8", "Asia/"],
+    [
+        "Mars/Olympus",
+        "../etc/passwd",
+        "/etc/passwd",
+        "asia/shanghai",
+        "",
+        "GMT+8",
+        "Asia/",
+        # Files in the zoneinfo folder that ZoneInfo loads, but no IANA name.
+        "localtime",
+        "Factory",
+        "posixrules",
+        "right/UTC",
+        "posix/Asia/Shanghai",
+        "right/Europe/London",
+    ],
 )
 def test_unknown_timezones(raw):
     rejects(validation.timezone, raw, "INVALID_TIMEZONE", "timezone")
@@ -142,6 +166,81 @@ def test_valid_keys(raw):
 )
 def test_invalid_keys(raw):
     rejects(validation.key, raw, "INVALID_KEY", "key")
+
+
+@pytest.mark.parametrize("raw", ["news\u200b", "\u2066news", "ne\u00adws", "news\ufe0f"])
+def test_keys_with_invisible_characters_say_so(raw):
+    rejects(validation.key, raw, "INVALID_CHARACTERS", "key")
+
+
+# Identifiers and names ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("cust-1001", "cust-1001"),
+        ("  crm 1001  ", "crm 1001"),
+        ("cafe\u0301", "caf\u00e9"),  # NFC
+        ("王小明-7", "王小明-7"),
+        ("a.b_c:d/e@f", "a.b_c:d/e@f"),
+    ],
+)
+def test_identifiers_are_nfc_and_trimmed(raw, stored):
+    assert validation.identifier(raw, "externalId") == stored
+
+
+@pytest.mark.parametrize(
+    "char",
+    [
+        "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u180e", "\u034f",
+        "\u202a", "\u202e", "\u2066", "\u2069", "\u200e", "\u061c",
+        "\u00a0", "\u2007", "\u3000", "\u3164", "\uffa0", "\ufe0f", "\U000e0001",
+        "\x00", "\x1f", "\x7f", "\x85", "\n", "\u2028", "\u2029", "\ue000", "\U0010fffd",
+        "\U000e0fff",
+    ],
+)  # fmt: skip
+def test_identifiers_refuse_invisible_and_control_characters(char):
+    rejects(
+        lambda v: validation.identifier(v, "externalId"),
+        f"victim{char}1",
+        "INVALID_CHARACTERS",
+        "externalId",
+    )
+
+
+def test_identifier_limits_still_apply():
+    rejects(lambda v: validation.identifier(v, "externalId", 5), "abcdef", "TOO_LONG", "externalId")
+    rejects(
+        lambda v: validation.identifier(v, "externalId", required=True),
+        " ",
+        "REQUIRED",
+        "externalId",
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("Jane Doe", "Jane Doe"),
+        ("Rene\u0301e", "Ren\u00e9e"),
+        ("山田\u3000太郎", "山田\u3000太郎"),
+        ("Fran\u00a0Ois", "Fran\u00a0Ois"),
+        ("می\u200cخواهم", "می\u200cخواهم"),  # ZWNJ: Persian spelling
+        ("👩\u200d💻 team", "👩\u200d💻 team"),  # ZWJ: one emoji
+        ("❤\ufe0f", "❤\ufe0f"),  # a variation selector
+    ],
+)
+def test_names_keep_any_script_spaces_and_joiners(raw, stored):
+    assert validation.name(raw, "name") == stored
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["\u202e", "\u2066", "\u200f", "\u200b", "\u2060", "\ufeff", "\u3164", "\x07", "\n", "\u2028"],
+)
+def test_names_refuse_control_bidi_and_blank_characters(char):
+    rejects(lambda v: validation.name(v, "name"), f"Jane{char}Doe", "INVALID_CHARACTERS", "name")
 
 
 # Sources ------------------------------------------------------------------------------------
