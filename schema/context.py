@@ -16,11 +16,13 @@ from tidings.core.live.runtime import LiveRuntime
 from tidings.core.models import (
     Category,
     Customer,
+    Delivery,
     Device,
     Message,
     PermissionEntry,
     Staff,
 )
+from tidings.core.pagination import Page, PageKey
 from tidings.core.services import Services
 from tidings.core.services.consent import PreferenceRow, StateRow
 from tidings.core.tokens import TokenSigner
@@ -71,6 +73,17 @@ class Loaders:
     @cached_property
     def entries(self) -> DataLoader[uuid.UUID, PermissionEntry | None]:
         return DataLoader(self._services.consent.entries_by_id)
+
+    @cached_property
+    def permission_history(self) -> DataLoader[PageKey, Page[PermissionEntry]]:
+        """A page of each customer's ledger: keyed by customer and page arguments, so the
+        same connection under many aliases is read once."""
+        return DataLoader(self._services.consent.histories)
+
+    @cached_property
+    def deliveries(self) -> DataLoader[PageKey, Page[Delivery]]:
+        """A page of each message's deliveries, keyed as `permission_history`."""
+        return DataLoader(self._services.messages.deliveries_for)
 
     @cached_property
     def devices(self) -> DataLoader[uuid.UUID, list[Device]]:

@@ -16,7 +16,7 @@ from tidings.core.delivery.render import check_template
 from tidings.core.enums import DeliveryReason, DeliveryStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models.messages import Delivery, Message, Template
-from tidings.core.pagination import Page, paginate
+from tidings.core.pagination import Page, PageKey, paginate, paginate_each
 from tidings.core.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -71,10 +71,15 @@ class MessageService:
             query = query.filter(category=category)
         return await paginate(query, first, after, newest_first=True)
 
-    async def deliveries(
-        self, message_id: uuid.UUID, first: int, after: str | None
-    ) -> Page[Delivery]:
-        return await paginate(Delivery.filter(message_id=message_id), first, after)
+    async def deliveries_for(
+        self, keys: Sequence[PageKey]
+    ) -> list[Page[Delivery] | UserInputError]:
+        """A page of deliveries, oldest first, for each message: a DataLoader's batch, as a
+        page of messages shows each one's deliveries, in one statement per distinct page
+        arguments."""
+        return await paginate_each(
+            lambda ids: Delivery.filter(message_id__in=ids), "message_id", keys
+        )
 
     async def counts_for(
         self, message_ids: Sequence[uuid.UUID]

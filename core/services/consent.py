@@ -14,7 +14,7 @@ from tidings.core import validation
 from tidings.core.enums import Frequency, GrantStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Customer, PermissionEntry, PermissionState, Preference
-from tidings.core.pagination import Page, paginate
+from tidings.core.pagination import Page, PageKey, paginate_each
 from tidings.core.policy import GrantState, effective_grant_status
 from tidings.core.services.categories import CategoryService
 from tidings.core.viewer import (
@@ -227,12 +227,17 @@ class ConsentService:
                     raise
         raise AssertionError("unreachable")
 
-    async def history(
-        self, customer_id: uuid.UUID, first: int, after: str | None
-    ) -> Page[PermissionEntry]:
-        """The ledger, newest first (the caller has already been allowed to see the customer)."""
-        return await paginate(
-            PermissionEntry.filter(customer_id=customer_id), first, after, newest_first=True
+    async def histories(
+        self, keys: Sequence[PageKey]
+    ) -> list[Page[PermissionEntry] | UserInputError]:
+        """A page of the ledger, newest first, for each customer (whom the caller has already
+        been allowed to see): a DataLoader's batch, as a page of customers shows each one's
+        ledger, in one statement per distinct page arguments."""
+        return await paginate_each(
+            lambda ids: PermissionEntry.filter(customer_id__in=ids),
+            "customer_id",
+            keys,
+            newest_first=True,
         )
 
     async def entries_by_id(self, entry_ids: Sequence[uuid.UUID]) -> list[PermissionEntry | None]:

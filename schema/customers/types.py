@@ -13,6 +13,7 @@ from tidings.core.models import Customer as CustomerModel
 from tidings.core.models import Device as DeviceModel
 from tidings.core.models import PermissionEntry
 from tidings.core.models import Preference as PreferenceModel
+from tidings.core.pagination import PageKey
 from tidings.core.services.consent import PreferenceRow, StateRow, effective_status
 from tidings.schema.context import Info
 from tidings.schema.enums import FrequencyEnum, GrantStatusEnum, PlatformEnum, TierEnum
@@ -236,8 +237,9 @@ class Customer(Node):
         first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[PermissionGrant]:
-        page = await info.context.services.consent.history(
-            self.customer_uuid, page_size(first, info.context.max_page_size, 50), after
+        size = page_size(first, info.context.max_page_size, 50)
+        page = await info.context.loaders.permission_history.load(
+            PageKey(self.customer_uuid, size, after)
         )
         now = datetime.now(UTC)
         return connection(page, lambda row: PermissionGrant.from_entry(row, now))

@@ -11,6 +11,7 @@ import strawberry
 from tidings.core.models.messages import Delivery as DeliveryModel
 from tidings.core.models.messages import Message as MessageModel
 from tidings.core.models.messages import Template as TemplateModel
+from tidings.core.pagination import PageKey
 from tidings.core.policy import Decision
 from tidings.core.policy import RuleOutcome as PolicyRuleOutcome
 from tidings.schema.categories.types import Category
@@ -227,9 +228,8 @@ class Message(Node):
         first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[Delivery]:
-        page = await info.context.services.messages.deliveries(
-            self.message_uuid, page_size(first, info.context.max_page_size, 50), after
-        )
+        size = page_size(first, info.context.max_page_size, 50)
+        page = await info.context.loaders.deliveries.load(PageKey(self.message_uuid, size, after))
         return connection(page, Delivery.from_model)
 
     @classmethod

@@ -6,13 +6,17 @@ Statements are counted from tortoise's own debug log (see tests/sql_statements.p
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
-from tests.conftest import data
+from tests.conftest import Api, data, make_settings
 from tests.sql_statements import statement_log
+from tidings.api.app import create_app
 from tidings.core.enums import (
     AccessAction,
     CategoryKind,
@@ -303,6 +307,199 @@ async def test_categories_and_messages_are_batched(api):
         assert len(nodes) == first
         assert {n["message"]["id"] for n in nodes} == {message_id}
         assert log.tables() == ["staff", "messages", "deliveries", "messages", "categories"], (
+            first,
+            log.tables(),
+        )
+
+
+# Nested connections: a page per parent, for every parent at once --------------------------
+
+HISTORY_ALIASES = 29
+ISSUE_DOCUMENT = (
+    "query($first: Int) { customers(first: $first) { edges { node { id "
+    + " ".join(
+        f"h{i}: permissionHistory(first: 100) {{ edges {{ node {{ id channel }} }} }}"
+        for i in range(HISTORY_ALIASES)
+    )
+    + " } } } }"
+)
+
+
+@contextlib.asynccontextmanager
+async def app_with(db: str, **overrides: str) -> AsyncIterator[Api]:
+    """An app with its own settings (the issue's document is over the default cost limit)."""
+    app = create_app(make_settings(db, **overrides), manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Api(client=client, app=app)
+
+
+async def test_the_issues_document_costs_a_constant_number_of_statements(db, api):
+    """Issue 10: customers(first: 100) × 29 aliases of permissionHistory(first: 100) took 2,900
+    statements; the aliases share one loader key per customer, and all of them one query."""
+    await populate()
+    _, token = await api.staff(Role.ADMIN)
+    async with app_with(db, TIDINGS_MAX_QUERY_COST="1000000") as roomy:
+        for first in (5, 100):
+            statements, tables, result = await count(roomy, ISSUE_DOCUMENT, first, token)
+            nodes = [edge["node"] for edge in result["customers"]["edges"]]
+            assert len(nodes) == first
+            for node in nodes:
+                for i in range(HISTORY_ALIASES):
+                    # Newest first: the sms entry was recorded after the email one.
+                    assert [e["node"]["channel"] for e in node[f"h{i}"]["edges"]] == [
+                        "sms",
+                        "email",
+                    ]
+            assert tables == ["staff", "customers", "permission_entries"], (first, statements)
+
+
+HISTORY_PAGES = """
+query { customers(first: 100) { edges { node { id
+  one: permissionHistory(first: 1) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage endCursor } }
+  two: permissionHistory(first: 2) { edges { node { id } } pageInfo { hasNextPage } }
+  none: permissionHistory(first: 0) { edges { node { id } } pageInfo { hasNextPage } }
+} } } }
+"""
+
+
+async def populate_histories(count: int) -> dict[str, list[str]]:
+    """Customer i has i % 4 ledger entries. Returns each one's entry ids, newest first, by
+    the customer's global id."""
+    customers = [
+        Customer(id=new_id(), external_id=f"h-{i:03}", attributes={}) for i in range(count)
+    ]
+    await Customer.bulk_create(customers)
+    entries = [
+        PermissionEntry(
+            id=new_id(),
+            customer_id=customer.id,
+            channel="email",
+            category=f"c{n}",
+            status=GrantStatus.GRANTED,
+            source="api",
+            recorded_by="api",
+        )
+        for i, customer in enumerate(customers)
+        for n in range(i % 4)
+    ]
+    await PermissionEntry.bulk_create(entries)
+    history: dict[str, list[str]] = {to_global_id("Customer", c.id): [] for c in customers}
+    for entry in reversed(entries):
+        history[to_global_id("Customer", entry.customer_id)].append(
+            to_global_id("PermissionGrant", entry.id)
+        )
+    return history
+
+
+def ids(connection: dict) -> list[str]:
+    return [edge["node"]["id"] for edge in connection["edges"]]
+
+
+async def test_batched_history_pages_are_each_customers_own(api):
+    """One window query per distinct page arguments, and every customer gets its own page:
+    the same ids and pageInfo as when it was asked for alone."""
+    history = await populate_histories(12)
+    _, token = await api.staff(Role.ADMIN)
+    with statement_log() as log:
+        result = data(await api.gql(HISTORY_PAGES, None, token))
+    assert log.tables() == ["staff", "customers"] + ["permission_entries"] * 3
+    for edge in result["customers"]["edges"]:
+        node, expected = edge["node"], history[edge["node"]["id"]]
+        assert ids(node["one"]) == expected[:1]
+        assert node["one"]["pageInfo"]["hasNextPage"] is (len(expected) > 1)
+        assert node["one"]["pageInfo"]["hasPreviousPage"] is False
+        assert ids(node["two"]) == expected[:2]
+        assert node["two"]["pageInfo"]["hasNextPage"] is (len(expected) > 2)
+        assert ids(node["none"]) == []
+        assert node["none"]["pageInfo"]["hasNextPage"] is (len(expected) > 0)
+
+
+CONTINUED = """
+query($a: ID!, $b: ID!, $afterA: String, $afterB: String) {
+  a: customer(id: $a) { permissionHistory(first: 1, after: $afterA) { ...Page } }
+  b: customer(id: $b) { permissionHistory(first: 1, after: $afterB) { ...Page } }
+}
+fragment Page on PermissionGrantConnection {
+  edges { node { id } } pageInfo { hasNextPage hasPreviousPage endCursor }
+}
+"""
+
+
+async def test_each_customer_continues_from_its_own_cursor(api):
+    history = await populate_histories(4)
+    a, b = [customer for customer, entries in history.items() if len(entries) >= 2][:2]
+    _, token = await api.staff(Role.ADMIN)
+    first = data(await api.gql(CONTINUED, {"a": a, "b": b}, token))
+    for alias, customer in (("a", a), ("b", b)):
+        assert ids(first[alias]["permissionHistory"]) == history[customer][:1]
+    variables = {
+        "a": a,
+        "b": b,
+        "afterA": first["a"]["permissionHistory"]["pageInfo"]["endCursor"],
+        "afterB": first["b"]["permissionHistory"]["pageInfo"]["endCursor"],
+    }
+    second = data(await api.gql(CONTINUED, variables, token))
+    for alias, customer in (("a", a), ("b", b)):
+        page = second[alias]["permissionHistory"]
+        assert ids(page) == history[customer][1:2]
+        assert page["pageInfo"]["hasPreviousPage"] is True
+        assert page["pageInfo"]["hasNextPage"] is (len(history[customer]) > 2)
+
+
+async def test_a_bad_cursor_fails_only_its_own_field(api):
+    history = await populate_histories(4)
+    a, b = [customer for customer, entries in history.items() if entries][:2]
+    _, token = await api.staff(Role.ADMIN)
+    variables = {"a": a, "b": b, "afterA": "not-a-cursor"}
+    result = await api.gql(CONTINUED, variables, token)
+    (error,) = result["errors"]
+    assert error["path"] == ["a", "permissionHistory"]
+    assert error["extensions"]["reason"] == "INVALID_CURSOR"
+    assert ids(result["data"]["b"]["permissionHistory"]) == history[b][:1]
+
+
+MESSAGE_DELIVERIES = """
+query($first: Int) { messages(first: $first) { nodes { id
+  deliveries(first: 2) { nodes { id customer { id } } pageInfo { hasNextPage } }
+} } }
+"""
+
+
+async def test_deliveries_of_a_page_of_messages_are_batched(api):
+    """Message i has i % 4 deliveries: each message's page is its own, in one query."""
+    customer_ids = await populate()
+    await populate_messages(customer_ids)
+    messages = await Message.all().order_by("id")
+    expected: dict[str, list[str]] = {}
+    deliveries = []
+    for i, message in enumerate(messages[1:]):  # the first has a delivery to everyone
+        rows = [
+            Delivery(
+                id=new_id(),
+                message_id=message.id,
+                customer_id=customer_ids[n],
+                channel="email",
+                status=DeliveryStatus.SENT,
+            )
+            for n in range(i % 4)
+        ]
+        deliveries += rows
+        expected[to_global_id("Message", message.id)] = [
+            to_global_id("Delivery", row.id) for row in rows
+        ]
+    await Delivery.bulk_create(deliveries)
+    _, token = await api.staff(Role.ADMIN)
+    for first in SIZES:
+        with statement_log() as log:
+            result = data(await api.gql(MESSAGE_DELIVERIES, {"first": first}, token))
+        nodes = result["messages"]["nodes"]
+        assert len(nodes) == first
+        for node in nodes:
+            page, mine = node["deliveries"], expected[node["id"]]
+            assert [n["id"] for n in page["nodes"]] == mine[:2]
+            assert page["pageInfo"]["hasNextPage"] is (len(mine) > 2)
+        assert log.tables() == ["staff", "messages", "deliveries", "customers"], (
             first,
             log.tables(),
         )
