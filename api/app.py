@@ -26,6 +26,8 @@ from tidings.api.settings import Settings
 from tidings.core import db
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
+from tidings.core.delivery.sandbox import TemplateSandbox
+from tidings.core.delivery.template_limits import TemplateLimits
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
@@ -59,6 +61,7 @@ class Runtime:
     channels: dict[str, list[str]]
     registry: ProviderRegistry
     worker: DeliveryWorker
+    templates: TemplateSandbox
     bus: LiveBus
     live: LiveRuntime
 
@@ -88,6 +91,8 @@ def build_runtime(
     registry = ProviderRegistry(providers)
     bus = live_bus(settings, listen=listen)
     live = LivePublisher(bus)
+    # Saves and sends share this process's template processes.
+    templates = TemplateSandbox(TemplateLimits(render_timeout=settings.template_render_timeout))
     return Runtime(
         settings=settings,
         services=Services.build(
@@ -95,6 +100,7 @@ def build_runtime(
             tiers,
             live,
             served=frozenset(name for name, names in channels.items() if names),
+            templates=templates,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
@@ -113,7 +119,9 @@ def build_runtime(
                 ),
             ),
             on_change=live.deliveries_changed,
+            templates=templates,
         ),
+        templates=templates,
         bus=bus,
         live=LiveRuntime(bus),
     )
@@ -197,6 +205,7 @@ def create_app(
                 await task
             await runtime.registry.aclose()
             await runtime.bus.aclose()
+            runtime.templates.close()
             if manage_database:
                 await db.close_db()
 

@@ -57,6 +57,8 @@ class Settings:
     # attempt cap as well only when TIDINGS_DELIVERY_MAX_ATTEMPTS is set.
     delivery_retry_for: int = 24 * 3600
     delivery_max_attempts: int | None = None
+    # Processor time one template render may take (seconds, fractions allowed).
+    template_render_timeout: float = 0.2
     # Live notifications: operations at once on one websocket, and sockets per customer
     # (per API process).
     ws_max_subscriptions: int = 10
@@ -149,6 +151,7 @@ class Settings:
             worker_lease_seconds=_duration(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
             delivery_retry_for=_duration(config, "TIDINGS_DELIVERY_RETRY_FOR", 24 * 3600),
             delivery_max_attempts=_optional_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS"),
+            template_render_timeout=_seconds(config, "TIDINGS_TEMPLATE_RENDER_TIMEOUT", 0.2),
             ws_max_subscriptions=_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
             ws_max_sockets_per_customer=_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
             limits=limits,
@@ -190,6 +193,17 @@ def _duration(config: Mapping[str, str], name: str, default: int) -> int:
     if seconds < 1:
         raise SettingsError(f"{name} must be at least one second")
     return round(seconds)
+
+
+def _seconds(config: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds, fractions kept (`200ms`, `0.5`): for limits shorter than a second."""
+    value = config.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return parse_duration(value, name)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _bool(config: Mapping[str, str], name: str, default: bool) -> bool:

@@ -12,7 +12,7 @@ from tortoise.functions import Count
 
 from tidings.core import validation
 from tidings.core.delivery.catalogue import CategoryCatalogue
-from tidings.core.delivery.render import check_template
+from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.enums import DeliveryReason, DeliveryStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models.messages import Delivery, Message, Template
@@ -34,9 +34,16 @@ def _scope(viewer: Viewer) -> dict:
 
 
 class MessageService:
-    def __init__(self, categories: CategoryCatalogue, live: LivePublisher | None = None) -> None:
+    def __init__(
+        self,
+        categories: CategoryCatalogue,
+        live: LivePublisher | None = None,
+        templates: TemplateSandbox | None = None,
+    ) -> None:
         self.categories = categories
         self.live = live  # staff following the message see a retried delivery queued again
+        # Where a template is compiled and tried, under its limits, off the event loop.
+        self.sandbox = templates or TemplateSandbox()
 
     async def get(self, viewer: Viewer, message_id: uuid.UUID) -> Message | None:
         try:
@@ -195,9 +202,9 @@ class MessageService:
         self.categories.check_channel(channel)
         locale = validation.locale(locale)
         values = {
-            "title": check_template(title, "title"),
-            "body": check_template(body, "body"),
-            "html": check_template(html, "html", html=True) if html else None,
+            "title": await self.sandbox.check(title, "title"),
+            "body": await self.sandbox.check(body, "body"),
+            "html": await self.sandbox.check(html, "html", html=True) if html else None,
         }
         template, created = await Template.get_or_create(
             category=category, channel=channel, locale=locale, defaults=values

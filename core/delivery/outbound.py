@@ -12,9 +12,9 @@ from tidings.core.delivery.render import (
     Content,
     RenderError,
     pick_template,
-    render,
     template_variables,
 )
+from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.enums import DeliveryReason
 from tidings.core.models import Customer, Device
 from tidings.core.models.messages import Delivery, Message, Template
@@ -48,9 +48,10 @@ NO_ADDRESS = Problem(DeliveryReason.NO_ADDRESS)
 
 
 async def prepare(
-    deliveries: Sequence[Delivery], messages: dict[uuid.UUID, Message]
+    deliveries: Sequence[Delivery], messages: dict[uuid.UUID, Message], sandbox: TemplateSandbox
 ) -> list[Prepared]:
-    """Render and address a batch with three queries (customers, devices, templates)."""
+    """Render (in `sandbox`, off the event loop) and address a batch with three queries
+    (customers, devices, templates)."""
     customer_ids = list({d.customer_id for d in deliveries})
     customers = {
         row[0]: row
@@ -74,18 +75,18 @@ async def prepare(
                 row.title, row.body, row.html
             )
 
+    contents = await _contents(deliveries, messages, customers, templates, sandbox)
     prepared: list[Prepared] = []
-    for delivery in deliveries:
+    for delivery, content in zip(deliveries, contents, strict=True):
         message = messages[delivery.message_id]
         customer = customers.get(delivery.customer_id)
-        if customer is None:
+        if customer is None or content is None:
             prepared.append(Prepared(delivery, [], [], NO_ADDRESS))
             continue
-        _, name, email, phone, locale, attributes = customer
-        content = _content(message, delivery.channel, templates, name, locale, attributes or {})
         if isinstance(content, Problem):
             prepared.append(Prepared(delivery, [], [], content))
             continue
+        _, _, email, phone, locale, attributes = customer
         found = targets(
             delivery.channel,
             delivery.customer_id,
@@ -118,22 +119,38 @@ async def prepare(
     return prepared
 
 
-def _content(
-    message: Message,
-    channel: str,
+async def _contents(
+    deliveries: Sequence[Delivery],
+    messages: dict[uuid.UUID, Message],
+    customers: dict[uuid.UUID, tuple],
     templates: dict[tuple[str, str], dict[str, Content]],
-    name: str | None,
-    locale: str,
-    attributes: dict,
-) -> Content | Problem:
-    """The message's own content, else its category's template for the channel and the
-    customer's locale, rendered; a failure says what failed (never a value from the data)."""
-    if message.title is not None and message.body is not None:
-        return Content(message.title, message.body, message.html)
-    chosen = pick_template(templates.get((message.category, channel), {}), locale)
-    if chosen is None:
-        return Problem(DeliveryReason.REJECTED, f"no template for {message.category} on {channel}")
-    try:
-        return render(chosen, template_variables(name, locale, attributes, message.data))
-    except RenderError as error:
-        return Problem(DeliveryReason.REJECTED, f"template: {error}"[:MAX_PROBLEM])
+    sandbox: TemplateSandbox,
+) -> list[Content | Problem | None]:
+    """Each delivery's content: the message's own, else its category's template for the
+    channel and the customer's locale, rendered (the whole batch in one request to the
+    sandbox); a failure says what failed, never a value from the data. None: no customer."""
+    contents: list[Content | Problem | None] = []
+    jobs: list[tuple[Content, dict]] = []
+    rendered: list[int] = []  # which contents the jobs fill in
+    for delivery in deliveries:
+        message = messages[delivery.message_id]
+        customer = customers.get(delivery.customer_id)
+        if customer is None:
+            contents.append(None)
+        elif message.title is not None and message.body is not None:
+            contents.append(Content(message.title, message.body, message.html))
+        else:
+            _, name, _, _, locale, attributes = customer
+            chosen = pick_template(templates.get((message.category, delivery.channel), {}), locale)
+            if chosen is None:
+                detail = f"no template for {message.category} on {delivery.channel}"
+                contents.append(Problem(DeliveryReason.REJECTED, detail))
+                continue
+            rendered.append(len(contents))
+            contents.append(None)
+            jobs.append((chosen, template_variables(name, locale, attributes or {}, message.data)))
+    for index, result in zip(rendered, await sandbox.render_many(jobs), strict=True):
+        if isinstance(result, RenderError):
+            result = Problem(DeliveryReason.REJECTED, f"template: {result}"[:MAX_PROBLEM])
+        contents[index] = result
+    return contents

@@ -31,6 +31,7 @@ from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.render import Content, digest_content
 from tidings.core.delivery.retry import RetryPolicy
+from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.sending import category_rule, delivery_row
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import DeliveryReason, DeliveryStatus
@@ -65,11 +66,13 @@ class DeliveryPipeline:
         retry: RetryPolicy,
         on_change: OnChange | None = None,
         breakers: Breakers | None = None,
+        templates: TemplateSandbox | None = None,
     ) -> None:
         self.registry = registry
         self.tiers = tiers
         self.retry = retry
         self.breakers = breakers or Breakers()
+        self.templates = templates or TemplateSandbox()  # renders off the event loop
         self.on_change = on_change
 
     async def run(self, rows: Sequence[Delivery], now: datetime, *, digest: bool = False) -> None:
@@ -86,7 +89,7 @@ class DeliveryPipeline:
         )
         outcomes: dict[uuid.UUID, Outcome] = {}
         sendable: list[Prepared] = []
-        for item in await prepare(ready, messages):
+        for item in await prepare(ready, messages, self.templates):
             if item.problem is not None:
                 outcomes[item.delivery.id] = problem_outcome(item.problem)
             else:

@@ -3,7 +3,7 @@
 `render.py` owns the list of variables (`TEMPLATE_VARIABLES`); this module turns that list
 into a tree and walks a template's syntax tree against it, so that a misspelt variable is
 refused when the template is saved instead of failing every delivery that uses it. The same
-walk later names the missing value when a render fails.
+walk later names the missing value when a render fails (`failure_cause`).
 
 A path such as `customer.attributes.*` ends in a free-form map: any key below it is accepted
 (whether it exists is only known at send time). Other paths end in a value, whose own
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import Environment, TemplateError, TemplateSyntaxError, UndefinedError, nodes
 
 ANY_KEY = "*"
 
@@ -24,6 +24,9 @@ ANY_KEY = "*"
 # for a map whose keys are the sender's.
 VariableTree = dict[str, "VariableTree | None"]
 
+_TEMPLATE_FILE = "<template>"  # the file name Jinja gives a template compiled from a string
+# Exceptions whose text is fixed by Python and never carries a value from the template.
+_PLAIN_CAUSES = (ZeroDivisionError, OverflowError, RecursionError)
 # Names Jinja provides inside loops, macros and blocks.
 _IMPLICIT = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
 _LOADERS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
@@ -99,6 +102,44 @@ def missing_path(tree: nodes.Template, line: int | None, values: Mapping[str, An
                 return _display(root.name, keys[:depth])
             current = current[key]
     return None
+
+
+def failed_line(error: BaseException) -> int | None:
+    """The template line a render failed on: Jinja rewrites tracebacks to point into the
+    source."""
+    line = getattr(error, "lineno", None) if isinstance(error, TemplateSyntaxError) else None
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == _TEMPLATE_FILE:
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
+
+
+def failure_cause(
+    error: Exception,
+    env: Environment,
+    source: str,
+    line: int | None,
+    values: Mapping[str, Any],
+) -> str:
+    """What went wrong in a render, in words that repeat the template but nothing from the
+    data (`values`)."""
+    if isinstance(error, _PLAIN_CAUSES):
+        return str(error)
+    if not isinstance(error, TemplateError):
+        return f"the template raised {type(error).__name__}"
+    try:
+        tree = env.parse(source)
+    except TemplateError:
+        return getattr(error, "message", None) or type(error).__name__
+    if isinstance(error, UndefinedError):
+        path = missing_path(tree, line, values)
+        if path is not None:
+            return f"{path} is undefined"
+        if not any(str(error) == f"{name!r} is undefined" for name in literal_names(tree)):
+            return "a value looked up by a key computed at send time is undefined"
+    return str(error)
 
 
 def literal_names(tree: nodes.Template) -> set[str]:

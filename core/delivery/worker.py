@@ -19,6 +19,7 @@ from tidings.core.delivery.expansion import expand_due
 from tidings.core.delivery.pipeline import DeliveryPipeline, OnChange
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
+from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.models.messages import Delivery
 
@@ -43,6 +44,7 @@ class DeliveryWorker:
         *,
         on_change: OnChange | None = None,
         clock: Clock = time.monotonic,
+        templates: TemplateSandbox | None = None,
     ) -> None:
         self.registry = registry
         self.tiers = tiers
@@ -50,7 +52,7 @@ class DeliveryWorker:
         # This process's view of each provider's health (see breaker.py).
         self.breakers = Breakers(self.options.breaker, clock)
         self.pipeline = DeliveryPipeline(
-            registry, tiers, self.options.retry, on_change, self.breakers
+            registry, tiers, self.options.retry, on_change, self.breakers, templates
         )
         self.rules_json = RulesJson()  # for the deliveries tier expansion writes
         self.wakeup = asyncio.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tidings.core.delivery.messages import MessageService
+from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.sending import SendService
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.live import InProcessBus, LivePublisher
@@ -38,11 +39,13 @@ class Services:
         live: LivePublisher | None = None,
         *,
         served: frozenset[str] | None = None,
+        templates: TemplateSandbox | None = None,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
         `served`: the channels some provider serves now (default: all of `channels`), so
-        `explainDelivery` can say when a send would fail with NO_PROVIDER."""
+        `explainDelivery` can say when a send would fail with NO_PROVIDER.
+        `templates`: where templates are checked when saved (default: processes of its own)."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -54,7 +57,7 @@ class Services:
             api_keys=ApiKeyService(live),
             access=AccessService(live),
             sending=SendService(categories, tiers, served=channels if served is None else served),
-            messages=MessageService(categories, live),
+            messages=MessageService(categories, live, templates),
             tiers=tiers,
             inbox=InboxService(live),
             live=live,
