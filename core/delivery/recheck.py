@@ -1,7 +1,14 @@
 """Consent may change between a decision and its send: deferred rows are decided again when
 due, and queued rows are checked once more against permission and the customer's channels.
 Both answers come from the policy engine (`decide`, `recheck_queued`): nothing here restates
-a rule."""
+a rule.
+
+Deferred rows released at once compete for the same daily caps, and two workers may hold
+rows of one customer. So deferred rows are decided inside a transaction that first locks
+their customers (a PostgreSQL advisory lock each; SQLite runs one transaction at a time),
+counts, decides, and writes the released rows as QUEUED before it commits: the next worker
+to release rows of the same customer counts them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
 from tidings.core.delivery.bulk import update_rows
+from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.sending import category_rule
 from tidings.core.delivery.tiers import TierPolicies
@@ -27,6 +38,10 @@ from tidings.core.policy import (
     stored_rules,
 )
 
+# Advisory locks in their own key space (the first int), one per customer (the second).
+_LOCK_SPACE = 0x7D1C  # "tidings caps"
+_LOCK = "SELECT pg_advisory_xact_lock($1::int, k) FROM unnest($2::int[]) AS k ORDER BY k"
+
 
 async def recheck(
     tiers: TierPolicies,
@@ -39,7 +54,42 @@ async def recheck(
 ) -> tuple[list[Delivery], list[Delivery]]:
     """Consent may have changed since the decision: decide deferred rows again, and check
     permission and preference on queued ones. Returns (to send now, settled otherwise); the
-    settled rows are written here.
+    settled rows, and the deferred ones released, are written here."""
+    customers = sorted({d.customer_id for d in deliveries if d.status is DeliveryStatus.DEFERRED})
+    if not customers:
+        ready, settled, _ = await _recheck(
+            tiers, deliveries, messages, categories, now, digest_due=digest_due
+        )
+        return ready, settled
+    async with in_transaction():
+        await lock_customers(customers)
+        ready, settled, released = await _recheck(
+            tiers, deliveries, messages, categories, now, digest_due=digest_due
+        )
+        await update_rows(released, ["status", "reason", "rules"])
+    return ready, settled
+
+
+async def lock_customers(customers: Sequence[uuid.UUID]) -> None:
+    """Hold each customer's advisory lock until the transaction ends, in one order for all
+    workers so that two never wait on each other."""
+    if not is_postgres():
+        return
+    keys = sorted({int.from_bytes(c.bytes[:4], "big", signed=True) for c in customers})
+    await connections.get("default").execute_query(_LOCK, [_LOCK_SPACE, keys])
+
+
+async def _recheck(
+    tiers: TierPolicies,
+    deliveries: Sequence[Delivery],
+    messages: dict[uuid.UUID, Message],
+    categories: dict[str, Category],
+    now: datetime,
+    *,
+    digest_due: bool,
+) -> tuple[list[Delivery], list[Delivery], list[Delivery]]:
+    """(to send now, settled otherwise, released from DEFERRED); the settled rows are
+    written here.
 
     Deferred rows are decided in order against today's counts plus what this batch has
     released before them, so a batch of ten held rows meets a cap of three as ten sends
@@ -48,6 +98,7 @@ async def recheck(
     """
     ready: list[Delivery] = []
     settled: list[Delivery] = []
+    released_rows: list[Delivery] = []
     rules = {key: category_rule(c) for key, c in categories.items()}
     recipients: dict[str, dict[uuid.UUID, Recipient]] = {}
     wanted: dict[str, list[uuid.UUID]] = defaultdict(list)
@@ -97,8 +148,10 @@ async def recheck(
                 _settle(row, decision.status, decision.reason, decision.not_before)
                 settled.append(row)
                 continue
-            if row.status is DeliveryStatus.DEFERRED and counts_toward_caps(rule):
-                in_group.add(key)
+            if row.status is DeliveryStatus.DEFERRED:
+                released_rows.append(row)
+                if counts_toward_caps(rule):
+                    in_group.add(key)
             row.status = DeliveryStatus.QUEUED
             row.reason = None
             ready.append(row)
@@ -108,7 +161,7 @@ async def recheck(
         await update_rows(
             settled, ["status", "reason", "not_before", "locked_until", "rules", "attempts"]
         )
-    return ready, settled
+    return ready, settled, released_rows
 
 
 def _settle(

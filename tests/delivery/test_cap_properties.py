@@ -8,6 +8,7 @@ the worker runs at each `now`, as it would had that much time passed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -17,9 +18,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from tests.conftest import TABLES
 from tidings.core.delivery.bulk import RulesJson
+from tidings.core.delivery.recheck import lock_customers, recheck
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.sending import write_deliveries
 from tidings.core.delivery.tiers import TierPolicies
@@ -178,3 +181,62 @@ async def test_ten_held_overnight_meet_a_cap_of_three_as_ten_sends_would(db):
     await send(person, "promos", tiers, morning + timedelta(hours=2))
     await work(worker, morning + timedelta(hours=2))
     assert recorder.sent == 3
+
+
+async def test_two_workers_releasing_one_customers_rows_at_once_share_its_cap(db):
+    """Each takes half of the ten rows held overnight, at the same moment: together they
+    release no more than the cap, since the second counts what the first released."""
+    policy = TierPolicy(Frequency.REALTIME, daily_cap=None, category_daily_cap=3)
+    tiers = TierPolicies({tier: policy for tier in Tier})
+    person = await customer("Asia/Shanghai", Frequency.REALTIME, ("22:00", "08:00"))
+    evening = datetime(2030, 3, 9, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    for _ in range(10):
+        await send(person, "promos", tiers, evening)
+    held = await Delivery.filter(status=DeliveryStatus.DEFERRED).order_by("id")
+    messages = {m.id: m for m in await Message.all()}
+    categories = {c.key: c for c in await Category.all()}
+    morning = datetime(2030, 3, 10, 0, 0, 1, tzinfo=UTC)
+    results = await asyncio.gather(
+        recheck(tiers, held[0::2], messages, categories, morning),
+        recheck(tiers, held[1::2], messages, categories, morning),
+    )
+    assert sum(len(ready) for ready, _ in results) == 3
+    assert sum(len(settled) for _, settled in results) == 7
+    assert await Delivery.filter(status=DeliveryStatus.QUEUED).count() == 3
+
+
+async def test_a_release_waits_for_another_worker_releasing_the_same_customer(db):
+    """What makes the sharing hold across processes: while another worker's release of this
+    customer is open (its transaction holding the customer), a release waits, then counts
+    what that one wrote."""
+    policy = TierPolicy(Frequency.REALTIME, daily_cap=None, category_daily_cap=3)
+    tiers = TierPolicies({tier: policy for tier in Tier})
+    person = await customer("Asia/Shanghai", Frequency.REALTIME, ("22:00", "08:00"))
+    evening = datetime(2030, 3, 9, 15, 0, tzinfo=UTC)
+    for _ in range(4):
+        await send(person, "promos", tiers, evening)
+    first, *rest = await Delivery.filter(status=DeliveryStatus.DEFERRED).order_by("id")
+    messages = {m.id: m for m in await Message.all()}
+    categories = {c.key: c for c in await Category.all()}
+    morning = datetime(2030, 3, 10, 0, 0, 1, tzinfo=UTC)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def other_worker() -> None:
+        async with in_transaction():
+            await lock_customers([person.id])
+            holding.set()
+            await release.wait()
+            # It released three (its writes commit with the transaction).
+            await Delivery.filter(id__in=[r.id for r in rest]).update(
+                status=DeliveryStatus.QUEUED, reason=None
+            )
+
+    other = asyncio.create_task(other_worker())
+    await asyncio.wait_for(holding.wait(), 10)
+    waiting = asyncio.create_task(recheck(tiers, [first], messages, categories, morning))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    release.set()
+    await other
+    ready, settled = await waiting
+    assert (ready, [row.reason for row in settled]) == ([], ["FREQUENCY_CAP"])
