@@ -20,6 +20,7 @@ from tidings.schema.customers.queries import CustomerQueries
 from tidings.schema.errors import adopt_client_extensions
 from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
 from tidings.schema.extensions.input_text import StorableText
+from tidings.schema.extensions.input_values import CodedInputExecutor, CodedInputValues
 from tidings.schema.extensions.query_limits import QueryLimits
 from tidings.schema.extensions.request_errors import (
     HideSuggestions,
@@ -89,6 +90,7 @@ def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
             introspection=options.introspection,
         ),
         ParseErrorCode,
+        CodedInputValues,
         StorableText,
         lambda: DocumentCache(documents),
         MaskUnexpectedErrors,
@@ -103,7 +105,9 @@ def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        execution_context_class=None if options.introspection else SuggestionlessExecutor,
+        execution_context_class=(
+            CodedInputExecutor if options.introspection else SuggestionlessExecutor
+        ),
     )
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 from graphql import GraphQLSyntaxError, validate
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from tidings.schema.extensions.input_values import CodedInputExecutor
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 
@@ -49,9 +50,10 @@ class HideSuggestions(SchemaExtension):
         yield
 
 
-class SuggestionlessExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, coercing variables with `hide_suggestions` (a misspelt enum
-    value or input field in the variables would otherwise be answered with the right one)."""
+class SuggestionlessExecutor(CodedInputExecutor):
+    """Our executor (variables' errors coded), coercing variables with `hide_suggestions` (a
+    misspelt enum value or input field in the variables would otherwise be answered with the
+    right one)."""
 
     @classmethod
     def build(cls, *args: Any, **kwargs: Any) -> Any:
