@@ -51,6 +51,7 @@ async def expand(url: str) -> dict:
     from tidings.core.delivery.tiers import TierPolicies
     from tidings.core.enums import MessageStatus, Role, Tier
     from tidings.core.ids import new_id
+    from tidings.core.models import Staff
     from tidings.core.models.messages import Message
     from tidings.core.services import Services
     from tidings.core.viewer import Viewer, ViewerKind
@@ -59,7 +60,12 @@ async def expand(url: str) -> dict:
     try:
         tiers = TierPolicies()
         services = Services.build(frozenset({"email", "sms", "push", "in_app"}), tiers)
-        viewer = Viewer(ViewerKind.STAFF, new_id(), Role.ADMIN)
+        # A real staff row: expansion checks the sender's right again, and an unknown
+        # sender's tier send would be suppressed whole.
+        admin = await Staff.create(
+            email=f"bench-{new_id()}@example.com", password_hash="-", role=Role.ADMIN
+        )
+        viewer = Viewer(ViewerKind.STAFF, admin.id, Role.ADMIN)
         request = SendRequest(
             idempotency_key=f"fanout-{new_id()}",
             category=CATEGORY,
