@@ -171,6 +171,7 @@ def create_app(
             max_aliases=limits.max_aliases,
             max_tokens=limits.max_tokens,
             max_page_size=limits.max_page_size,
+            max_query_cost=limits.max_query_cost,
         )
     )
     graphql = TidingsGraphQL(

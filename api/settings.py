@@ -32,6 +32,7 @@ class Limits:
     max_tokens: int = 5000
     max_page_size: int = 100
     max_body_bytes: int = 1024 * 1024
+    max_query_cost: int = 50_000
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Settings:
             max_tokens=_int(config, "TIDINGS_MAX_QUERY_TOKENS", defaults.max_tokens),
             max_page_size=_int(config, "TIDINGS_MAX_PAGE_SIZE", defaults.max_page_size),
             max_body_bytes=_int(config, "TIDINGS_MAX_BODY_BYTES", defaults.max_body_bytes),
+            max_query_cost=_int(config, "TIDINGS_MAX_QUERY_COST", defaults.max_query_cost),
         )
         tier_policy = config.get("TIDINGS_TIER_POLICY") or None
         if tier_policy:

@@ -21,6 +21,7 @@ from tidings.schema.errors import adopt_client_extensions
 from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
 from tidings.schema.extensions.input_text import StorableText
 from tidings.schema.extensions.input_values import CodedInputExecutor, CodedInputValues
+from tidings.schema.extensions.query_cost import QueryCost
 from tidings.schema.extensions.query_limits import QueryLimits
 from tidings.schema.extensions.request_errors import (
     HideSuggestions,
@@ -65,6 +66,7 @@ class SchemaOptions:
     max_aliases: int = 30
     max_tokens: int = 5000
     max_page_size: int = 100
+    max_query_cost: int = 50_000
 
 
 class TidingsSchema(strawberry.Schema):
@@ -88,6 +90,11 @@ def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
             max_tokens=options.max_tokens,
             max_page_size=options.max_page_size,
             introspection=options.introspection,
+        ),
+        lambda: QueryCost(
+            max_cost=options.max_query_cost,
+            max_page_size=options.max_page_size,
+            max_depth=options.max_depth,
         ),
         ParseErrorCode,
         CodedInputValues,

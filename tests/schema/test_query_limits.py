@@ -22,16 +22,17 @@ from tidings.api.app import create_app
 from tidings.core.enums import Role
 from tidings.core.models import Customer
 
-# Each field with the type it returns, eleven levels down from Query.
+# Each field with the type it returns, eleven levels down from Query. Small pages keep it within
+# the cost limit (test_query_cost.py), which the default page sizes (20 × 50 × 50) are not.
 CHAIN = (
-    ("messages", "MessageConnection"),
+    ("messages(first: 2)", "MessageConnection"),
     ("edges", "MessageEdge"),
     ("node", "Message"),
-    ("deliveries", "DeliveryConnection"),
+    ("deliveries(first: 2)", "DeliveryConnection"),
     ("edges", "DeliveryEdge"),
     ("node", "Delivery"),
     ("customer", "Customer"),
-    ("permissionHistory", "PermissionGrantConnection"),
+    ("permissionHistory(first: 2)", "PermissionGrantConnection"),
     ("edges", "PermissionGrantEdge"),
     ("node", "PermissionGrant"),
 )
@@ -288,6 +289,12 @@ async def client_with(db: str, **overrides: str) -> AsyncIterator[httpx.AsyncCli
         ),
         (
             "TIDINGS_MAX_PAGE_SIZE=10",
+            "{ customers(first: 10) " + EDGES + " }",
+            "{ customers(first: 11) " + EDGES + " }",
+        ),
+        (
+            # 1 + 10 × (edges 1 + node 1 + id 1) = 31
+            "TIDINGS_MAX_QUERY_COST=31",
             "{ customers(first: 10) " + EDGES + " }",
             "{ customers(first: 11) " + EDGES + " }",
         ),
