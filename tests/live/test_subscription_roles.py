@@ -108,30 +108,33 @@ REVOKE_ACCESS = "mutation($id: ID!) { revokeAccessGrant(id: $id) { errors { code
 async def test_an_agents_stream_sees_with_the_grants_it_holds_at_each_event(live):
     admin_token, (alice,) = await setup_customers(live, 1)
     agent_id, agent = await live.api.staff(Role.AGENT)
-    granted = await live.api.gql(
-        GRANT_ACCESS,
-        {
-            "i": {
-                "staffId": to_global_id("Staff", agent_id),
-                "customerId": alice["id"],
-                "actions": ["READ", "SEND"],
-            }
-        },
-        admin_token,
-    )
-    grant_id = granted["data"]["grantAccess"]["accessGrant"]["id"]
+    grant_ids = {}
+    for actions in (["SEND"], ["READ"]):
+        granted = await live.api.gql(
+            GRANT_ACCESS,
+            {
+                "i": {
+                    "staffId": to_global_id("Staff", agent_id),
+                    "customerId": alice["id"],
+                    "actions": actions,
+                }
+            },
+            admin_token,
+        )
+        grant_ids[actions[0]] = granted["data"]["grantAccess"]["accessGrant"]["id"]
     due = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     message = await send(live.api, agent, "news", alice["id"], scheduleAt=due)
     async with connect(live.ws_url, agent) as client:
         op = await client.subscribe(DOCUMENTS["deliveryUpdates"], {"m": message["id"]})
         await live.subscribed(1)
-        # Withdrawn before the delivery happens: the stream goes on (the agent still sees
-        # the message it sent) but no longer shows the customer.
-        revoked = await live.api.gql(REVOKE_ACCESS, {"id": grant_id}, admin_token)
+        # READ withdrawn before the delivery happens (SEND kept, so the scheduled send still
+        # goes out): the stream goes on, and no longer shows the customer's email.
+        revoked = await live.api.gql(REVOKE_ACCESS, {"id": grant_ids["READ"]}, admin_token)
         assert revoked["data"]["revokeAccessGrant"]["errors"] == []
         payload = await client.next(op, timeout=10)
         assert payload["data"]["deliveryUpdates"]["status"] == "DELIVERED"
-        assert payload["data"]["deliveryUpdates"]["customer"] is None
+        assert payload["data"]["deliveryUpdates"]["customer"] == {"id": alice["id"], "email": None}
+        assert {e["path"][-1] for e in payload["errors"]} == {"email", "lastError"}
 
 
 RETRY = "mutation($id: ID!) { retryDelivery(id: $id) { delivery { status } errors { code } } }"
