@@ -68,6 +68,10 @@ def find_problems(
         problems.append(
             Problem(node.lineno, f"{{% {tag} %}} is not available: a template stands alone")
         )
+    for node in tree.find_all((nodes.EvalContextModifier, nodes.ScopedEvalContextModifier)):
+        # Jinja works out the value while compiling: a constant, so compiling computes nothing.
+        if not all(isinstance(option.value, nodes.Const) for option in node.options):
+            problems.append(Problem(node.lineno, "{% autoescape %} takes true or false"))
     known_filters, known_tests = set(filters), set(tests)
     for node in tree.find_all((nodes.Filter, nodes.Test)):
         kind, known = ("filter", known_filters)

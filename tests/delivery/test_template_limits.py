@@ -148,3 +148,13 @@ def test_loops_behave_as_before_when_counted() -> None:
     assert render(Content("t", source), values).body == "1/2:a=1,2/2:b=2|none|1231|r(c)|a1<b>"
     html = render(Content("t", "b", "{{ 'x' ~ data.b }}"), values).html
     assert html == "x&lt;b&gt;"  # `~` still escapes in HTML
+
+
+def test_autoescape_takes_a_constant_which_compiling_does_not_compute() -> None:
+    """Jinja evaluates `{% autoescape %}`'s value while compiling, filters included."""
+    source = '{% autoescape "x" | center(400000000) %}{{ data.a }}{% endautoescape %}'
+    started = time.perf_counter()
+    assert refusal(source) == "body, line 1: {% autoescape %} takes true or false"
+    assert time.perf_counter() - started < 1
+    plain = "{% autoescape false %}{{ data.a }}{% endautoescape %}"
+    assert check_template(plain, "html", html=True) == plain

@@ -18,7 +18,9 @@ from tidings.core.delivery.render import (
     render,
     template_variables,
 )
+from tidings.core.delivery.template_limits import DEFAULT_LIMITS, MiB
 from tidings.core.errors import UserInputError
+from tidings.plugins import parse_duration
 
 DOC = (Path(__file__).parents[2] / "docs" / "templates.md").read_text(encoding="utf-8")
 
@@ -77,3 +79,28 @@ def test_the_documented_refusal_of_an_unknown_variable_is_the_real_one() -> None
     with pytest.raises(UserInputError) as refused:
         check_template("Hello\n\n{{ customer.first_name }}", "body")
     assert refused.value.message == documented
+
+
+def test_the_limits_table_gives_the_codes_limits_and_causes() -> None:
+    rows = re.findall(r"^\| [^|]+ \| `([^`]+)`[^|]*\| `([^`]+)` \|$", section("Limits"), re.M)
+    limits = DEFAULT_LIMITS
+    assert [value for value, _ in rows] == [
+        "200ms",
+        str(limits.max_iterations),
+        str(limits.max_output),
+        str(limits.max_output),
+        str(limits.memory // MiB),
+    ]
+    assert parse_duration(rows[0][0], "timeout") == limits.render_timeout
+    causes = []
+    for source in (
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+        "{% for i in range(1000) %}{% for j in range(100) %}{% endfor %}{% endfor %}",
+        "{% for i in range(300) %}{{ '%1000s' | format(i) }}{% endfor %}",
+        "{{ 'x' * 300000 }}",
+    ):
+        with pytest.raises(UserInputError) as refused:
+            check_template(source, "body")
+        causes.append(refused.value.message.split(": ", 1)[1])
+    causes.append(str(limits.out_of_memory()))  # only a render process has a memory limit
+    assert [cause for _, cause in rows] == causes
