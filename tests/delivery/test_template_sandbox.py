@@ -61,7 +61,7 @@ async def test_a_batch_renders_everything_but_what_breaks_a_limit(sandbox):
     }
     assert [results[n].title for n in (0, 6, 59)] == ["Order 0", "Order 6", "Order 59"]
     assert results[59].body == "Hello Ann"
-    assert elapsed < 3, elapsed  # two timeouts, plus starting a process
+    assert elapsed < 6, elapsed  # two timeouts and starting a process: not minutes
 
 
 async def test_a_render_out_of_memory_fails_alone_and_the_next_one_works(sandbox):
@@ -121,8 +121,8 @@ async def test_a_check_never_stops_the_event_loop(sandbox):
     finally:
         done.set()
         await ticker
-    assert time.perf_counter() - started > 0.3  # it did take a while
-    assert max(gaps) < 0.2, max(gaps)
+    assert time.perf_counter() - started > 0.5  # it did take a while
+    assert max(gaps) < 0.25, max(gaps)
 
 
 async def test_a_check_refuses_what_breaks_a_limit_and_the_rest_as_before(sandbox):
@@ -176,7 +176,7 @@ async def test_at_send_a_runaway_render_fails_its_delivery_and_no_other(api):
     )  # fmt: skip
     started = time.perf_counter()
     assert await api.runtime.worker.run_once() == 31
-    assert time.perf_counter() - started < 0.2 + GRACE + 3
+    assert time.perf_counter() - started < 10  # before: 2**40 macro calls, for hours
     by_status: dict[DeliveryStatus, list] = {}
     for row in await rows(message):
         by_status.setdefault(row.status, []).append(row)
