@@ -13,6 +13,7 @@ to release rows of the same customer counts them.
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -75,7 +76,8 @@ async def lock_customers(customers: Sequence[uuid.UUID]) -> None:
     workers so that two never wait on each other."""
     if not is_postgres():
         return
-    keys = sorted({int.from_bytes(c.bytes[:4], "big", signed=True) for c in customers})
+    # A checksum of the whole id: ids are time-ordered, so their first bytes are shared.
+    keys = sorted({int.from_bytes(zlib.crc32(c.bytes).to_bytes(4), signed=True) for c in customers})
     await connections.get("default").execute_query(_LOCK, [_LOCK_SPACE, keys])
 
 
