@@ -176,14 +176,22 @@ class TemplateSandbox:
             process.popen.wait()
 
     def _check(self, source: str, field: str, html: bool) -> tuple[Any, ...]:
-        with self._process() as process:
-            process.requests.send(("check", source, field, html))
-            answer = process.receive(CHECK_SECONDS * 2)
-            if answer is None:
-                self._discard(process)
-                message = f"{field}: the template took over {CHECK_SECONDS} s to check"
-                return ("invalid", "INVALID_TEMPLATE", message, field)
-            return answer
+        for attempt in range(2):
+            with self._process() as process:
+                try:
+                    process.requests.send(("check", source, field, html))
+                except OSError:  # it died while idle: take another, once
+                    self._discard(process)
+                    if attempt:
+                        raise
+                    continue
+                answer = process.receive(CHECK_SECONDS * 2)
+                if answer is None:
+                    self._discard(process)
+                    message = f"{field}: the template took over {CHECK_SECONDS} s to check"
+                    return ("invalid", "INVALID_TEMPLATE", message, field)
+                return answer
+        raise AssertionError("unreachable")
 
     def _render_many(self, jobs: Sequence[tuple[Content, Mapping[str, Any]]]) -> list:
         templates: dict[Content, int] = {}
@@ -193,9 +201,14 @@ class TemplateSandbox:
             pending.append((position, which, dict(variables)))
         sources = [(t.title, t.body, t.html) for t in templates]
         results: list[RenderResult | None] = [None] * len(jobs)
+        stalled = 0  # rounds in a row that rendered nothing (the process was gone already)
         while pending:
             with self._process() as process:
-                pending = self._exchange(process, sources, pending, results)
+                left = self._exchange(process, sources, pending, results)
+            stalled = stalled + 1 if len(left) == len(pending) else 0
+            if stalled == 3:
+                raise RuntimeError("template render processes keep dying")
+            pending = left
         return results
 
     def _exchange(
@@ -207,7 +220,11 @@ class TemplateSandbox:
     ) -> list[_Item]:
         """Send what is pending and collect the answers; what is left when the process has
         to be given up (killed at the time limit, or gone)."""
-        process.requests.send(("render", sources, pending))
+        try:
+            process.requests.send(("render", sources, pending))
+        except OSError:  # it died while idle: the caller takes another
+            self._discard(process)
+            return pending
         render_allowance = self.limits.render_timeout + GRACE
         allowance = render_allowance
         for done, (position, _, _) in enumerate(pending):

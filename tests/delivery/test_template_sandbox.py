@@ -90,6 +90,19 @@ async def test_a_render_process_that_stops_answering_is_killed_and_replaced(sand
     assert process not in sandbox._processes
 
 
+async def test_a_render_process_that_died_while_idle_is_replaced(sandbox):
+    await sandbox.render_many([(ORDINARY, values(0))])
+    await sandbox.check("{{ customer.name }}", "body")
+    for process in list(sandbox._processes):
+        process.popen.send_signal(signal.SIGKILL)  # the kernel's OOM killer, say
+        process.popen.wait()
+    assert (await sandbox.render_many([(ORDINARY, values(1))]))[0].title == "Order 1"
+    for process in list(sandbox._processes):
+        process.popen.send_signal(signal.SIGKILL)
+        process.popen.wait()
+    assert await sandbox.check("{{ customer.name }}", "body")
+
+
 async def test_render_processes_hold_no_setting_of_ours(sandbox, monkeypatch):
     monkeypatch.setenv("TIDINGS_SECRET_KEY", "s" * 40)
     sandbox.close()
