@@ -81,6 +81,11 @@ async def events(
     viewer = info.context.viewer
     own = viewer_topic(viewer.kind.value, viewer.id)
     with live.bus.subscribe([*topics, own], caller=viewer) as subscription:
+        # The operation's own check ran before this subscription listened: a revocation
+        # published in between would be missed, so look once more now that nothing can be.
+        if await live.callers.recheck(viewer) is None:
+            await refuse(info)
+            return
         while True:
             event, fresh = await subscription.get()
             if fresh is UNCHECKED or event.kind in (REVOKED, RESYNC):

@@ -95,7 +95,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "Preference": _public("category channels frequency quietHours"),
     "PreferencePayload": _public("preference errors"),
     "QuietHours": _public("start end"),
-    "RuleOutcome": _public("rule verdict detail"),
+    "RuleOutcome": _public("rule verdict detail channel"),
     "SendPayload": _public("message errors"),
     "Staff": _public("id role active createdAt lastLoginAt", email=STAFF_EMAIL),
     "StaffConnection": _public(CONNECTION),
