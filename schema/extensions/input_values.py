@@ -19,6 +19,7 @@ from typing import Any
 from graphql import (
     ArgumentNode,
     DocumentNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     Node,
@@ -131,7 +132,12 @@ def coded_variable_errors(
     """`errors` from coercing `variables`, each about a variable coded BAD_USER_INPUT; one
     about a value sent is derived again, with the path to the field at fault."""
     usages = VariableUsages()
-    visit(document, usages)
+    for definition in document.definitions:  # the operation run (whose variables these are)
+        variables_defined = getattr(definition, "variable_definitions", None) or ()
+        if isinstance(definition, FragmentDefinitionNode) or any(
+            _definition(error.nodes) in variables_defined for error in errors
+        ):
+            visit(definition, usages)
     coded: list[GraphQLError] = []
     derived: set[str] = set()
     for error in errors:

@@ -78,7 +78,21 @@ CASES = [
     pytest.param(
         "{ customers(tier: HIGH_VALU) { nodes { id } } }", None, "tier", id="enum-literal"
     ),
+    pytest.param(
+        # Two operations use `$i`; the one run gives it to scheduleAt.
+        "query Find($i: ID!) { node(id: $i) { id } } "
+        "mutation Send($i: DateTime) { send(input: {" + SEND + ", scheduleAt: $i}) "
+        "{ errors { code } } }",
+        {"i": "2030-02-30"},
+        "scheduleAt",
+        id="variable-of-the-operation-run",
+    ),
 ]
+
+
+def name(query: str) -> str | None:
+    """The last operation's name, when the document holds several."""
+    return query.rsplit("mutation ", 1)[1].split("(")[0] if "query Find" in query else None
 
 
 @pytest.mark.parametrize(("query", "variables", "field"), CASES)
@@ -91,7 +105,7 @@ async def test_a_value_that_does_not_fit_is_bad_user_input_naming_the_field(
     async with client_with(db, TIDINGS_ENV=env) as client:
         response = await client.post(
             "/graphql",
-            json={"query": query, "variables": variables or {}},
+            json={"query": query, "variables": variables or {}, "operationName": name(query)},
             headers={"Authorization": f"Bearer {token}"},
         )
     result = response.json()
