@@ -155,6 +155,7 @@ async def api(db: str) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield Api(client=client, app=app)
+    app.state.runtime.templates.close()  # the lifespan would; ASGITransport runs none
 
 
 def data(result: dict[str, Any]) -> dict[str, Any]:

@@ -129,9 +129,16 @@ class TemplateSandbox:
         return await asyncio.to_thread(self._render_many, jobs)
 
     def close(self) -> None:
-        """Stop the render processes (they finish the request in hand); later requests
-        start new ones."""
+        """Stop the render processes and reap them; later requests start new ones."""
+        processes = list(self._processes)
         _close_all(self._processes)
+        while not self._idle.empty():
+            self._idle.get_nowait()
+        for process in processes:
+            try:
+                process.popen.wait(timeout=1)  # their input closed: they exit at once
+            except subprocess.TimeoutExpired:
+                process.kill()
 
     # In a thread --------------------------------------------------------------------------
 

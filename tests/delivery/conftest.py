@@ -43,6 +43,7 @@ async def mail_api(db: str, smtp: Any) -> AsyncIterator[Api]:
     ) as client:
         yield Api(client=client, app=app)
     await app.state.runtime.registry.aclose()
+    app.state.runtime.templates.close()
 
 
 async def marketing_customer(
