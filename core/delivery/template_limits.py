@@ -6,14 +6,16 @@ Three things keep a template from running away, whatever process it runs in:
   so `{{ "x" * 4*10**8 }}` used to build 400 MB before anything ran. Here the optimizer is
   off, every arithmetic operator is intercepted by the sandbox (an intercepted operator is
   never folded), and a `finalize` that asks for the context keeps Jinja from evaluating
-  output expressions at compile time. Compiling costs time in proportion to the source.
-- Values built with `*`, `**` and `+` are checked before they are built: a string or list
-  over the output limit, or a number over as many bytes, is refused on the line that
+  output expressions at compile time (`{% autoescape %}`, which Jinja also evaluates while
+  compiling, must be a constant: `template_scan.py`). Compiling costs time in proportion to
+  the source.
+- Values built with `*`, `**`, `+` and `~` are checked before they are built: a string or
+  list over the output limit, or a number over as many bytes, is refused on the line that
   builds it.
 - Every `{% for %}` iterates through a counter: iterations across the whole render (every
   field, nested loops multiplied) stop at `max_iterations`, and the counter also checks the
-  render's processor time. The counter is spliced into the syntax tree when a template
-  compiles, so no template can avoid it.
+  render's processor time, as does every call (recursion needs no loop). The counter is
+  spliced into the syntax tree when a template compiles, so no template can avoid it.
 
 A C call that is slow without looping (the rest of the time limit) and memory are bounded
 by the process that renders: see `sandbox.py`.
@@ -104,8 +106,8 @@ def budget(limits: TemplateLimits) -> Iterator[None]:
 
 def _current() -> _Budget:
     found = getattr(_state, "budget", None)
-    if found is None:  # rendered outside `budget()`: the default limits, from now
-        found = _state.budget = _Budget(DEFAULT_LIMITS)
+    if found is None:  # rendered outside `budget()`: the default limits, each loop apart
+        return _Budget(DEFAULT_LIMITS)
     return found
 
 
