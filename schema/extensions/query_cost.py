@@ -79,7 +79,12 @@ class QueryCost(SchemaExtension):
                 if not isinstance(definition, OperationDefinitionNode):
                     continue
                 cost = Costing(
-                    schema, fragments, context.variables or {}, definition, self
+                    schema,
+                    fragments,
+                    context.variables or {},
+                    definition,
+                    max_page_size=self.max_page_size,
+                    max_depth=self.max_depth,
                 ).operation()
                 if cost > self.max_cost:
                     context.pre_execution_errors = [
@@ -107,7 +112,9 @@ class Costing:
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
         operation: OperationDefinitionNode,
-        limits: QueryCost,
+        *,
+        max_page_size: int,
+        max_depth: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
@@ -116,8 +123,8 @@ class Costing:
         self.defaults = {
             v.variable.name.value: v.default_value for v in operation.variable_definitions or ()
         }
-        self.max_page_size = limits.max_page_size
-        self.max_depth = limits.max_depth
+        self.max_page_size = max_page_size
+        self.max_depth = max_depth
         self.memo: dict[tuple[str, tuple[int, ...]], int] = {}
 
     def operation(self) -> int:

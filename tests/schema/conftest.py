@@ -24,7 +24,10 @@ def smtp_sink() -> Iterator[tuple[SmtpSink, int]]:
 
 
 @pytest.fixture
-async def api(db: str, smtp_sink: tuple[SmtpSink, int]) -> AsyncIterator[Api]:
+async def api(
+    request: pytest.FixtureRequest, db: str, smtp_sink: tuple[SmtpSink, int]
+) -> AsyncIterator[Api]:
+    """A test module may set `APP_SETTINGS` (a dict of TIDINGS_* values) for its app."""
     _, port = smtp_sink
     settings = make_settings(
         db,
@@ -32,6 +35,7 @@ async def api(db: str, smtp_sink: tuple[SmtpSink, int]) -> AsyncIterator[Api]:
         TIDINGS_SMTP_PORT=str(port),
         TIDINGS_SMTP_FROM="news@corp.example",
         TIDINGS_SMTP_SECURITY="none",
+        **getattr(request.module, "APP_SETTINGS", {}),
     )
     app = create_app(settings, manage_database=False)
     transport = httpx.ASGITransport(app=app)
