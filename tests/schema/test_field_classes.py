@@ -95,6 +95,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "Preference": _public("category channels frequency quietHours"),
     "PreferencePayload": _public("preference errors"),
     "QuietHours": _public("start end"),
+    "RetryDeliveriesPayload": _public("count errors"),
     "RuleOutcome": _public("rule verdict detail channel"),
     "SendPayload": _public("message errors"),
     "Staff": _public("id role active createdAt lastLoginAt", email=STAFF_EMAIL),
