@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 
@@ -12,6 +13,9 @@ from tidings.plugins.interface import Provider
 
 PROJECT = "tidings"
 BUILTIN_CHANNELS = ("email", "sms", "push", "in_app")
+# Channel and provider names are identifiers clients type and logs show: plain ASCII, so no
+# invisible or look-alike character can make `email\u200b` sit beside `email`.
+NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 def plugin_manager(
@@ -35,6 +39,12 @@ def load_providers(manager: pluggy.PluginManager, config: Mapping[str, str]) -> 
     # pluggy calls the most recently registered first; reverse to registration order.
     for offered in reversed(manager.hook.tidings_providers(config=config)):
         for provider in offered or ():
+            for what, value in (("name", provider.name), ("channel", provider.channel)):
+                if not isinstance(value, str) or not NAME.fullmatch(value):
+                    raise ValueError(
+                        f"a provider's {what} must be lower-case ASCII letters, digits, "
+                        f"'_', '.' or '-' (at most 64), not {value!r}"
+                    )
             if provider.name in seen:
                 raise ValueError(f"two providers are named {provider.name!r}")
             seen.add(provider.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.plugins import Provider
+from tidings.plugins import Provider, hookimpl
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
 from tidings.providers import BUILTIN_PROVIDER_MODULES, fcm, in_app, sms, smtp
 
@@ -61,3 +61,49 @@ def test_a_broken_setting_stops_start_up_without_printing_secrets() -> None:
     with pytest.raises(ValueError, match="TIDINGS_SMTP_SECURITY") as raised:
         load_providers(manager, broken)
     assert "pw-never-shown" not in str(raised.value)
+
+
+class _Named:
+    max_batch = 1
+
+    def __init__(self, name: str, channel: str) -> None:
+        self.name, self.channel = name, channel
+
+    async def start(self) -> None: ...
+
+    async def send(self, batch):  # pragma: no cover - never sent
+        return []
+
+    async def aclose(self) -> None: ...
+
+
+class _Offers:
+    def __init__(self, provider: _Named) -> None:
+        self.provider = provider
+
+    @hookimpl
+    def tidings_providers(self, config):
+        return [self.provider]
+
+
+@pytest.mark.parametrize(
+    ("name", "channel"),
+    [
+        ("acme", "email\u200b"),  # a zero-width space: looks like "email"
+        ("acme", "chat\u202e"),  # a bidi override
+        ("acme\u200d", "chat"),
+        ("acme", "Chat"),
+        ("acme", ""),
+        ("acme", "chat room"),
+    ],
+)
+def test_a_provider_with_an_unclean_name_or_channel_is_refused(name, channel) -> None:
+    manager = plugin_manager(builtins=[_Offers(_Named(name, channel))], entry_points=False)
+    with pytest.raises(ValueError, match="lower-case ASCII"):
+        load_providers(manager, {})
+
+
+def test_clean_names_load() -> None:
+    manager = plugin_manager(builtins=[_Offers(_Named("acme-chat", "chat.v2"))], entry_points=False)
+    [provider] = load_providers(manager, {})
+    assert (provider.name, provider.channel) == ("acme-chat", "chat.v2")
