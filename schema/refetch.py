@@ -11,10 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
+from tidings.core.services import Services
 from tidings.core.viewer import Viewer
 from tidings.schema.access.types import AccessGrant, ApiKey, Staff
 from tidings.schema.context import Info
@@ -26,11 +27,18 @@ from tidings.schema.node import Node
 from tidings.schema.permissions import Authenticated
 
 Fetch = Callable[[Info, Viewer, uuid.UUID], Awaitable[Node | None]]
+Get = Callable[[Viewer, uuid.UUID], Awaitable[Any]]
 
 
-async def _customer(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.customers.get(viewer, item)
-    return Customer.from_model(row) if row else None
+def _lookup(get: Callable[[Services], Get], build: Callable[[Any], Node]) -> Fetch:
+    """A fetcher from a service's visibility-checked lookup (`None`: not there, or hidden)
+    and the type's constructor."""
+
+    async def fetch(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
+        row = await get(info.context.services)(viewer, item)
+        return build(row) if row else None
+
+    return fetch
 
 
 async def _permission_grant(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
@@ -42,58 +50,18 @@ async def _permission_grant(info: Info, viewer: Viewer, item: uuid.UUID) -> Node
     return PermissionGrant.from_entry(entry, datetime.now(UTC))
 
 
-async def _device(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.customers.device(viewer, item)
-    return Device.from_model(row) if row else None
-
-
-async def _staff(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.staff.get_visible(viewer, item)
-    return Staff.from_model(row) if row else None
-
-
-async def _api_key(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.api_keys.get_visible(viewer, item)
-    return ApiKey.from_model(row) if row else None
-
-
-async def _access_grant(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.access.get(viewer, item)
-    return AccessGrant.from_model(row) if row else None
-
-
-async def _message(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.messages.get(viewer, item)
-    return Message.from_model(row) if row else None
-
-
-async def _delivery(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.messages.delivery(viewer, item)
-    return Delivery.from_model(row) if row else None
-
-
-async def _template(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.messages.template(viewer, item)
-    return Template.from_model(row) if row else None
-
-
-async def _notification(info: Info, viewer: Viewer, item: uuid.UUID) -> Node | None:
-    row = await info.context.services.inbox.get(viewer, item)
-    return Notification.from_row(row) if row else None
-
-
 # Every type implementing Node: tests/schema/test_node.py holds this to the schema's own list.
 FETCHERS: dict[str, Fetch] = {
-    "Customer": _customer,
+    "Customer": _lookup(lambda s: s.customers.get, Customer.from_model),
     "PermissionGrant": _permission_grant,
-    "Device": _device,
-    "Staff": _staff,
-    "ApiKey": _api_key,
-    "AccessGrant": _access_grant,
-    "Message": _message,
-    "Delivery": _delivery,
-    "Template": _template,
-    "Notification": _notification,
+    "Device": _lookup(lambda s: s.customers.device, Device.from_model),
+    "Staff": _lookup(lambda s: s.staff.get_visible, Staff.from_model),
+    "ApiKey": _lookup(lambda s: s.api_keys.get_visible, ApiKey.from_model),
+    "AccessGrant": _lookup(lambda s: s.access.get, AccessGrant.from_model),
+    "Message": _lookup(lambda s: s.messages.get, Message.from_model),
+    "Delivery": _lookup(lambda s: s.messages.delivery, Delivery.from_model),
+    "Template": _lookup(lambda s: s.messages.template, Template.from_model),
+    "Notification": _lookup(lambda s: s.inbox.get, Notification.from_row),
 }
 
 
