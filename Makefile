@@ -35,9 +35,11 @@ bench: $(STAMP) services
 schema: $(STAMP)
 	$(BIN)/tidings export-schema
 
-# Start PostgreSQL and Redis when they are not answering (the machine's own services).
+# Start PostgreSQL and Redis when they are not answering (the machine's own services), and
+# install Chromium for the page tests when it is missing.
 services:
 	@scripts/ensure-services
+	@scripts/ensure-browser
 
 clean:
 	rm -rf $(VENV) build *.egg-info

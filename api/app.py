@@ -30,6 +30,7 @@ from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.template_limits import TemplateLimits
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
+from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
@@ -64,6 +65,7 @@ class Runtime:
     templates: TemplateSandbox
     bus: LiveBus
     live: LiveRuntime
+    links: LinkSigner
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -93,6 +95,9 @@ def build_runtime(
     live = LivePublisher(bus)
     # Saves and sends share this process's template processes.
     templates = TemplateSandbox(TemplateLimits(render_timeout=settings.template_render_timeout))
+    links = LinkSigner(
+        settings.secret_key.reveal(), settings.public_url, settings.preference_link_ttl
+    )
     return Runtime(
         settings=settings,
         services=Services.build(
@@ -101,6 +106,8 @@ def build_runtime(
             live,
             served=frozenset(name for name, names in channels.items() if names),
             templates=templates,
+            links=links,
+            email_confirmation=settings.email_confirmation,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
@@ -120,10 +127,13 @@ def build_runtime(
             ),
             on_change=live.deliveries_changed,
             templates=templates,
+            links=links,
+            unsubscribe_mailto=settings.unsubscribe_mailto,
         ),
         templates=templates,
         bus=bus,
         live=LiveRuntime(bus),
+        links=links,
     )
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from tidings.core.enums import EmailConfirmation
+from tidings.core.links import DEFAULT_PUBLIC_URL
 from tidings.plugins.durations import parse_duration
 from tidings.plugins.secret import Secret
 
@@ -64,6 +68,15 @@ class Settings:
     # (per API process).
     ws_max_subscriptions: int = 10
     ws_max_sockets_per_customer: int = 10
+    # The address customers reach: links in messages (preference page, unsubscribe,
+    # confirmation) start with it. No trailing slash.
+    public_url: str = DEFAULT_PUBLIC_URL
+    # How long a preference link (and a confirmation link) stays valid (seconds).
+    preference_link_ttl: int = 7 * 24 * 3600
+    # An address for `List-Unsubscribe: <mailto:...>` beside the one-click URL; none if unset.
+    unsubscribe_mailto: str | None = None
+    # "category" (a category's confirmEmail decides) or "required" (every email grant).
+    email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -133,6 +146,18 @@ class Settings:
                 parse_tier_policies(tier_policy)
             except TierPolicyError as error:
                 raise SettingsError(f"TIDINGS_TIER_POLICY: {error}") from None
+        public_url = _public_url(config, env)
+        mailto = (config.get("TIDINGS_UNSUBSCRIBE_MAILTO") or "").strip() or None
+        if mailto is not None:
+            mailto = mailto.removeprefix("mailto:")
+            if not _MAILTO.match(mailto):
+                raise SettingsError(
+                    "TIDINGS_UNSUBSCRIBE_MAILTO must be an email address, "
+                    "e.g. unsubscribe@shop.example"
+                )
+        confirmation = (config.get("TIDINGS_EMAIL_CONFIRMATION") or "category").strip().lower()
+        if confirmation not in {c.value for c in EmailConfirmation}:
+            raise SettingsError("TIDINGS_EMAIL_CONFIRMATION must be one of category, required")
         database_url = config.get("TIDINGS_DATABASE_URL", "sqlite://tidings.sqlite3")
         if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
             raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
@@ -156,9 +181,37 @@ class Settings:
             template_render_timeout=_seconds(config, "TIDINGS_TEMPLATE_RENDER_TIMEOUT", 0.2),
             ws_max_subscriptions=_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
             ws_max_sockets_per_customer=_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
+            public_url=public_url,
+            preference_link_ttl=_duration(config, "TIDINGS_PREFERENCE_LINK_TTL", 7 * 24 * 3600),
+            unsubscribe_mailto=mailto,
+            email_confirmation=EmailConfirmation(confirmation),
             limits=limits,
             plugin_config=config,
         )
+
+
+_MAILTO = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+
+
+def _public_url(config: Mapping[str, str], env: str) -> str:
+    """TIDINGS_PUBLIC_URL: http(s) with a host, no query, fragment or credentials; required
+    in production (links in messages must reach the service from outside)."""
+    value = (config.get("TIDINGS_PUBLIC_URL") or "").strip()
+    if not value:
+        if env == "production":
+            raise SettingsError(
+                "TIDINGS_PUBLIC_URL is required when TIDINGS_ENV=production "
+                "(the address customers reach, e.g. https://notify.shop.example)"
+            )
+        return DEFAULT_PUBLIC_URL
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError("TIDINGS_PUBLIC_URL must be an http(s) URL with a host")
+    if parsed.query or parsed.fragment or parsed.username or parsed.password:
+        raise SettingsError("TIDINGS_PUBLIC_URL must have no query, fragment or credentials")
+    if any(ch in value for ch in "<>\"' \r\n"):
+        raise SettingsError("TIDINGS_PUBLIC_URL must be a plain URL")
+    return value.rstrip("/")
 
 
 def _int(config: Mapping[str, str], name: str, default: int) -> int:

@@ -27,6 +27,25 @@ class GrantStatus(str, Enum):
     GRANTED = "GRANTED"
     WITHDRAWN = "WITHDRAWN"
     EXPIRED = "EXPIRED"
+    # An email grant waiting for the customer to confirm it (confirmed opt-in): permits nothing.
+    PENDING = "PENDING"
+
+
+class EmailConfirmation(str, Enum):
+    """TIDINGS_EMAIL_CONFIRMATION: whether an email grant must be confirmed by the customer
+    before it permits anything. CATEGORY: where the category asks (`confirm_email`)."""
+
+    CATEGORY = "category"
+    REQUIRED = "required"
+
+
+class MessageKind(str, Enum):
+    """SEND: a caller's message, decided by the policy engine. CONFIRMATION: the mail that
+    asks a customer to confirm an email grant; sent to the address whatever the consent
+    (it is what consent waits on), never by a caller."""
+
+    SEND = "send"
+    CONFIRMATION = "confirmation"
 
 
 class Frequency(str, Enum):

@@ -81,6 +81,8 @@ GrantStatusEnum = describe(
         "GRANTED": "Given and in force.",
         "WITHDRAWN": "Refused or taken back (a refusal is recorded too, as evidence).",
         "EXPIRED": "Given with an expiry that has passed.",
+        "PENDING": "Given for email and waiting for the customer to confirm it from the "
+        "confirmation mail (confirmed opt-in); permits nothing until then.",
     },
 )
 FrequencyEnum = describe(

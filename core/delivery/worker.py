@@ -21,6 +21,7 @@ from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.links import LinkSigner
 from tidings.core.models.messages import Delivery
 
 logger = logging.getLogger("tidings.delivery")
@@ -45,8 +46,13 @@ class DeliveryWorker:
         on_change: OnChange | None = None,
         clock: Clock = time.monotonic,
         templates: TemplateSandbox | None = None,
+        links: LinkSigner | None = None,
+        unsubscribe_mailto: str | None = None,
     ) -> None:
         self.registry = registry
+        # Put preference and unsubscribe links into what providers are handed.
+        self.links = links
+        self.unsubscribe_mailto = unsubscribe_mailto
         self.tiers = tiers
         self.options = options or WorkerOptions()
         # This process's view of each provider's health (see breaker.py).

@@ -17,6 +17,8 @@ class Category(Model):
     respect_quiet_hours = fields.BooleanField()
     required = fields.BooleanField(default=False)
     fallback_channel = fields.CharField(max_length=64, null=True)
+    # Confirmed opt-in: an email grant starts PENDING until the customer confirms it.
+    confirm_email = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

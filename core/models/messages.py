@@ -14,6 +14,8 @@ class Message(Model):
 
     id = fields.UUIDField(primary_key=True, default=new_id)
     category = fields.CharField(max_length=64)
+    # A `MessageKind` value: "send", or "confirmation" for the confirmed opt-in mail.
+    kind = fields.CharField(max_length=16, default="send", db_default="send")
     status = fields.CharEnumField(MessageStatus, max_length=16)
     # Idempotency: the key is scoped to the caller ("staff:<id>", "api_key:<id>", ...).
     idempotency_scope = fields.CharField(max_length=64)

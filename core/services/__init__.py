@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from tidings.core.delivery.messages import MessageService
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.sending import SendService
 from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.enums import EmailConfirmation
+from tidings.core.links import DEFAULT_PUBLIC_URL, LinkSigner
 from tidings.core.live import InProcessBus, LivePublisher
 from tidings.core.services.access import AccessService
 from tidings.core.services.categories import CategoryService
@@ -30,6 +33,9 @@ class Services:
     tiers: TierPolicies
     inbox: InboxService
     live: LivePublisher
+    # Signed customer links (preference page, unsubscribe, confirmation).
+    links: LinkSigner
+    email_confirmation: EmailConfirmation
 
     @classmethod
     def build(
@@ -40,15 +46,20 @@ class Services:
         *,
         served: frozenset[str] | None = None,
         templates: TemplateSandbox | None = None,
+        links: LinkSigner | None = None,
+        email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
         `served`: the channels some provider serves now (default: all of `channels`), so
         `explainDelivery` can say when a send would fail with NO_PROVIDER.
-        `templates`: where templates are checked when saved (default: processes of its own)."""
+        `templates`: where templates are checked when saved (default: processes of its own).
+        `links`: signs customer links (default: a random key, links to the development URL).
+        `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
+        links = links or LinkSigner(secrets.token_urlsafe(48), DEFAULT_PUBLIC_URL, 7 * 24 * 3600)
         return cls(
             customers=CustomerService(live),
             consent=ConsentService(channels, categories),
@@ -61,4 +72,6 @@ class Services:
             tiers=tiers,
             inbox=InboxService(live),
             live=live,
+            links=links,
+            email_confirmation=email_confirmation,
         )

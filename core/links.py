@@ -1,0 +1,153 @@
+"""Signed links a customer follows from a message, without logging in.
+
+Three kinds, each a JWT (HS256) under a key derived from the secret key for links alone, so
+a link is never a bearer token and a bearer token is never a link:
+
+- **preferences** (`/preferences/<token>`): the customer's preference page and nothing else.
+  It expires (TIDINGS_PREFERENCE_LINK_TTL) and carries the customer's `token_version`, so
+  `revokeCustomerTokens` kills it with the customer's bearer tokens.
+- **unsubscribe** (`/unsubscribe/<token>`): withdraws one category on one channel. It can only
+  withdraw, so it never expires and survives revocation: mail in an old inbox keeps working.
+- **confirm** (`/confirm/<token>`): confirms one PENDING email grant (the ledger entry it
+  names). It expires with the preference link's lifetime.
+
+The page a link opens re-checks everything against the database; the token only says whom
+and what it is about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import quote
+
+import jwt
+
+ISSUER = "tidings-links"
+# TIDINGS_PUBLIC_URL in development.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+# Link tokens are signed with HMAC(secret key, this label), never the secret key itself.
+_KEY_LABEL = b"tidings customer links v1"
+
+
+class LinkKind(str, Enum):
+    PREFERENCES = "preferences"
+    UNSUBSCRIBE = "unsubscribe"
+    CONFIRM = "confirm"
+
+
+class InvalidLinkError(Exception):
+    """Malformed, tampered with, expired, or of another kind. Says nothing about whom."""
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    kind: LinkKind
+    customer_id: uuid.UUID
+    # preferences: the customer's token_version when the link was made.
+    version: int | None = None
+    # unsubscribe and confirm: what the link is about.
+    category: str | None = None
+    channel: str | None = None
+    # confirm: the PENDING ledger entry it confirms.
+    entry_id: uuid.UUID | None = None
+    issued_at: int = 0
+
+
+class LinkSigner:
+    """Makes and reads customer links under TIDINGS_PUBLIC_URL."""
+
+    def __init__(self, secret_key: str, public_url: str, preference_ttl: int) -> None:
+        self._key = hmac.new(secret_key.encode(), _KEY_LABEL, hashlib.sha256).hexdigest()
+        self.public_url = public_url.rstrip("/")
+        self.preference_ttl = preference_ttl
+
+    def __repr__(self) -> str:
+        return f"<LinkSigner {self.public_url}>"
+
+    # Making ----------------------------------------------------------------------------------
+
+    def preferences_token(self, customer_id: uuid.UUID, version: int) -> str:
+        now = int(time.time())
+        return self._encode(
+            LinkKind.PREFERENCES,
+            customer_id,
+            {"ver": version, "exp": now + self.preference_ttl},
+            now,
+        )
+
+    def unsubscribe_token(self, customer_id: uuid.UUID, category: str, channel: str) -> str:
+        return self._encode(
+            LinkKind.UNSUBSCRIBE, customer_id, {"cat": category, "chn": channel}, int(time.time())
+        )
+
+    def confirm_token(
+        self, customer_id: uuid.UUID, category: str, channel: str, entry_id: uuid.UUID
+    ) -> str:
+        now = int(time.time())
+        return self._encode(
+            LinkKind.CONFIRM,
+            customer_id,
+            {
+                "cat": category,
+                "chn": channel,
+                "ent": str(entry_id),
+                "exp": now + self.preference_ttl,
+            },
+            now,
+        )
+
+    def preferences_url(self, customer_id: uuid.UUID, version: int) -> str:
+        return self.url(LinkKind.PREFERENCES, self.preferences_token(customer_id, version))
+
+    def unsubscribe_url(self, customer_id: uuid.UUID, category: str, channel: str) -> str:
+        return self.url(
+            LinkKind.UNSUBSCRIBE, self.unsubscribe_token(customer_id, category, channel)
+        )
+
+    def confirm_url(
+        self, customer_id: uuid.UUID, category: str, channel: str, entry_id: uuid.UUID
+    ) -> str:
+        return self.url(
+            LinkKind.CONFIRM, self.confirm_token(customer_id, category, channel, entry_id)
+        )
+
+    def url(self, kind: LinkKind, token: str) -> str:
+        return f"{self.public_url}/{kind.value}/{quote(token, safe='')}"
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def verify(self, token: str, kind: LinkKind) -> LinkClaims:
+        """The claims of a link of `kind`, or InvalidLinkError."""
+        required = ["iat", "sub", "typ", "iss"]
+        if kind is not LinkKind.UNSUBSCRIBE:
+            required.append("exp")
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=ISSUER,
+                options={"require": required},
+            )
+            if claims["typ"] != kind.value:
+                raise InvalidLinkError("not a link of this kind")
+            return LinkClaims(
+                kind=kind,
+                customer_id=uuid.UUID(claims["sub"]),
+                version=int(claims["ver"]) if kind is LinkKind.PREFERENCES else None,
+                category=str(claims["cat"]) if kind is not LinkKind.PREFERENCES else None,
+                channel=str(claims["chn"]) if kind is not LinkKind.PREFERENCES else None,
+                entry_id=uuid.UUID(claims["ent"]) if kind is LinkKind.CONFIRM else None,
+                issued_at=int(claims["iat"]),
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
+            raise InvalidLinkError("invalid or expired link") from None
+
+    def _encode(self, kind: LinkKind, customer_id: uuid.UUID, extra: dict, now: int) -> str:
+        claims = {"iss": ISSUER, "typ": kind.value, "sub": str(customer_id), "iat": now, **extra}
+        return jwt.encode(claims, self._key, algorithm="HS256")

@@ -1,0 +1,44 @@
+from tortoise import fields, migrations
+from tortoise.migrations import operations as ops
+
+from tidings.core.enums import GrantStatus
+
+
+class AlterEnumChoices(ops.AlterField):
+    """GrantStatus gains PENDING: the column (VARCHAR(16)) is unchanged, only the field's
+    recorded choices move on. A plain AlterField would rebuild the ledger tables on SQLite
+    and drop their unique constraint and index."""
+
+    async def database_forward(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    async def database_backward(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+STATUS = fields.CharEnumField(
+    description="GRANTED: GRANTED\nWITHDRAWN: WITHDRAWN\nEXPIRED: EXPIRED\nPENDING: PENDING",
+    enum_type=GrantStatus,
+    max_length=16,
+)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("models", "0003_delivery_retry_from")]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name="Category",
+            name="confirm_email",
+            field=fields.BooleanField(default=False, db_default=False),
+        ),
+        ops.AddField(
+            model_name="Message",
+            name="kind",
+            field=fields.CharField(default="send", db_default="send", max_length=16),
+        ),
+        AlterEnumChoices(model_name="PermissionEntry", name="status", field=STATUS),
+        AlterEnumChoices(model_name="PermissionState", name="status", field=STATUS),
+    ]
