@@ -141,8 +141,10 @@ class ConsentService:
         channel: str,
         category: str,
         source: str,
+        evidence: dict | None = None,
     ) -> PermissionEntry:
-        """Withdraw consent. Where nothing was granted the refusal is recorded all the same."""
+        """Withdraw consent. Where nothing was granted the refusal is recorded all the same.
+        `evidence`: how it was withdrawn (the preference page records time, IP, user agent)."""
         _require_role(viewer, Role.ADMIN, Role.AGENT)
         customer_id = resolve_target(viewer, customer_id)
         await self._customer(viewer, customer_id)
@@ -157,7 +159,7 @@ class ConsentService:
             category,
             status=GrantStatus.WITHDRAWN,
             source=validation.source(source),
-            evidence=None,
+            evidence=validation.json_object(evidence, "evidence", validation.MAX_EVIDENCE_BYTES),
             withdrawn_at=datetime.now(UTC),
         )
 
