@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.docs.test_docs import settings_read
+from tidings.api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -52,6 +53,43 @@ def test_secret_key_is_required_not_defaulted(service):
     """`${VAR:?message}` makes compose refuse to start without it; a default would not."""
     value = environment(service)["TIDINGS_SECRET_KEY"]
     assert re.fullmatch(r"\$\{TIDINGS_SECRET_KEY:\?[^}]+\}", value), value
+
+
+# What a user would give for each `${VAR:?...}` compose requires.
+REQUIRED_SAMPLES = {
+    "TIDINGS_SECRET_KEY": "k" * 48,
+    "TIDINGS_PUBLIC_URL": "https://notify.shop.example",
+}
+
+
+def interpolated(value: str) -> str:
+    """Compose's interpolation: `${VAR:?msg}` takes the sample a user must give, `${VAR:-d}`
+    its default."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, rest = match.group(1), match.group(2), match.group(3)
+        if op == ":?":
+            assert name in REQUIRED_SAMPLES, f"compose requires {name}: add a sample here"
+            return REQUIRED_SAMPLES[name]
+        return rest
+
+    return re.sub(r"\$\{([A-Z0-9_]+)(:\?|:-)([^}]*)\}", one, value)
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_settings_load_from_compose_once_its_required_values_are_given(service):
+    """Every setting production requires is one compose asks for: the service starts."""
+    env = {key: interpolated(value) for key, value in environment(service).items()}
+    settings = Settings.load(env, env_file=None)
+    assert settings.env == "production"
+    assert settings.public_url == REQUIRED_SAMPLES["TIDINGS_PUBLIC_URL"]
+    assert settings.unsubscribe_mailto is None
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_public_url_is_required_not_defaulted(service):
+    value = environment(service)["TIDINGS_PUBLIC_URL"]
+    assert re.fullmatch(r"\$\{TIDINGS_PUBLIC_URL:\?[^}]+\}", value), value
 
 
 def test_every_setting_compose_names_is_one_the_settings_read():

@@ -13,11 +13,13 @@ from tidings.api.settings import Settings, SettingsError
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "settings-test-secret-" + "s" * 32
 DURATIONS = (
+    "TIDINGS_PREFERENCE_LINK_TTL",
     "TIDINGS_STAFF_TOKEN_TTL",
     "TIDINGS_CUSTOMER_TOKEN_TTL",
     "TIDINGS_WORKER_LEASE_SECONDS",
 )
 FIELD_OF = {
+    "TIDINGS_PREFERENCE_LINK_TTL": "preference_link_ttl",
     "TIDINGS_STAFF_TOKEN_TTL": "staff_token_ttl",
     "TIDINGS_CUSTOMER_TOKEN_TTL": "customer_token_ttl",
     "TIDINGS_WORKER_LEASE_SECONDS": "worker_lease_seconds",
