@@ -26,7 +26,7 @@ from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.sending import category_rule
 from tidings.core.delivery.tiers import TierPolicies
-from tidings.core.enums import DeliveryReason, DeliveryStatus
+from tidings.core.enums import DeliveryReason, DeliveryStatus, MessageKind
 from tidings.core.models import Category
 from tidings.core.models.messages import Delivery, Message
 from tidings.core.policy import (
@@ -129,6 +129,11 @@ async def _recheck(
                 settled.append(row)
                 continue
             decision: Decision
+            if messages[row.message_id].kind == MessageKind.CONFIRMATION:
+                # The confirmation mail asks for the consent rules 1-2 look for: they do not
+                # apply (its rules say so); the address is still found when it is sent.
+                ready.append(row)
+                continue
             if row.status is DeliveryStatus.DEFERRED:
                 for earlier in released.get(row.customer_id, ()):
                     recipient = after_sending(recipient, earlier)

@@ -69,11 +69,13 @@ def _permission(
     category: CategoryRule, channel: str, recipient: Recipient, now: datetime
 ) -> tuple[RuleVerdict, str]:
     """Rule 1: a MARKETING category needs a GRANTED, unexpired permission; nothing overrides
-    it, `required` included."""
+    it, `required` included. A PENDING grant (awaiting confirmation) permits nothing."""
     if category.kind != CategoryKind.MARKETING:
         return SKIP, "transactional: no permission needed"
     grant = recipient.grants.get((channel, category.key))
     status = effective_grant_status(grant, now)
+    if status is GrantStatus.PENDING:  # confirmed opt-in: the customer has not confirmed yet
+        return STOP, "awaiting confirmation"
     if status != GrantStatus.GRANTED:
         return STOP, "no permission recorded" if status is None else f"permission {status.value}"
     assert grant is not None

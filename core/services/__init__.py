@@ -62,7 +62,7 @@ class Services:
         links = links or LinkSigner(secrets.token_urlsafe(48), DEFAULT_PUBLIC_URL, 7 * 24 * 3600)
         return cls(
             customers=CustomerService(live),
-            consent=ConsentService(channels, categories),
+            consent=ConsentService(channels, categories, links, email_confirmation),
             categories=categories,
             staff=StaffService(live),
             api_keys=ApiKeyService(live),

@@ -7,16 +7,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
 from tidings.core import validation
-from tidings.core.enums import Frequency, GrantStatus, Role
+from tidings.core.enums import EmailConfirmation, Frequency, GrantStatus, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.links import LinkSigner
 from tidings.core.models import Customer, PermissionEntry, PermissionState, Preference
 from tidings.core.pagination import Page, PageKey, paginate_each
 from tidings.core.policy import GrantState, effective_grant_status
+from tidings.core.services import confirmation, ledger
 from tidings.core.services.categories import CategoryService
+from tidings.core.services.confirmation import (
+    ConfirmOutcome,
+    PendingConfirmation,
+    is_confirmed,
+    needs_confirmation,
+    queue_confirmation,
+)
+from tidings.core.services.ledger import LedgerRecord
 from tidings.core.viewer import (
     Viewer,
     can_see_customer,
@@ -96,9 +103,19 @@ def _require_role(viewer: Viewer, *roles: Role) -> None:
 
 
 class ConsentService:
-    def __init__(self, channels: frozenset[str], categories: CategoryService) -> None:
+    def __init__(
+        self,
+        channels: frozenset[str],
+        categories: CategoryService,
+        links: LinkSigner | None = None,
+        email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY,
+    ) -> None:
         self.channels = channels
         self.categories = categories
+        # Confirmed opt-in (confirmation.py): the confirmation mail's link, and whether every
+        # email grant needs confirming (TIDINGS_EMAIL_CONFIRMATION).
+        self.links = links
+        self.email_confirmation = email_confirmation
 
     async def _customer(self, viewer: Viewer, customer_id: uuid.UUID) -> Customer:
         """The customer, or NOT_FOUND (also when the caller may not see it)."""
@@ -112,27 +129,41 @@ class ConsentService:
     async def grant(
         self, viewer: Viewer, customer_id: uuid.UUID | None, request: GrantRequest
     ) -> PermissionEntry:
+        """Record a grant: GRANTED, or PENDING with a confirmation mail queued where email
+        needs confirming and the channel is not already GRANTED (confirmation.py)."""
         _require_role(viewer, Role.ADMIN)
         customer_id = resolve_target(viewer, customer_id)
-        await self._customer(viewer, customer_id)
+        customer = await self._customer(viewer, customer_id)
         if not await may_record_consent(viewer, customer_id):
             raise NotFoundError("customerId")
         self.categories.check_channel(request.channel)
-        await self.categories.require(request.category)
-        now = datetime.now(UTC)
-        return await self._record(
-            viewer,
-            customer_id,
-            request.channel,
-            request.category,
-            status=GrantStatus.GRANTED,
-            source=validation.source(request.source),
-            evidence=validation.json_object(
-                request.evidence, "evidence", validation.MAX_EVIDENCE_BYTES
-            ),
-            granted_at=now,
-            expires_at=validation.utc_datetime(request.expires_at, "expiresAt"),
+        category = await self.categories.require(request.category)
+        source = validation.source(request.source)
+        evidence = validation.json_object(
+            request.evidence, "evidence", validation.MAX_EVIDENCE_BYTES
         )
+        expires_at = validation.utc_datetime(request.expires_at, "expiresAt")
+        now = datetime.now(UTC)
+        confirm = needs_confirmation(category, request.channel, self.email_confirmation)
+        if confirm and self.links is None:
+            raise RuntimeError("confirmed opt-in needs a LinkSigner")
+
+        async def decide(state: PermissionState | None) -> LedgerRecord:
+            if confirm and not is_confirmed(state, now):
+                return LedgerRecord(GrantStatus.PENDING, source, evidence, expires_at=expires_at)
+            return LedgerRecord(
+                GrantStatus.GRANTED, source, evidence, granted_at=now, expires_at=expires_at
+            )
+
+        async def after(entry: PermissionEntry) -> None:
+            if entry.status is GrantStatus.PENDING and self.links is not None:
+                await queue_confirmation(entry, customer, category, self.links, viewer.ref, now)
+
+        entry = await ledger.append(
+            customer_id, request.channel, category.key, viewer.ref, decide, after
+        )
+        assert entry is not None
+        return entry
 
     async def withdraw(
         self,
@@ -152,82 +183,37 @@ class ConsentService:
             raise NotFoundError("customerId")
         self.categories.check_channel(channel)
         await self.categories.require(category)
-        return await self._record(
-            viewer,
-            customer_id,
-            channel,
-            category,
-            status=GrantStatus.WITHDRAWN,
-            source=validation.source(source),
-            evidence=validation.json_object(evidence, "evidence", validation.MAX_EVIDENCE_BYTES),
-            withdrawn_at=datetime.now(UTC),
-        )
+        source = validation.source(source)
+        evidence = validation.json_object(evidence, "evidence", validation.MAX_EVIDENCE_BYTES)
+        now = datetime.now(UTC)
 
-    async def _record(
-        self,
-        viewer: Viewer,
-        customer_id: uuid.UUID,
-        channel: str,
-        category: str,
-        *,
-        status: GrantStatus,
-        source: str,
-        evidence: dict | None,
-        granted_at: datetime | None = None,
-        withdrawn_at: datetime | None = None,
-        expires_at: datetime | None = None,
-    ) -> PermissionEntry:
-        """Append to the ledger and fold into the current state, in one transaction.
+        async def decide(state: PermissionState | None) -> LedgerRecord:
+            # The withdrawal keeps when consent had been given, for the record.
+            granted_at = state.granted_at if state is not None else None
+            return LedgerRecord(
+                GrantStatus.WITHDRAWN, source, evidence, granted_at=granted_at, withdrawn_at=now
+            )
 
-        The first two records for one customer × channel × category can race to create the
-        state row (there is no row yet to lock): the loser's transaction rolls back whole and
-        runs once more, when it finds the row and waits on its lock.
-        """
-        for retry in (False, True):
-            try:
-                async with in_transaction():
-                    state = (
-                        await PermissionState.filter(
-                            customer_id=customer_id, channel=channel, category=category
-                        )
-                        .select_for_update()
-                        .first()
-                    )
-                    if status is GrantStatus.WITHDRAWN and state is not None:
-                        # The withdrawal keeps when consent had been given, for the record.
-                        granted_at = state.granted_at
-                    entry = await PermissionEntry.create(
-                        customer_id=customer_id,
-                        channel=channel,
-                        category=category,
-                        status=status,
-                        source=source,
-                        evidence=evidence,
-                        granted_at=granted_at,
-                        withdrawn_at=withdrawn_at,
-                        expires_at=expires_at,
-                        recorded_by=viewer.ref,
-                    )
-                    values = {
-                        "status": status,
-                        "source": source,
-                        "granted_at": granted_at,
-                        "withdrawn_at": withdrawn_at,
-                        "expires_at": expires_at,
-                        "entry_id": entry.id,
-                    }
-                    if state is None:
-                        await PermissionState.create(
-                            customer_id=customer_id, channel=channel, category=category, **values
-                        )
-                    else:
-                        state.update_from_dict(values)
-                        await state.save(update_fields=[*values.keys(), "updated_at"])
-                return entry
-            except IntegrityError:
-                if retry:
-                    raise
-        raise AssertionError("unreachable")
+        entry = await ledger.append(customer_id, channel, category, viewer.ref, decide)
+        assert entry is not None
+        return entry
+
+    # Confirmed opt-in ----------------------------------------------------------------------
+
+    async def confirm(
+        self, customer_id: uuid.UUID, entry_id: uuid.UUID, evidence: dict | None
+    ) -> ConfirmOutcome:
+        """Confirm the PENDING entry a confirmation link names (its token already verified):
+        a GRANTED entry by the customer, with `evidence` ({"at", "ip", "userAgent"}) kept
+        under "confirmation". Pressing again appends nothing (ALREADY_CONFIRMED)."""
+        return await confirmation.confirm(customer_id, entry_id, evidence)
+
+    async def pending_entry(
+        self, customer_id: uuid.UUID, entry_id: uuid.UUID
+    ) -> PendingConfirmation | None:
+        """What a confirmation link is about, changing nothing (the GET page): None when the
+        customer has no such PENDING entry."""
+        return await confirmation.describe(self.categories, customer_id, entry_id)
 
     async def histories(
         self, keys: Sequence[PageKey]
@@ -291,36 +277,7 @@ class ConsentService:
             "quiet_start": quiet_start,
             "quiet_end": quiet_end,
         }
-        return await self._store_preference(customer_id, request.category, values)
-
-    async def _store_preference(
-        self, customer_id: uuid.UUID, category: str, values: dict
-    ) -> Preference:
-        """Create or replace the one preference row, under its lock.
-
-        As in `_record`: the first two changes for one customer × category can race to create
-        the row (there is none yet to lock); the loser's transaction rolls back whole and runs
-        once more, when it finds the row and waits on its lock. The last to commit wins.
-        """
-        for retry in (False, True):
-            try:
-                async with in_transaction():
-                    preference = (
-                        await Preference.filter(customer_id=customer_id, category=category)
-                        .select_for_update()
-                        .first()
-                    )
-                    if preference is None:
-                        return await Preference.create(
-                            customer_id=customer_id, category=category, **values
-                        )
-                    preference.update_from_dict(values)
-                    await preference.save(update_fields=[*values.keys(), "updated_at"])
-                    return preference
-            except IntegrityError:
-                if retry:
-                    raise
-        raise AssertionError("unreachable")
+        return await ledger.store_preference(customer_id, request.category, values)
 
     async def preferences_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[PreferenceRow]]:
         rows = (

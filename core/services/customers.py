@@ -169,6 +169,23 @@ class CustomerService:
             ) from None
         return customer
 
+    async def update_me(self, viewer: Viewer, fields: CustomerFields) -> Customer:
+        """A customer changes its own name, locale and timezone (a customer token, or the
+        preference page acting for the customer); every other field of `fields` is ignored.
+        Validation as `update`'s; a field left UNSET (or a null locale/timezone) is unchanged."""
+        if not viewer.is_customer:
+            raise ForbiddenError("Only a customer updates its own profile.")
+        customer = await Customer.filter(id=viewer.id).first()
+        if customer is None:
+            raise NotFoundError("id")
+        own = CustomerFields(name=fields.name, locale=fields.locale, timezone=fields.timezone)
+        values = own.cleaned()
+        if not values:
+            return customer
+        customer.update_from_dict(values)
+        await customer.save(update_fields=[*values.keys(), "updated_at"])
+        return customer
+
     async def revoke_tokens(self, viewer: Viewer, customer_id: uuid.UUID | None) -> Customer:
         """Revoke every token issued to the customer so far (a lost phone, say)."""
         customer_id = resolve_target(viewer, customer_id)
