@@ -22,6 +22,7 @@ from tortoise import connections
 from tidings.api.auth import Authenticator
 from tidings.api.context import TidingsGraphQL
 from tidings.api.middleware import BodySizeLimit
+from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.core import db
 from tidings.core.delivery.registry import ProviderRegistry
@@ -235,6 +236,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *page_routes(runtime),
     ]
     if settings.is_development:
         routes.append(Route("/live", live_page, methods=["GET"]))

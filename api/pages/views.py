@@ -1,0 +1,251 @@
+"""The customer pages' routes: thin. Each reads its link, asks `PreferenceCenter` or the consent
+service, and renders a template. Every invalid link, whatever the cause, gets the same 404 page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from tidings.api.pages.i18n import LOCALES, Words, pick
+from tidings.api.pages.security import HEADERS, Csrf, evidence
+from tidings.core.links import InvalidLinkError, LinkClaims, LinkKind, LinkSigner
+from tidings.core.models import Category, Customer
+from tidings.core.services.consent import ConsentService
+from tidings.core.services.preference_center import (
+    FormError,
+    PreferenceCenter,
+    Submission,
+)
+from tidings.core.validation import _TIMEZONES
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ONE_CLICK = "One-Click"
+NOTICES = {"saved", "unchanged", "unsubscribed_all"}
+TIMEZONES = sorted(_TIMEZONES)
+
+
+class CustomerPages:
+    def __init__(
+        self,
+        links: LinkSigner,
+        center: PreferenceCenter,
+        consent: ConsentService,
+        csrf: Csrf,
+    ) -> None:
+        self.links = links
+        self.center = center
+        self.consent = consent
+        self.csrf = csrf
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+
+    # Helpers ---------------------------------------------------------------------------------
+
+    def render(self, name: str, words: Words, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.env.get_template(name).render(t=words, lang=words.locale, **context)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+    def invalid(self, request: Request) -> HTMLResponse:
+        """One page for every bad link: nothing about whom it was for."""
+        words = Words(pick(request.query_params.get("lang"), _accepted(request)))
+        return self.render("invalid.html", words, status=404)
+
+    def refused(self) -> Response:
+        return Response("Forbidden", status_code=403, headers=HEADERS, media_type="text/plain")
+
+    def claims(self, request: Request, kind: LinkKind) -> LinkClaims | None:
+        try:
+            return self.links.verify(request.path_params["token"], kind)
+        except InvalidLinkError:
+            return None
+
+    async def _preferences_customer(self, request: Request) -> Customer | None:
+        claims = self.claims(request, LinkKind.PREFERENCES)
+        if claims is None:
+            return None
+        return await self.center.customer(claims.customer_id, claims.version)
+
+    def _languages(self, request: Request, current: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": code,
+                "name": LOCALES[code]["language_name"],
+                "href": f"{request.url.path}?lang={code}",
+                "current": code == current,
+            }
+            for code in LOCALES
+        ]
+
+    # Preferences -----------------------------------------------------------------------------
+
+    async def preferences(self, request: Request) -> Response:
+        customer = await self._preferences_customer(request)
+        if customer is None:
+            return self.invalid(request)
+        if request.method == "POST":
+            return await self._save(request, customer)
+        notice = request.query_params.get("notice")
+        return await self._page(request, customer, notice=notice if notice in NOTICES else None)
+
+    async def _page(
+        self,
+        request: Request,
+        customer: Customer,
+        *,
+        notice: str | None = None,
+        errors: dict[str, str] | None = None,
+        form: Submission | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        model = await self.center.page(customer)
+        words = Words(pick(request.query_params.get("lang"), customer.locale))
+        token = request.path_params["token"]
+        locales = list(LOCALES)
+        if customer.locale not in locales:
+            locales.append(customer.locale)
+        return self.render(
+            "preferences.html",
+            words,
+            status=status,
+            model=model,
+            form=form,
+            errors=errors or {},
+            notice=notice,
+            csrf=self.csrf.field(token),
+            action=f"{request.url.path}?lang={words.locale}",
+            languages=self._languages(request, words.locale),
+            locales=[
+                (code, LOCALES[code]["language_name"] if code in LOCALES else code)
+                for code in locales
+            ],
+            timezones=TIMEZONES,
+        )
+
+    async def _save(self, request: Request, customer: Customer) -> Response:
+        token = request.path_params["token"]
+        body = await request.form()
+        if not self.csrf.same_site(request) or not self.csrf.valid(token, body.get("csrf")):
+            return self.refused()
+        lang = pick(request.query_params.get("lang"), customer.locale)
+        if body.get("action") == "unsubscribe_all":
+            await self.center.unsubscribe_all(customer, evidence(request))
+            notice = "unsubscribed_all"
+        else:
+            form = _submission(body)
+            try:
+                result = await self.center.save(customer, form, evidence(request))
+            except FormError as error:
+                return await self._page(
+                    request, customer, errors=error.errors, form=form, status=400
+                )
+            notice = "saved" if result.changed else "unchanged"
+        return RedirectResponse(
+            f"{request.url.path}?lang={lang}&notice={notice}", status_code=303, headers=HEADERS
+        )
+
+    # Unsubscribe -----------------------------------------------------------------------------
+
+    async def _link_target(
+        self, request: Request, kind: LinkKind
+    ) -> tuple[LinkClaims, Customer, Category] | None:
+        claims = self.claims(request, kind)
+        if claims is None or claims.category is None or claims.channel is None:
+            return None
+        customer = await self.center.customer(claims.customer_id)
+        category = await Category.filter(key=claims.category).first()
+        if customer is None or category is None or claims.channel not in self.consent.channels:
+            return None
+        return claims, customer, category
+
+    async def unsubscribe(self, request: Request) -> Response:
+        target = await self._link_target(request, LinkKind.UNSUBSCRIBE)
+        if target is None:
+            return self.invalid(request)
+        claims, customer, category = target
+        words = Words(pick(request.query_params.get("lang"), customer.locale))
+        names = {"category": category.name, "channel": words(f"channel.{claims.channel}")}
+        if request.method == "GET":
+            return self.render(
+                "unsubscribe.html",
+                words,
+                names=names,
+                done=False,
+                action=f"{request.url.path}?lang={words.locale}",
+            )
+        body = await request.form()
+        if body.get("List-Unsubscribe") != ONE_CLICK:
+            return Response(
+                "Expected List-Unsubscribe=One-Click",
+                status_code=400,
+                headers=HEADERS,
+                media_type="text/plain",
+            )
+        assert claims.category is not None and claims.channel is not None
+        await self.center.one_click(customer, claims.category, claims.channel, evidence(request))
+        return self.render("unsubscribe.html", words, names=names, done=True, action="")
+
+    # Confirm ---------------------------------------------------------------------------------
+
+    async def confirm(self, request: Request) -> Response:
+        target = await self._link_target(request, LinkKind.CONFIRM)
+        if target is None:
+            return self.invalid(request)
+        claims, customer, category = target
+        words = Words(pick(request.query_params.get("lang"), customer.locale))
+        names = {"category": category.name, "channel": words(f"channel.{claims.channel}")}
+        token = request.path_params["token"]
+        context = {
+            "names": names,
+            "csrf": self.csrf.field(token),
+            "action": f"{request.url.path}?lang={words.locale}",
+            "outcome": None,
+        }
+        if request.method == "GET":
+            return self.render("confirm.html", words, **context)
+        body = await request.form()
+        if not self.csrf.same_site(request) or not self.csrf.valid(token, body.get("csrf")):
+            return self.refused()
+        assert claims.entry_id is not None
+        outcome = await self.consent.confirm(customer.id, claims.entry_id, evidence(request))
+        context["outcome"] = getattr(outcome, "name", str(outcome))
+        return self.render("confirm.html", words, **context)
+
+
+def _accepted(request: Request) -> str | None:
+    header = request.headers.get("accept-language", "")
+    return header.split(",", 1)[0].strip() or None
+
+
+def _submission(body: FormData) -> Submission:
+    checked: set[tuple[str, str]] = set()
+    frequencies: dict[str, str] = {}
+    for key, value in body.multi_items():
+        if not isinstance(value, str):
+            continue
+        if key.startswith("c:"):
+            category, _, channel = key[2:].partition(":")
+            checked.add((category, channel))
+        elif key.startswith("f:"):
+            frequencies[key[2:]] = value
+
+    def text(name: str) -> str:
+        value = body.get(name, "")
+        return value if isinstance(value, str) else ""
+
+    return Submission(
+        name=text("name"),
+        locale=text("locale"),
+        timezone=text("timezone"),
+        checked=checked,
+        frequencies=frequencies,
+        quiet_start=text("quiet_start"),
+        quiet_end=text("quiet_end"),
+    )

@@ -1,0 +1,348 @@
+"""The customer's own preference page, as data: what it shows and what a submitted form changes.
+
+The page shows, per category and channel, a checkbox. What a save does is the difference
+between what the page showed (worked out again from the database when the form comes back)
+and what the form says, so an unchanged form writes nothing:
+
+- MARKETING: a checkbox is the consent. Checked where the grant is not GRANTED or PENDING
+  grants; unchecked where it is withdraws. The preference (channels = the checked ones,
+  frequency, quiet hours) is stored too, when it differs from what was shown.
+- TRANSACTIONAL, not required: checkboxes are the preference's channels; no consent needed.
+- Required categories are shown locked and never changed, whatever a forged form says; so
+  is anything the page did not show.
+
+Every change goes through `ConsentService` and `CustomerService` as the customer itself, so
+the ledger names the customer as the one who recorded it. Everything is validated before the
+first write: a bad field saves nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tidings.core import validation
+from tidings.core.delivery.tiers import TierPolicies
+from tidings.core.enums import CategoryKind, Frequency, GrantStatus
+from tidings.core.errors import UserInputError
+from tidings.core.models import Category, Customer
+from tidings.core.services.consent import (
+    ConsentService,
+    GrantRequest,
+    PreferenceRequest,
+    PreferenceRow,
+    StateRow,
+    effective_status,
+)
+from tidings.core.services.customers import CustomerFields, CustomerService
+from tidings.core.viewer import Viewer, ViewerKind
+
+# Recorded in the evidence of every change the page makes: which page the customer saw.
+PAGE_VERSION = "1"
+PAGE_SOURCE = "preference_center"
+ONE_CLICK_SOURCE = "one_click_unsubscribe"
+# The order channels appear in; others follow alphabetically.
+CHANNEL_ORDER = ("email", "push", "sms", "in_app")
+ACTIVE = frozenset({GrantStatus.GRANTED, GrantStatus.PENDING})
+
+
+class ChannelState:
+    """What a channel's row says, beside its checkbox. Keys of the page's strings."""
+
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    NEVER_ASKED = "never_asked"
+    PENDING = "pending"
+    ON = "on"  # TRANSACTIONAL: sent on this channel
+    OFF = "off"
+
+
+_STATE_OF = {
+    GrantStatus.GRANTED: ChannelState.GRANTED,
+    GrantStatus.WITHDRAWN: ChannelState.WITHDRAWN,
+    GrantStatus.EXPIRED: ChannelState.EXPIRED,
+    GrantStatus.PENDING: ChannelState.PENDING,
+}
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    channel: str
+    state: str
+    checked: bool
+    # MARKETING only: the grant status now (None: never asked).
+    status: GrantStatus | None = None
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    key: str
+    name: str
+    description: str | None
+    kind: CategoryKind
+    locked: bool  # required: shown, never changed
+    channels: tuple[ChannelRow, ...]
+    frequency: Frequency
+
+    @property
+    def marketing(self) -> bool:
+        return self.kind is CategoryKind.MARKETING
+
+    def checked(self) -> tuple[str, ...]:
+        return tuple(row.channel for row in self.channels if row.checked)
+
+
+@dataclass(frozen=True)
+class PageModel:
+    customer_id: uuid.UUID
+    name: str | None
+    locale: str
+    timezone: str
+    categories: tuple[CategoryRow, ...]
+    # One pair for the page: the first category's that has one.
+    quiet_start: str | None
+    quiet_end: str | None
+
+    def category(self, key: str) -> CategoryRow | None:
+        return next((row for row in self.categories if row.key == key), None)
+
+
+@dataclass
+class Submission:
+    """A submitted form, as plain values (the route parses the HTTP body)."""
+
+    name: str | None
+    locale: str
+    timezone: str
+    checked: set[tuple[str, str]] = field(default_factory=set)  # (category, channel)
+    frequencies: dict[str, str] = field(default_factory=dict)
+    quiet_start: str = ""
+    quiet_end: str = ""
+
+
+@dataclass
+class SaveResult:
+    granted: int = 0
+    withdrawn: int = 0
+    preferences: int = 0
+    profile: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.granted or self.withdrawn or self.preferences or self.profile)
+
+
+class FormError(Exception):
+    """The form had bad fields; `errors` maps a field name to an error code. Nothing saved."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("invalid form")
+        self.errors = dict(errors)
+
+
+def ordered_channels(channels: frozenset[str]) -> tuple[str, ...]:
+    known = [name for name in CHANNEL_ORDER if name in channels]
+    return (*known, *sorted(channels - set(known)))
+
+
+def customer_viewer(customer: Customer) -> Viewer:
+    return Viewer(ViewerKind.CUSTOMER, customer.id, token_version=customer.token_version)
+
+
+class PreferenceCenter:
+    """Builds the page model and applies forms, one-click unsubscribes and "unsubscribe all"."""
+
+    def __init__(
+        self,
+        consent: ConsentService,
+        customers: CustomerService,
+        tiers: TierPolicies,
+    ) -> None:
+        self.consent = consent
+        self.customers = customers
+        self.tiers = tiers
+        self.channels = ordered_channels(consent.channels)
+
+    async def customer(self, customer_id: uuid.UUID, version: int | None = None) -> Customer | None:
+        """The customer a link names; with `version`, only while its tokens are not revoked."""
+        customer = await Customer.filter(id=customer_id).first()
+        if customer is None or (version is not None and customer.token_version != version):
+            return None
+        return customer
+
+    async def page(self, customer: Customer) -> PageModel:
+        """Three statements whatever the number of categories: categories, grants, preferences."""
+        categories = await Category.all().order_by("key")
+        (states,) = await self.consent.states_for([customer.id])
+        (preferences,) = await self.consent.preferences_for([customer.id])
+        return self._model(customer, categories, states, preferences)
+
+    def _model(
+        self,
+        customer: Customer,
+        categories: Sequence[Category],
+        states: Sequence[StateRow],
+        preferences: Sequence[PreferenceRow],
+    ) -> PageModel:
+        now = datetime.now(UTC)
+        grants = {(row.category, row.channel): row for row in states}
+        prefs = {row.category: row for row in preferences}
+        default_frequency = self.tiers.for_tier(customer.tier).marketing_frequency
+        rows = []
+        for category in categories:
+            preference = prefs.get(category.key)
+            marketing = category.kind is CategoryKind.MARKETING
+            chosen = (
+                preference.channels
+                if preference is not None and preference.channels
+                else category.default_channels
+            )
+            channel_rows = []
+            for channel in self.channels:
+                if marketing:
+                    grant = grants.get((category.key, channel))
+                    status = (
+                        effective_status(grant.status, grant.expires_at, now) if grant else None
+                    )
+                    state = _STATE_OF[status] if status else ChannelState.NEVER_ASKED
+                    channel_rows.append(ChannelRow(channel, state, status in ACTIVE, status))
+                else:
+                    on = channel in chosen
+                    state = ChannelState.ON if on else ChannelState.OFF
+                    channel_rows.append(ChannelRow(channel, state, on))
+            if preference is not None:
+                frequency = Frequency(preference.frequency)
+            else:
+                frequency = default_frequency if marketing else Frequency.REALTIME
+            rows.append(
+                CategoryRow(
+                    key=category.key,
+                    name=category.name,
+                    description=category.description,
+                    kind=category.kind,
+                    locked=category.required,
+                    channels=tuple(channel_rows),
+                    frequency=frequency,
+                )
+            )
+        quiet = next((p for p in preferences if p.quiet_start and p.quiet_end), None)
+        return PageModel(
+            customer_id=customer.id,
+            name=customer.name,
+            locale=customer.locale,
+            timezone=customer.timezone,
+            categories=tuple(rows),
+            quiet_start=quiet.quiet_start if quiet else None,
+            quiet_end=quiet.quiet_end if quiet else None,
+        )
+
+    # Saving ----------------------------------------------------------------------------------
+
+    def _validate(self, model: PageModel, form: Submission) -> tuple[dict, tuple[str | None, ...]]:
+        """The profile's cleaned values and the quiet-hours pair, or FormError naming each bad
+        field."""
+        errors: dict[str, str] = {}
+        profile: dict = {}
+        for name, check in (
+            ("name", lambda v: validation.name(v or None, "name", 255)),
+            ("locale", validation.locale),
+            ("timezone", validation.timezone),
+        ):
+            try:
+                profile[name] = check(getattr(form, name))
+            except UserInputError as error:
+                errors[name] = error.code
+        start, end = form.quiet_start.strip(), form.quiet_end.strip()
+        quiet: tuple[str | None, ...] = (None, None)
+        if bool(start) != bool(end):
+            errors["quiet"] = "QUIET_PAIR"
+        elif start:
+            try:
+                quiet = (validation.clock(start, "quiet"), validation.clock(end, "quiet"))
+                if start == end:
+                    errors["quiet"] = "QUIET_SAME"
+            except UserInputError as error:
+                errors["quiet"] = error.code
+        for row in model.categories:
+            if row.marketing and not row.locked:
+                value = form.frequencies.get(row.key, row.frequency.value)
+                if value not in Frequency.__members__:
+                    errors[f"frequency.{row.key}"] = "INVALID_FREQUENCY"
+        if errors:
+            raise FormError(errors)
+        return profile, quiet
+
+    async def save(self, customer: Customer, form: Submission, evidence: dict) -> SaveResult:
+        model = await self.page(customer)
+        profile, (quiet_start, quiet_end) = self._validate(model, form)
+        viewer = customer_viewer(customer)
+        result = SaveResult()
+        shown_quiet = (model.quiet_start, model.quiet_end)
+        for row in model.categories:
+            if row.locked:
+                continue
+            checked = tuple(c.channel for c in row.channels if (row.key, c.channel) in form.checked)
+            if row.marketing:
+                frequency = Frequency(form.frequencies.get(row.key, row.frequency.value))
+                for channel in row.channels:
+                    on = channel.channel in checked
+                    if on and channel.status not in ACTIVE:
+                        await self.consent.grant(
+                            viewer,
+                            None,
+                            GrantRequest(channel.channel, row.key, PAGE_SOURCE, evidence),
+                        )
+                        result.granted += 1
+                    elif not on and channel.status in ACTIVE:
+                        await self.consent.withdraw(
+                            viewer, None, channel.channel, row.key, PAGE_SOURCE, evidence
+                        )
+                        result.withdrawn += 1
+            else:
+                frequency = row.frequency
+            shown = (row.checked(), row.frequency, shown_quiet)
+            if (checked, frequency, (quiet_start, quiet_end)) != shown:
+                await self.consent.set_preference(
+                    viewer,
+                    None,
+                    PreferenceRequest(row.key, checked, frequency, quiet_start, quiet_end),
+                )
+                result.preferences += 1
+        changed = {k: v for k, v in profile.items() if v != getattr(customer, k)}
+        if changed:
+            await self.customers.update_me(viewer, CustomerFields(**changed))
+            result.profile = True
+        return result
+
+    async def unsubscribe_all(self, customer: Customer, evidence: dict) -> int:
+        """Withdraw every GRANTED or PENDING grant of every marketing category not required."""
+        model = await self.page(customer)
+        viewer = customer_viewer(customer)
+        count = 0
+        for row in model.categories:
+            if not row.marketing or row.locked:
+                continue
+            for channel in row.channels:
+                if channel.status in ACTIVE:
+                    await self.consent.withdraw(
+                        viewer, None, channel.channel, row.key, PAGE_SOURCE, evidence
+                    )
+                    count += 1
+        return count
+
+    async def one_click(
+        self, customer: Customer, category: str, channel: str, evidence: dict
+    ) -> bool:
+        """Withdraw `category` on `channel` unless already withdrawn (idempotent). True when a
+        ledger entry was made."""
+        (states,) = await self.consent.states_for([customer.id])
+        current = next((s for s in states if s.category == category and s.channel == channel), None)
+        if current is not None and current.status == GrantStatus.WITHDRAWN:
+            return False
+        await self.consent.withdraw(
+            customer_viewer(customer), None, channel, category, ONE_CLICK_SOURCE, evidence
+        )
+        return True
