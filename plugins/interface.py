@@ -12,7 +12,17 @@ from tidings.plugins.errors import DeliveryError
 @dataclass(frozen=True)
 class OutboundMessage:
     """One message for one address. `delivery_id` is stable across retries: pass it on as the
-    vendor's idempotency key."""
+    vendor's idempotency key.
+
+    `data` is the caller's data plus the links Tidings adds, whose names are Tidings' own (a
+    caller's value under them is replaced or dropped); show them where the channel allows:
+
+    - `preferences_url`: the customer's preference page (no login; expires). Every message.
+    - `unsubscribe_url`: one click (a POST, or the page a GET shows) withdraws this category
+      on this channel. Only on a MARKETING category's messages, never on transactional ones.
+    - `unsubscribe_mailto`: `mailto:` URL doing the same by mail. Email only, when the
+      operator set TIDINGS_UNSUBSCRIBE_MAILTO.
+    """
 
     delivery_id: str
     message_id: str

@@ -16,7 +16,6 @@ import re
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -38,6 +37,7 @@ from tidings.providers._common import (
     scrub,
     setting,
 )
+from tidings.providers.smtp_compose import compose
 
 logger = logging.getLogger(__name__)
 
@@ -211,23 +211,12 @@ class SmtpEmailProvider:
                     client.close()  # QUIT is a courtesy; the socket is closed either way
 
     def compose(self, message: OutboundMessage) -> EmailMessage:
-        """The MIME message for a delivery: a text part, and an HTML alternative if given."""
-        email_message = EmailMessage()
-        email_message["Subject"] = " ".join(message.title.split())
-        email_message["From"] = self.settings.sender
-        email_message["To"] = message.address
-        email_message["Date"] = email.utils.format_datetime(datetime.now(UTC))
-        email_message["Message-ID"] = message_id(message.delivery_id, self.settings.sender_domain)
-        unsubscribe = message.data.get("unsubscribe_url")
-        if unsubscribe:
-            url = str(unsubscribe)
-            if any(ch in url for ch in "<>\r\n ") or not url.startswith(("https://", "http://")):
-                raise ValueError("unsubscribe_url is not a plain http(s) URL")
-            email_message["List-Unsubscribe"] = f"<{url}>"
-        email_message.set_content(message.body)
-        if message.html is not None:
-            email_message.add_alternative(message.html, subtype="html")
-        return email_message
+        """The MIME message for a delivery (smtp_compose.py: headers, parts, links footer)."""
+        return compose(
+            message,
+            self.settings.sender,
+            message_id(message.delivery_id, self.settings.sender_domain),
+        )
 
     async def _deliver(self, message: OutboundMessage, composed: EmailMessage) -> SendResult:
         for attempt in (1, 2):

@@ -92,7 +92,13 @@ async def test_the_exact_message_arrives(smtp_sink: SmtpSink) -> None:
     assert email.utils.parsedate_to_datetime(mail["Date"]).tzinfo is not None
     assert mail.get_content_type() == "multipart/alternative"
     parts = [(part.get_content_type(), part.get_content().strip()) for part in mail.iter_parts()]
-    assert parts == [("text/plain", "Plain words."), ("text/html", "<p>Rich <b>words</b>.</p>")]
+    # Marketing mail shows its unsubscribe link in each body (tests/providers/test_smtp_links.py).
+    [(text_type, text), (html_type, rich)] = parts
+    assert text_type == "text/plain"
+    assert text == "Plain words.\r\n\r\n--\r\nUnsubscribe: https://shop.example/u/abc"
+    assert html_type == "text/html"
+    assert rich.startswith("<p>Rich <b>words</b>.</p>")
+    assert rich.endswith('<a href="https://shop.example/u/abc">Unsubscribe</a></p>')
 
 
 async def test_text_only_without_html_and_no_unsubscribe_header(smtp_sink: SmtpSink) -> None:
