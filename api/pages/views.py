@@ -15,6 +15,7 @@ from tidings.api.pages.i18n import LOCALES, Words, pick
 from tidings.api.pages.security import HEADERS, Csrf, evidence
 from tidings.core.links import InvalidLinkError, LinkClaims, LinkKind, LinkSigner
 from tidings.core.models import Category, Customer
+from tidings.core.services.confirmation import ConfirmOutcome
 from tidings.core.services.consent import ConsentService
 from tidings.core.services.preference_center import (
     FormError,
@@ -195,27 +196,31 @@ class CustomerPages:
     # Confirm ---------------------------------------------------------------------------------
 
     async def confirm(self, request: Request) -> Response:
+        """GET asks (and says so when there is nothing left to confirm); POST confirms."""
         target = await self._link_target(request, LinkKind.CONFIRM)
         if target is None:
             return self.invalid(request)
         claims, customer, category = target
+        assert claims.entry_id is not None
+        pending = await self.consent.pending_entry(customer.id, claims.entry_id)
+        if pending is None:
+            return self.invalid(request)
         words = Words(pick(request.query_params.get("lang"), customer.locale))
-        names = {"category": category.name, "channel": words(f"channel.{claims.channel}")}
         token = request.path_params["token"]
         context = {
-            "names": names,
+            "names": {"category": category.name, "channel": words(f"channel.{claims.channel}")},
+            "description": category.description,
             "csrf": self.csrf.field(token),
             "action": f"{request.url.path}?lang={words.locale}",
-            "outcome": None,
+            "outcome": None if pending.outcome is ConfirmOutcome.CONFIRMED else pending.outcome,
         }
         if request.method == "GET":
             return self.render("confirm.html", words, **context)
         body = await request.form()
         if not self.csrf.same_site(request) or not self.csrf.valid(token, body.get("csrf")):
             return self.refused()
-        assert claims.entry_id is not None
         outcome = await self.consent.confirm(customer.id, claims.entry_id, evidence(request))
-        context["outcome"] = getattr(outcome, "name", str(outcome))
+        context["outcome"] = outcome
         return self.render("confirm.html", words, **context)
 
 
