@@ -87,6 +87,9 @@ def test_every_module_is_under_tidings(wheel):
         "tidings/core/py.typed",
         "tidings/api/static/live.html",
         "tidings/api/static/__init__.py",
+        "tidings/api/pages/__init__.py",
+        "tidings/api/pages/templates/preferences.html",
+        "tidings/api/pages/static/pages.css",
         "tidings/schema/__init__.py",
         "tidings/schema/customers/types.py",
         "tidings/schema/extensions/safe_errors.py",
@@ -115,6 +118,16 @@ def test_every_source_module_is_in_the_wheel(wheel):
             if not (path.parent / "__init__.py").exists():
                 continue  # not a package: nothing to install
             assert f"tidings/{relative}" in names, relative
+
+
+def test_every_page_template_and_stylesheet_is_in_the_wheel(wheel):
+    """The customer pages render from files, not modules: each must be package data."""
+    names = set(wheel.namelist())
+    folder = REPO / "api" / "pages"
+    files = [*(folder / "templates").glob("*.html"), *(folder / "static").glob("*.css")]
+    assert files
+    for path in files:
+        assert f"tidings/{path.relative_to(REPO).as_posix()}" in names
 
 
 def test_no_example_plugin_in_the_wheel(wheel):

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from tidings.api.pages.security import Csrf
 from tidings.api.pages.views import CustomerPages
@@ -16,7 +17,21 @@ from tidings.core.services.preference_center import PreferenceCenter
 if TYPE_CHECKING:
     from tidings.api.app import Runtime
 
-STATIC = Path(__file__).resolve().parent / "static"
+STYLESHEET = Path(__file__).resolve().parent / "static" / "pages.css"
+
+
+def stylesheet_route() -> Route:
+    """The pages' one stylesheet, from the package (never a CDN), read once."""
+    css = STYLESHEET.read_text(encoding="utf-8")
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(
+            css,
+            media_type="text/css",
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
+
+    return Route("/static/pages.css", stylesheet, methods=["GET"])
 
 
 def page_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -32,5 +47,5 @@ def page_routes(runtime: Runtime) -> list[BaseRoute]:
         Route("/preferences/{token}", pages.preferences, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
         Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="pages-static"),
+        stylesheet_route(),
     ]

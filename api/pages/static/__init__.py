@@ -1,0 +1,1 @@
+"""The customer pages' stylesheet, served at /static (package data)."""

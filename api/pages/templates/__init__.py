@@ -1,0 +1,1 @@
+"""Jinja2 templates of the customer pages (package data)."""
