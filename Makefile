@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench demo schema services clean
+.PHONY: run test lint bench demo schema services clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(STAMP) services
 
 schema: $(STAMP)
 	$(BIN)/tidings export-schema
+
+# docs/screenshots/preferences-*.png: the preference page in English and Chinese, by hand.
+screenshots: $(STAMP)
+	@scripts/ensure-browser
+	$(BIN)/python scripts/screenshots.py
 
 # Start PostgreSQL and Redis when they are not answering (the machine's own services), and
 # install Chromium for the page tests when it is missing.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import babel
 import jinja2
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -123,10 +124,7 @@ class CustomerPages:
             csrf=self.csrf.field(token),
             action=f"{request.url.path}?lang={words.locale}",
             languages=self._languages(request, words.locale),
-            locales=[
-                (code, LOCALES[code]["language_name"] if code in LOCALES else code)
-                for code in locales
-            ],
+            locales=[(code, language_name(code)) for code in locales],
             timezones=TIMEZONES,
         )
 
@@ -222,6 +220,17 @@ class CustomerPages:
         outcome = await self.consent.confirm(customer.id, claims.entry_id, evidence(request))
         context["outcome"] = outcome
         return self.render("confirm.html", words, **context)
+
+
+def language_name(code: str) -> str:
+    """A locale's name in its own language: 简体中文, English (United Kingdom)."""
+    if code in LOCALES:
+        return LOCALES[code]["language_name"]
+    try:
+        locale = babel.Locale.parse(code, sep="-")
+        return locale.get_display_name(locale) or code
+    except (ValueError, babel.UnknownLocaleError):
+        return code
 
 
 def _accepted(request: Request) -> str | None:
