@@ -75,12 +75,15 @@ class CustomerPages:
             return None
         return await self.center.customer(claims.customer_id, claims.version)
 
+    # Links and form actions are relative ("?lang=en"), as is the stylesheet ("../static/"):
+    # TIDINGS_PUBLIC_URL may have a path (https://shop.example/tidings) that a proxy strips.
+
     def _languages(self, request: Request, current: str) -> list[dict[str, Any]]:
         return [
             {
                 "code": code,
                 "name": LOCALES[code]["language_name"],
-                "href": f"{request.url.path}?lang={code}",
+                "href": f"?lang={code}",
                 "current": code == current,
             }
             for code in LOCALES
@@ -122,7 +125,7 @@ class CustomerPages:
             errors=errors or {},
             notice=notice,
             csrf=self.csrf.field(token),
-            action=f"{request.url.path}?lang={words.locale}",
+            action=f"?lang={words.locale}",
             languages=self._languages(request, words.locale),
             locales=[(code, language_name(code)) for code in locales],
             timezones=TIMEZONES,
@@ -146,9 +149,7 @@ class CustomerPages:
                     request, customer, errors=error.errors, form=form, status=400
                 )
             notice = "saved" if result.changed else "unchanged"
-        return RedirectResponse(
-            f"{request.url.path}?lang={lang}&notice={notice}", status_code=303, headers=HEADERS
-        )
+        return RedirectResponse(f"?lang={lang}&notice={notice}", status_code=303, headers=HEADERS)
 
     # Unsubscribe -----------------------------------------------------------------------------
 
@@ -177,7 +178,7 @@ class CustomerPages:
                 words,
                 names=names,
                 done=False,
-                action=f"{request.url.path}?lang={words.locale}",
+                action=f"?lang={words.locale}",
             )
         body = await request.form()
         if body.get("List-Unsubscribe") != ONE_CLICK:
@@ -209,7 +210,7 @@ class CustomerPages:
             "names": {"category": category.name, "channel": words(f"channel.{claims.channel}")},
             "description": category.description,
             "csrf": self.csrf.field(token),
-            "action": f"{request.url.path}?lang={words.locale}",
+            "action": f"?lang={words.locale}",
             "outcome": None if pending.outcome is ConfirmOutcome.CONFIRMED else pending.outcome,
         }
         if request.method == "GET":

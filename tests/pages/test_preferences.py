@@ -100,7 +100,7 @@ async def test_saving_grants_and_withdraws_as_the_customer(api):
     assert preference.channels == ["push"]
     assert preference.frequency is Frequency.DAILY_DIGEST
     # The redirect shows the page with a status message.
-    page = await api.client.get(response.headers["location"])
+    page = await api.client.get(setup.path + response.headers["location"])
     assert 'role="status"' in page.text and "saved" in page.text
 
 
@@ -155,7 +155,7 @@ async def test_unsubscribe_from_all_marketing(api):
     withdrawals = [e for e in await entries(setup.id) if e.status is GrantStatus.WITHDRAWN]
     assert len(withdrawals) == 2
     assert {e.source for e in withdrawals} == {"preference_center"}
-    page = await api.client.get(response.headers["location"])
+    page = await api.client.get(setup.path + response.headers["location"])
     assert "unsubscribed from all marketing" in page.text
 
 
@@ -319,3 +319,13 @@ async def test_the_page_costs_the_same_statements_for_any_number_of_categories(a
         await grant(api, setup.id, "push", f"extra-{n}")
     assert await count() == few
     assert few <= 5
+
+
+async def test_links_on_the_page_are_relative(api):
+    """TIDINGS_PUBLIC_URL may have a path a proxy strips: nothing on the page starts at /."""
+    setup = await make_setup(api)
+    html = await open_page(api, setup)
+    assert 'href="/' not in html and 'action="/' not in html
+    assert 'href="../static/pages.css"' in html
+    response = await submit(api, setup)
+    assert response.headers["location"].startswith("?lang=en&notice=")
