@@ -21,7 +21,16 @@ SOURCE_FOLDERS = ("api", "core", "schema", "providers", "plugins")
 # docs/providers.md but are not Tidings' settings.
 NOT_OURS = ("plugins/examples",)
 SETTING = re.compile(r"TIDINGS_[A-Z0-9_]*[A-Z0-9]\b")  # not a prefix like TIDINGS_SMTP_*
-PAGES = ("settings", "commands", "access", "delivery", "providers", "live", "templates")
+PAGES = (
+    "settings",
+    "commands",
+    "access",
+    "delivery",
+    "providers",
+    "live",
+    "templates",
+    "preferences",
+)
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {
     "max_depth": "TIDINGS_MAX_QUERY_DEPTH",
