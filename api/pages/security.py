@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from tidings.core.services.preference_center import PAGE_VERSION
+from tidings.core.services.preference_page import PAGE_VERSION
 
 HEADERS = {
     "Cache-Control": "no-store",

@@ -18,11 +18,8 @@ from tidings.core.links import InvalidLinkError, LinkClaims, LinkKind, LinkSigne
 from tidings.core.models import Category, Customer
 from tidings.core.services.confirmation import ConfirmOutcome
 from tidings.core.services.consent import ConsentService
-from tidings.core.services.preference_center import (
-    FormError,
-    PreferenceCenter,
-    Submission,
-)
+from tidings.core.services.preference_center import PreferenceCenter
+from tidings.core.services.preference_page import FormError, Submission
 from tidings.core.validation import _TIMEZONES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
