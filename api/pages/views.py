@@ -75,7 +75,7 @@ class CustomerPages:
     # Links and form actions are relative ("?lang=en"), as is the stylesheet ("../static/"):
     # TIDINGS_PUBLIC_URL may have a path (https://shop.example/tidings) that a proxy strips.
 
-    def _languages(self, request: Request, current: str) -> list[dict[str, Any]]:
+    def _languages(self, current: str) -> list[dict[str, Any]]:
         return [
             {
                 "code": code,
@@ -123,7 +123,7 @@ class CustomerPages:
             notice=notice,
             csrf=self.csrf.field(token),
             action=f"?lang={words.locale}",
-            languages=self._languages(request, words.locale),
+            languages=self._languages(words.locale),
             locales=[(code, language_name(code)) for code in locales],
             timezones=TIMEZONES,
         )

@@ -122,3 +122,28 @@ async def test_axe_finds_nothing_serious(served, browser, viewport):
             assert width <= viewport["width"], url
     finally:
         await context.close()
+
+
+async def test_the_unsubscribe_and_confirm_buttons(served, page: Page):
+    setup = await make_setup(served)
+    await grant(served, setup.id, "push")
+    links = served.runtime.links
+    await page.goto(links.unsubscribe_url(setup.id, "news", "push"))
+    assert await status(setup.id, "push") is GrantStatus.GRANTED  # opening changed nothing
+    await page.get_by_role("button", name="Unsubscribe").click()
+    await page.get_by_role("status").wait_for()
+    assert "You are unsubscribed" in await page.get_by_role("status").inner_text()
+    assert await status(setup.id, "push") is GrantStatus.WITHDRAWN
+    (withdrawal,) = [e for e in await entries(setup.id) if e.source == "one_click_unsubscribe"]
+    assert withdrawal.recorded_by == f"customer:{setup.id}"
+
+    await Category.filter(key="news").update(confirm_email=True)
+    entry = await served.runtime.services.consent.grant(
+        Viewer(ViewerKind.CUSTOMER, setup.id), None, GrantRequest("email", "news", "signup_form")
+    )
+    await page.goto(links.confirm_url(setup.id, "news", "email", entry.id))
+    assert await status(setup.id, "email") is GrantStatus.PENDING
+    await page.get_by_role("button", name="Confirm").click()
+    await page.get_by_role("status").wait_for()
+    assert "confirmed" in await page.get_by_role("status").inner_text()
+    assert await status(setup.id, "email") is GrantStatus.GRANTED
