@@ -109,6 +109,8 @@ def make_settings(database_url: str, **overrides: str) -> Settings:
     environ = {
         "TIDINGS_DATABASE_URL": database_url,
         "TIDINGS_SECRET_KEY": SECRET,
+        # Required in production; the development default otherwise.
+        "TIDINGS_PUBLIC_URL": "http://127.0.0.1:8000",
         **overrides,
     }
     return Settings.load(environ, env_file=None)

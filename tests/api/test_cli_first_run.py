@@ -158,6 +158,7 @@ def test_demo_refuses_production(tmp_path):
         cwd=tmp_path,
         TIDINGS_ENV="production",
         TIDINGS_SECRET_KEY="demo-test-secret-" + "z" * 32,
+        TIDINGS_PUBLIC_URL="https://notify.shop.example",
         TIDINGS_DATABASE_URL=f"sqlite://{tmp_path / 'prod.sqlite3'}",
     )
     assert result.returncode == 1

@@ -330,7 +330,13 @@ def test_production_requires_a_secret_key(tmp_path):
         Settings.load({"TIDINGS_ENV": "production"}, env_file=None, workdir=tmp_path)
     assert not (tmp_path / "tidings.secret").exists()
     settings = Settings.load(
-        {"TIDINGS_ENV": "production", "TIDINGS_SECRET_KEY": SECRET}, env_file=None, workdir=tmp_path
+        {
+            "TIDINGS_ENV": "production",
+            "TIDINGS_SECRET_KEY": SECRET,
+            "TIDINGS_PUBLIC_URL": "https://notify.shop.example",
+        },
+        env_file=None,
+        workdir=tmp_path,
     )
     assert settings.secret_key.reveal() == SECRET
     assert settings.allowed_origins == ()
