@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tidings.core.delivery.addresses import Target, targets
+from tidings.core.delivery.message_links import BatchLinks
 from tidings.core.delivery.render import (
     Content,
     RenderError,
@@ -15,7 +16,7 @@ from tidings.core.delivery.render import (
     template_variables,
 )
 from tidings.core.delivery.sandbox import TemplateSandbox
-from tidings.core.enums import DeliveryReason
+from tidings.core.enums import CategoryKind, DeliveryReason
 from tidings.core.models import Customer, Device
 from tidings.core.models.messages import Delivery, Message, Template
 from tidings.plugins.interface import OutboundMessage
@@ -48,15 +49,22 @@ NO_ADDRESS = Problem(DeliveryReason.NO_ADDRESS)
 
 
 async def prepare(
-    deliveries: Sequence[Delivery], messages: dict[uuid.UUID, Message], sandbox: TemplateSandbox
+    deliveries: Sequence[Delivery],
+    messages: dict[uuid.UUID, Message],
+    sandbox: TemplateSandbox,
+    *,
+    links: BatchLinks | None = None,
+    kinds: Mapping[str, CategoryKind] | None = None,
 ) -> list[Prepared]:
     """Render (in `sandbox`, off the event loop) and address a batch with three queries
-    (customers, devices, templates)."""
+    (customers, devices, templates). With `links`, each message's data carries the customer's
+    preference link, and, where `kinds` says the category is MARKETING, its unsubscribe link
+    (see message_links.py); without, data is the message's own."""
     customer_ids = list({d.customer_id for d in deliveries})
     customers = {
         row[0]: row
         for row in await Customer.filter(id__in=customer_ids).values_list(
-            "id", "name", "email", "phone", "locale", "attributes"
+            "id", "name", "email", "phone", "locale", "attributes", "token_version"
         )
     }
     devices: dict[uuid.UUID, list[Target]] = defaultdict(list)
@@ -86,7 +94,7 @@ async def prepare(
         if isinstance(content, Problem):
             prepared.append(Prepared(delivery, [], [], content))
             continue
-        _, _, email, phone, locale, attributes = customer
+        _, _, email, phone, locale, attributes, token_version = customer
         found = targets(
             delivery.channel,
             delivery.customer_id,
@@ -98,6 +106,18 @@ async def prepare(
         if not found:
             prepared.append(Prepared(delivery, [], [], NO_ADDRESS))
             continue
+        if links is None:
+            data = dict(message.data or {})
+        else:
+            data = links.data(
+                message.data,
+                customer_id=delivery.customer_id,
+                token_version=token_version,
+                category=message.category,
+                channel=delivery.channel,
+                marketing=(kinds or {}).get(message.category) is CategoryKind.MARKETING,
+                message_kind=message.kind,
+            )
         outbound = [
             OutboundMessage(
                 delivery_id=str(delivery.id),
@@ -108,7 +128,7 @@ async def prepare(
                 title=content.title,
                 body=content.body,
                 html=content.html,
-                data=dict(message.data or {}),
+                data=dict(data),
                 locale=locale,
             )
             for _, address in found
@@ -140,7 +160,7 @@ async def _contents(
         elif message.title is not None and message.body is not None:
             contents.append(Content(message.title, message.body, message.html))
         else:
-            _, name, _, _, locale, attributes = customer
+            _, name, _, _, locale, attributes, _ = customer
             chosen = pick_template(templates.get((message.category, delivery.channel), {}), locale)
             if chosen is None:
                 detail = f"no template for {message.category} on {delivery.channel}"

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from tidings.core.delivery.breaker import Breakers
 from tidings.core.delivery.bulk import update_rows
+from tidings.core.delivery.message_links import BatchLinks, without_unsubscribe
 from tidings.core.delivery.outbound import Prepared, prepare
 from tidings.core.delivery.outcomes import (
     Outcome,
@@ -35,6 +36,7 @@ from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.sending import category_rule, delivery_row
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import DeliveryReason, DeliveryStatus
+from tidings.core.links import LinkSigner
 from tidings.core.models import Category, Device
 from tidings.core.models.messages import Delivery, Message
 from tidings.core.policy import decide
@@ -67,8 +69,14 @@ class DeliveryPipeline:
         on_change: OnChange | None = None,
         breakers: Breakers | None = None,
         templates: TemplateSandbox | None = None,
+        *,
+        links: LinkSigner | None = None,
+        unsubscribe_mailto: str | None = None,
     ) -> None:
         self.registry = registry
+        # Preference and unsubscribe links in what providers are handed (message_links.py).
+        self.links = links
+        self.unsubscribe_mailto = unsubscribe_mailto
         self.tiers = tiers
         self.retry = retry
         self.breakers = breakers or Breakers()
@@ -89,7 +97,11 @@ class DeliveryPipeline:
         )
         outcomes: dict[uuid.UUID, Outcome] = {}
         sendable: list[Prepared] = []
-        for item in await prepare(ready, messages, self.templates):
+        batch_links = (
+            BatchLinks(self.links, self.unsubscribe_mailto) if self.links is not None else None
+        )
+        kinds = {key: category.kind for key, category in categories.items()}
+        for item in await prepare(ready, messages, self.templates, links=batch_links, kinds=kinds):
             if item.problem is not None:
                 outcomes[item.delivery.id] = problem_outcome(item.problem)
             else:
@@ -263,14 +275,24 @@ class DeliveryPipeline:
 
 def combine_digest(items: Sequence[Prepared]) -> Prepared:
     """One message standing for a customer's held deliveries on one channel; it carries the
-    first delivery's id, so a retry of the same digest is recognised by the provider."""
+    first delivery's id, so a retry of the same digest is recognised by the provider. Its
+    unsubscribe link is the lead's only when every item is of the lead's category: a link
+    that withdraws one category must not stand for a digest of several."""
     lead = items[0]
     content = digest_content(
         (Content(item.outbound[0].title, item.outbound[0].body) for item in items),
         lead.outbound[0].locale,
     )
+    one_category = len({item.outbound[0].category for item in items}) == 1
     outbound = [
-        replace(message, title=content.title, body=content.body, html=None, category="digest")
+        replace(
+            message,
+            title=content.title,
+            body=content.body,
+            html=None,
+            category="digest",
+            data=message.data if one_category else without_unsubscribe(message.data),
+        )
         for message in lead.outbound
     ]
     return Prepared(lead.delivery, outbound, lead.device_ids)

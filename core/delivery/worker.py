@@ -58,7 +58,14 @@ class DeliveryWorker:
         # This process's view of each provider's health (see breaker.py).
         self.breakers = Breakers(self.options.breaker, clock)
         self.pipeline = DeliveryPipeline(
-            registry, tiers, self.options.retry, on_change, self.breakers, templates
+            registry,
+            tiers,
+            self.options.retry,
+            on_change,
+            self.breakers,
+            templates,
+            links=links,
+            unsubscribe_mailto=unsubscribe_mailto,
         )
         self.rules_json = RulesJson()  # for the deliveries tier expansion writes
         self.wakeup = asyncio.Event()

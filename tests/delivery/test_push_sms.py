@@ -110,6 +110,8 @@ async def test_a_registered_device_gets_the_push(push_api, google, sms_peer):
     sent = request["json"]["message"]
     assert sent["token"] == GOOD
     assert sent["notification"] == {"title": "Parcel", "body": "It is here"}
+    preferences = sent["data"].pop("preferences_url")  # transactional: no unsubscribe link
+    assert preferences.startswith(f"{api.runtime.settings.public_url}/preferences/")
     assert sent["data"] == {"n": "3", "delivery_id": str(row.id)}
     assert row.provider_id == f"projects/{google.project}/messages/1"
     assert google.token_requests == 1 and google.refusals == []

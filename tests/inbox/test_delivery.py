@@ -46,7 +46,9 @@ async def test_a_sent_notification_reaches_the_inbox(api):
         "Spring sale",
         "20% off today",
     )
-    assert node["data"] == {"url": "/sale"} and node["readAt"] is None
+    # The caller's data, and the links Tidings adds (tests/delivery/test_unsubscribe_links.py).
+    assert node["data"]["url"] == "/sale" and node["readAt"] is None
+    assert set(node["data"]) == {"url", "preferences_url", "unsubscribe_url"}
     assert await unread(api, token) == 1
 
     # The subscription builds the same Notification from the worker's live event.
@@ -56,7 +58,7 @@ async def test_a_sent_notification_reaches_the_inbox(api):
     assert (live_node.title, live_node.body, live_node.data) == (
         "Spring sale",
         "20% off today",
-        {"url": "/sale"},
+        node["data"],
     )
     assert live_node.customer_uuid == customer_id and live_node.read_at is None
     assert live_node.created_at.isoformat() == node["createdAt"]

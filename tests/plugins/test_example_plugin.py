@@ -126,6 +126,8 @@ async def test_send_through_the_installed_plugin(installed_plugin, receiver, db)
     [request] = receiver.requests
     assert request["path"] == "/hook"
     payload = json.loads(request["raw"])
+    # Tidings adds the customer's preference link on every channel, a vendor's too.
+    assert payload["data"].pop("preferences_url").startswith("http://127.0.0.1:8000/preferences/")
     assert (payload["title"], payload["body"], payload["data"]) == (
         "Build failed",
         "main is red",
