@@ -26,6 +26,7 @@ class CategoryFields:
     respect_quiet_hours: bool | None = None
     required: bool | None = None
     fallback_channel: str | None = UNSET  # type: ignore[assignment]
+    confirm_email: bool | None = None  # confirmed opt-in for email grants
 
 
 class CategoryService:
@@ -93,6 +94,7 @@ class CategoryService:
                 else fields.respect_quiet_hours
             ),
             "required": bool(fields.required),
+            "confirm_email": bool(fields.confirm_email),
             "default_channels": ["email"],
             **self._channels(fields),
         }
@@ -118,6 +120,8 @@ class CategoryService:
             values["respect_quiet_hours"] = fields.respect_quiet_hours
         if fields.required is not None:
             values["required"] = fields.required
+        if fields.confirm_email is not None:
+            values["confirm_email"] = fields.confirm_email
         if values:
             category.update_from_dict(values)
             await category.save(update_fields=[*values.keys(), "updated_at"])

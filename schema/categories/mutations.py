@@ -48,6 +48,11 @@ class CreateCategoryInput:
     description: str | None = strawberry.field(
         default=None, description="What the category covers."
     )
+    confirm_email: bool | None = strawberry.field(
+        default=None,
+        description="Whether email grants must be confirmed by the customer (default false; "
+        "see Category.confirmEmail).",
+    )
 
 
 @strawberry.input(description="The key and the kind never change; fields left out stay.")
@@ -68,6 +73,11 @@ class UpdateCategoryInput:
     )
     fallback_channel: str | None = strawberry.field(
         default=strawberry.UNSET, description="A new fallback channel; null clears it."
+    )
+    confirm_email: bool | None = strawberry.field(
+        default=None,
+        description="Whether email grants must be confirmed (see Category.confirmEmail); "
+        "grants recorded before stay as they are.",
     )
 
 
@@ -94,6 +104,7 @@ class CategoryMutations:
             respect_quiet_hours=input.respect_quiet_hours,
             required=input.required,
             fallback_channel=input.fallback_channel,
+            confirm_email=input.confirm_email,
         )
         row, errors = await attempt(
             info.context.services.categories.create(info.context.viewer, fields)
@@ -117,6 +128,7 @@ class CategoryMutations:
             respect_quiet_hours=input.respect_quiet_hours,
             required=input.required,
             fallback_channel=_given(input.fallback_channel),
+            confirm_email=input.confirm_email,
         )
         row, errors = await attempt(
             info.context.services.categories.update(info.context.viewer, input.key, fields)

@@ -37,6 +37,11 @@ class Category:
     fallback_channel: str | None = strawberry.field(
         description="The channel tried when one has no address or fails permanently; null: none."
     )
+    confirm_email: bool = strawberry.field(
+        description="Confirmed opt-in: an email grant for this category starts PENDING, and a "
+        "confirmation mail asks the customer to confirm it (TIDINGS_EMAIL_CONFIRMATION="
+        "required does so for every category)."
+    )
 
     @classmethod
     def from_model(cls, row: CategoryModel) -> Category:
@@ -49,6 +54,7 @@ class Category:
             respect_quiet_hours=row.respect_quiet_hours,
             required=row.required,
             fallback_channel=row.fallback_channel,
+            confirm_email=row.confirm_email,
         )
 
 

@@ -93,6 +93,30 @@ class UpdateCustomerInput:
 
 
 @strawberry.input(
+    description="A customer's own profile changes (a customer token). Fields left out stay as "
+    "they are; a null name clears it, a null locale or timezone leaves it."
+)
+class UpdateMeInput:
+    name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Your name; null clears it."
+    )
+    locale: str | None = strawberry.field(
+        default=None, description='A BCP 47 locale, e.g. "zh-CN": the language of your messages.'
+    )
+    timezone: str | None = strawberry.field(
+        default=None,
+        description='An IANA timezone, e.g. "Asia/Shanghai": where quiet hours are reckoned.',
+    )
+
+    def to_fields(self) -> CustomerFields:
+        return CustomerFields(
+            name=UNSET if self.name is strawberry.UNSET else self.name,
+            locale=self.locale,
+            timezone=self.timezone,
+        )
+
+
+@strawberry.input(
     description="A customer's permission to message it on a channel about a category, recorded "
     "in the ledger with its evidence."
 )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from tidings.core.enums import GrantStatus
 from tidings.core.tokens import TokenKind
 from tidings.schema.context import Info
 from tidings.schema.customers.inputs import (
@@ -15,12 +16,13 @@ from tidings.schema.customers.inputs import (
     RegisterDeviceInput,
     SetPreferenceInput,
     UpdateCustomerInput,
+    UpdateMeInput,
     WithdrawPermissionInput,
 )
 from tidings.schema.customers.types import Customer, Device, PermissionGrant, Preference
 from tidings.schema.errors import ERRORS, UserError, attempt
 from tidings.schema.ids import MISSING, parse_id
-from tidings.schema.permissions import ADMIN_ONLY, Authenticated
+from tidings.schema.permissions import ADMIN_ONLY, Authenticated, CustomersOnly
 
 
 @strawberry.type(description="The result of a change to a customer.")
@@ -99,6 +101,21 @@ class CustomerMutations:
         return CustomerPayload(customer=Customer.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(
+        permission_classes=[CustomersOnly],
+        description="Change your own name, locale and timezone (customer tokens only); the "
+        "fields left out stay as they are.",
+    )
+    async def update_me(
+        self,
+        info: Info,
+        input: Annotated[UpdateMeInput, strawberry.argument(description="Your changes.")],
+    ) -> CustomerPayload | None:
+        row, errors = await attempt(
+            info.context.services.customers.update_me(info.context.viewer, input.to_fields())
+        )
+        return CustomerPayload(customer=Customer.from_model(row) if row else None, errors=errors)
+
+    @strawberry.mutation(
         permission_classes=[ADMIN_ONLY],
         description="A token for the customer's own app (ADMIN and ADMIN API keys).",
     )
@@ -138,7 +155,9 @@ class CustomerMutations:
     @strawberry.mutation(
         permission_classes=[Authenticated],
         description="Record a customer's permission for a channel and category, with its "
-        "evidence: ADMIN, or the customer itself.",
+        "evidence: ADMIN, or the customer itself. An email grant that needs confirming "
+        "(Category.confirmEmail, or TIDINGS_EMAIL_CONFIRMATION=required) is recorded PENDING "
+        "and a confirmation mail is sent, unless the channel is GRANTED already.",
     )
     async def grant_permission(
         self,
@@ -153,6 +172,8 @@ class CustomerMutations:
                 ctx.viewer, parse_id(input.customer_id, "Customer"), input.to_request()
             )
         )
+        if row is not None and row.status is GrantStatus.PENDING:
+            ctx.wake_worker()  # a confirmation mail was queued
         return PermissionGrantPayload(
             grant=PermissionGrant.from_entry(row) if row else None, errors=errors
         )

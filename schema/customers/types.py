@@ -206,6 +206,7 @@ class Customer(Node):
     customer_uuid: strawberry.Private[uuid.UUID]
     email_value: strawberry.Private[str | None]
     phone_value: strawberry.Private[str | None]
+    token_version: strawberry.Private[int]
 
     @strawberry.field(
         description="Personal data: the customer, ADMIN, or an AGENT with a READ grant; null "
@@ -221,6 +222,15 @@ class Customer(Node):
     )
     def phone(self) -> str | None:
         return self.phone_value
+
+    @strawberry.field(
+        description="A fresh link to the customer's hosted preference page (under "
+        "TIDINGS_PUBLIC_URL; it expires after TIDINGS_PREFERENCE_LINK_TTL and dies with "
+        "revokeCustomerTokens). It opens the page as the customer: personal data, as `email`.",
+        permission_classes=[CanReadCustomerPII],
+    )
+    def preference_link(self, info: Info) -> str | None:
+        return info.context.services.links.preferences_url(self.customer_uuid, self.token_version)
 
     @strawberry.field(description="The current state: one per channel × category ever recorded.")
     async def permission_grants(self, info: Info) -> list[PermissionGrant]:
@@ -273,4 +283,5 @@ class Customer(Node):
             email_masked=mask_email(row.email),
             email_value=row.email,
             phone_value=row.phone,
+            token_version=row.token_version,
         )

@@ -272,3 +272,41 @@ async def test_required_setting_applies_to_every_category(required_api, smtp):
     assert await api.runtime.worker.run_once() == 1
     [mail] = smtp.received
     assert mail.message["Subject"] == "Please confirm: Promotions by email"
+
+
+async def test_confirm_email_through_the_api(mail_api, smtp):
+    api = mail_api
+    token, customer = await marketing_customer(api)
+    changed = data(
+        await api.gql(
+            """mutation { updateCategory(input: {key: "promos", confirmEmail: true}) {
+              category { confirmEmail } errors { code } } }""",
+            token=token,
+        )
+    )["updateCategory"]
+    assert changed == {"category": {"confirmEmail": True}, "errors": []}
+    created = data(
+        await api.gql(
+            """mutation { createCategory(input: {key: "tips", name: "Tips", kind: MARKETING})
+              { category { confirmEmail } } }""",
+            token=token,
+        )
+    )["createCategory"]
+    assert created["category"] == {"confirmEmail": False}
+    granted = data(
+        await api.gql(
+            """mutation($c: ID!) { grantPermission(input: {customerId: $c, channel: "email",
+              category: "promos", source: "signup_form"}) { grant { status } errors { code } } }""",
+            {"c": gid(customer)},
+            token,
+        )
+    )["grantPermission"]
+    assert granted == {"grant": {"status": "PENDING"}, "errors": []}
+    grants = data(
+        await api.gql(
+            "query($c: ID!) { customer(id: $c) { permissionGrants { category status } } }",
+            {"c": gid(customer)},
+            token,
+        )
+    )["customer"]["permissionGrants"]
+    assert grants == [{"category": "promos", "status": "PENDING"}]

@@ -40,7 +40,8 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     # `secret` is shown once, to the ADMIN who called createApiKey (an operation gate).
     "ApiKeyPayload": _public("apiKey secret errors"),
     "Category": _public(
-        "key name description kind defaultChannels respectQuietHours required fallbackChannel"
+        "key name description kind defaultChannels respectQuietHours required fallbackChannel "
+        "confirmEmail"
     ),
     "CategoryPayload": _public("category errors"),
     "Channel": _public("name providers"),
@@ -50,6 +51,8 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
         email=PII,
         phone=PII,
         devices=PII,
+        # A link that opens the customer's preference page: as good as its contact details.
+        preferenceLink=PII,
     ),
     "CustomerConnection": _public(CONNECTION),
     "CustomerEdge": _public("cursor node"),

@@ -6,7 +6,7 @@ The paths are derived from the schema (`schema_paths.protected_paths`), so a new
 type or operation leading to personal data is covered as soon as it exists. Mutation paths
 covered, with inputs that return the object: createStaff, updateStaff (a scratch member, no
 changes), grantAccess and revokeAccessGrant (a scratch agent), createCustomer,
-updateCustomer (no changes), revokeCustomerTokens, grantPermission, withdrawPermission, send
+updateCustomer and updateMe (no changes), revokeCustomerTokens, grantPermission, withdrawPermission, send
 (to the target, with content of its own) and retryDelivery (the world's delivery the mail
 server refused, failed again by the worker between calls).
 """
@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import jwt
 import pytest
 
 from tests.conftest import PASSWORD
@@ -122,6 +123,7 @@ ROOT_ARGS: dict[str, ArgsFor] = {
         }
     ),
     "updateCustomer": _fixed(lambda w: {"input": {"id": to_global_id("Customer", w.target)}}),
+    "updateMe": _fixed(lambda w: {"input": {}}),
     "revokeCustomerTokens": _fixed(lambda w: {"customerId": to_global_id("Customer", w.target)}),
     "grantPermission": _fixed(
         lambda w: {
@@ -281,7 +283,8 @@ async def judge(
         row = await Customer.get(id=cid)
         devices = await Device.filter(customer_id=cid).order_by("id")
         ids = [{"id": to_global_id("Device", d.id), "__typename": "Device"} for d in devices]
-        real = {"email": row.email, "phone": row.phone, "devices": ids}
+        link = PreferenceLinkTo(cid, row.token_version)
+        real = {"email": row.email, "phone": row.phone, "devices": ids, "preferenceLink": link}
         return caller.may_see_customer(cid), caller.may_read_customer(cid), real
     if type_name == "PermissionGrant":
         entry = await PermissionEntry.get(id=from_global_id(object_id, "PermissionGrant"))
@@ -305,6 +308,26 @@ async def judge(
     assert type_name == "Staff", type_name
     staff = await Staff.get(id=from_global_id(object_id, "Staff"))
     return True, caller.may_read_staff_email(staff.id), {"email": staff.email}
+
+
+class PreferenceLinkTo:
+    """Equal to any preference link for the customer at its token version: each read makes a
+    fresh one (its own issue time), so the value itself cannot be compared."""
+
+    def __init__(self, customer_id: uuid.UUID, version: int) -> None:
+        self.customer_id, self.version = customer_id, version
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, str) or "/preferences/" not in other:
+            return False
+        claims = jwt.decode(other.rsplit("/", 1)[1], options={"verify_signature": False})
+        return (claims["typ"], claims["sub"], claims["ver"]) == (
+            "preferences",
+            str(self.customer_id),
+            self.version,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def reach(value: Any, keys: list[str], path: list[Any], found: dict[str, list]) -> None:

@@ -171,6 +171,12 @@ OPS: dict[str, Op] = {
         ADMINS,
         fixed(lambda w: {"input": {"id": target(w), "name": "Tara Target"}}),
     ),
+    # A customer's own profile: customer tokens only; staff and API keys are FORBIDDEN.
+    "updateMe": Op(
+        with_input("updateMe", "UpdateMeInput", "customer { id }"),
+        frozenset({"CUSTOMER_SELF", "CUSTOMER_OTHER"}),
+        fixed(lambda w: {"input": {"name": "Me Myself"}}),
+    ),
     "issueCustomerToken": Op(
         payload("issueCustomerToken", "(customerId: $id)", "token", "($id: ID!)"),
         ADMINS,

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import Api, data
 from tidings.core.enums import Role
 from tidings.core.errors import ForbiddenError, UserInputError
 from tidings.core.models import Customer
@@ -64,3 +64,32 @@ async def test_update_me_is_for_customers_only(api: Api):
         await api.runtime.services.customers.update_me(
             Viewer(ViewerKind.STAFF, admin, Role.ADMIN), CustomerFields(name="X")
         )
+
+
+UPDATE_ME = """mutation($i: UpdateMeInput!) { updateMe(input: $i) {
+  customer { name locale timezone } errors { code field } } }"""
+
+
+async def test_update_me_through_the_api(api: Api):
+    ann = await customer()
+    token = api.customer_token(ann.id)
+    changes = {"name": "安", "locale": "zh-CN", "timezone": "Asia/Shanghai"}
+    result = data(await api.gql(UPDATE_ME, {"i": changes}, token))["updateMe"]
+    assert result == {"customer": changes, "errors": []}
+
+    kept = data(await api.gql(UPDATE_ME, {"i": {"timezone": "Europe/Paris"}}, token))["updateMe"]
+    assert kept["customer"] == {"name": "安", "locale": "zh-CN", "timezone": "Europe/Paris"}
+
+    bad = data(await api.gql(UPDATE_ME, {"i": {"timezone": "Nowhere/Else"}}, token))["updateMe"]
+    assert bad["customer"] is None
+    assert [e["field"] for e in bad["errors"]] == ["timezone"]
+    bad = data(await api.gql(UPDATE_ME, {"i": {"locale": "!!"}}, token))["updateMe"]
+    assert [e["field"] for e in bad["errors"]] == ["locale"]
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.MARKETER])
+async def test_update_me_refuses_staff(api: Api, role: Role):
+    _, token = await api.staff(role)
+    result = await api.gql(UPDATE_ME, {"i": {"name": "Boss"}}, token)
+    assert result["data"] == {"updateMe": None}
+    assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
