@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api, data, make_settings
+from tests.core import test_policy as policy
 from tests.core.support import raw_id
 from tests.delivery import conftest as delivery
 from tests.delivery.conftest import deliveries, send, smtp_settings
@@ -24,6 +25,7 @@ from tidings.core.enums import (
 from tidings.core.links import LinkKind
 from tidings.core.models import Category, Customer, PermissionEntry, PermissionState
 from tidings.core.models.messages import Delivery, Message
+from tidings.core.policy import GrantState, effective_grant_status, recheck_queued
 from tidings.core.services.confirmation import ConfirmOutcome
 from tidings.core.services.consent import GrantRequest
 from tidings.core.viewer import Viewer, ViewerKind
@@ -101,6 +103,7 @@ async def test_pending_grant_mails_a_confirmation_that_confirms_once(mail_api, s
     [mail] = smtp.received
     assert mail.rcpt_tos == ["ann@example.com"]
     assert "请确认" in mail.message["Subject"]
+    assert mail.message["List-Unsubscribe"] is None  # nothing to unsubscribe from yet
     text = mail.message.get_body(("plain",)).get_content()
     assert "Promotions" in text
     prefix = api.runtime.services.links.public_url + "/confirm/"
@@ -310,3 +313,27 @@ async def test_confirm_email_through_the_api(mail_api, smtp):
         )
     )["customer"]["permissionGrants"]
     assert grants == [{"category": "promos", "status": "PENDING"}]
+
+
+# The policy engine, without a database ------------------------------------------------------
+
+
+@pytest.mark.parametrize("past_expiry", [False, True])
+def test_pending_permits_nothing_and_stays_pending(past_expiry):
+    expires = policy.NOW - timedelta(days=1) if past_expiry else None
+    grants = {("email", "promo"): GrantState(GrantStatus.PENDING, expires)}
+    assert effective_grant_status(grants[("email", "promo")], policy.NOW) is GrantStatus.PENDING
+    for category in (policy.marketing(), policy.marketing(required=True)):
+        decision = policy.run(category, recipient=policy.customer(grants=grants))
+        assert (decision.status, decision.reason) == (DeliveryStatus.SUPPRESSED, "NO_PERMISSION")
+        assert [(r.verdict, r.detail) for r in decision.rules] == [
+            ("stop", "awaiting confirmation")
+        ]
+        queued = recheck_queued(category, "email", policy.customer(grants=grants), policy.NOW)
+        assert (queued.status, queued.rules[-1].detail) == (
+            DeliveryStatus.SUPPRESSED,
+            "awaiting confirmation",
+        )
+    # A transactional category needs no permission, PENDING or not.
+    decision = policy.run(policy.transactional(), recipient=policy.customer(grants=grants))
+    assert decision.status is DeliveryStatus.QUEUED
