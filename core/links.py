@@ -6,8 +6,9 @@ a link is never a bearer token and a bearer token is never a link:
 - **preferences** (`/preferences/<token>`): the customer's preference page and nothing else.
   It expires (TIDINGS_PREFERENCE_LINK_TTL) and carries the customer's `token_version`, so
   `revokeCustomerTokens` kills it with the customer's bearer tokens.
-- **unsubscribe** (`/unsubscribe/<token>`): withdraws one category on one channel. It can only
-  withdraw, so it never expires and survives revocation: mail in an old inbox keeps working.
+- **unsubscribe** (`/unsubscribe/<token>`): withdraws one category on one channel (a digest's
+  link: each of the categories it stands for). It can only withdraw, so it never expires and
+  survives revocation: mail in an old inbox keeps working.
 - **confirm** (`/confirm/<token>`): confirms one PENDING email grant (the ledger entry it
   names). It expires with the preference link's lifetime.
 
@@ -21,6 +22,7 @@ import hashlib
 import hmac
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import quote
@@ -50,8 +52,10 @@ class LinkClaims:
     customer_id: uuid.UUID
     # preferences: the customer's token_version when the link was made.
     version: int | None = None
-    # unsubscribe and confirm: what the link is about.
+    # unsubscribe and confirm: what the link is about (`categories`: every category an
+    # unsubscribe link withdraws, `category` the first).
     category: str | None = None
+    categories: tuple[str, ...] = ()
     channel: str | None = None
     # confirm: the PENDING ledger entry it confirms.
     entry_id: uuid.UUID | None = None
@@ -80,7 +84,14 @@ class LinkSigner:
             now,
         )
 
-    def unsubscribe_token(self, customer_id: uuid.UUID, category: str, channel: str) -> str:
+    def unsubscribe_token(
+        self, customer_id: uuid.UUID, category: str | Sequence[str], channel: str
+    ) -> str:
+        """One category, or several for a digest that stands for them all (one click then
+        withdraws each)."""
+        if not isinstance(category, str):
+            names = sorted(set(category))
+            category = names[0] if len(names) == 1 else names  # type: ignore[assignment]
         return self._encode(
             LinkKind.UNSUBSCRIBE, customer_id, {"cat": category, "chn": channel}, int(time.time())
         )
@@ -104,7 +115,9 @@ class LinkSigner:
     def preferences_url(self, customer_id: uuid.UUID, version: int) -> str:
         return self.url(LinkKind.PREFERENCES, self.preferences_token(customer_id, version))
 
-    def unsubscribe_url(self, customer_id: uuid.UUID, category: str, channel: str) -> str:
+    def unsubscribe_url(
+        self, customer_id: uuid.UUID, category: str | Sequence[str], channel: str
+    ) -> str:
         return self.url(
             LinkKind.UNSUBSCRIBE, self.unsubscribe_token(customer_id, category, channel)
         )
@@ -136,11 +149,20 @@ class LinkSigner:
             )
             if claims["typ"] != kind.value:
                 raise InvalidLinkError("not a link of this kind")
+            categories: tuple[str, ...] = ()
+            if kind is not LinkKind.PREFERENCES:
+                raw = claims["cat"]
+                categories = (raw,) if isinstance(raw, str) else tuple(raw)
+                if not categories or not all(isinstance(c, str) for c in categories):
+                    raise InvalidLinkError("no category")
+                if kind is LinkKind.CONFIRM and len(categories) != 1:
+                    raise InvalidLinkError("one category")
             return LinkClaims(
                 kind=kind,
                 customer_id=uuid.UUID(claims["sub"]),
                 version=int(claims["ver"]) if kind is LinkKind.PREFERENCES else None,
-                category=str(claims["cat"]) if kind is not LinkKind.PREFERENCES else None,
+                category=categories[0] if categories else None,
+                categories=categories,
                 channel=str(claims["chn"]) if kind is not LinkKind.PREFERENCES else None,
                 entry_id=uuid.UUID(claims["ent"]) if kind is LinkKind.CONFIRM else None,
                 issued_at=int(claims["iat"]),

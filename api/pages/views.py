@@ -152,23 +152,30 @@ class CustomerPages:
 
     async def _link_target(
         self, request: Request, kind: LinkKind
-    ) -> tuple[LinkClaims, Customer, Category] | None:
+    ) -> tuple[LinkClaims, Customer, list[Category]] | None:
+        """The link's claims, customer and categories (an unsubscribe link from a digest names
+        several), or None when any is gone."""
         claims = self.claims(request, kind)
-        if claims is None or claims.category is None or claims.channel is None:
+        if claims is None or not claims.categories or claims.channel is None:
             return None
         customer = await self.center.customer(claims.customer_id)
-        category = await Category.filter(key=claims.category).first()
-        if customer is None or category is None or claims.channel not in self.consent.channels:
+        found = {c.key: c for c in await Category.filter(key__in=list(claims.categories))}
+        if customer is None or claims.channel not in self.consent.channels:
             return None
-        return claims, customer, category
+        if len(found) != len(claims.categories):
+            return None
+        return claims, customer, [found[key] for key in claims.categories]
 
     async def unsubscribe(self, request: Request) -> Response:
         target = await self._link_target(request, LinkKind.UNSUBSCRIBE)
         if target is None:
             return self.invalid(request)
-        claims, customer, category = target
+        claims, customer, categories = target
         words = Words(pick(request.query_params.get("lang"), customer.locale))
-        names = {"category": category.name, "channel": words(f"channel.{claims.channel}")}
+        names = {
+            "category": words("list_separator").join(c.name for c in categories),
+            "channel": words(f"channel.{claims.channel}"),
+        }
         if request.method == "GET":
             return self.render(
                 "unsubscribe.html",
@@ -185,8 +192,8 @@ class CustomerPages:
                 headers=HEADERS,
                 media_type="text/plain",
             )
-        assert claims.category is not None and claims.channel is not None
-        await self.center.one_click(customer, claims.category, claims.channel, evidence(request))
+        assert claims.channel is not None
+        await self.center.one_click(customer, claims.categories, claims.channel, evidence(request))
         return self.render("unsubscribe.html", words, names=names, done=True, action="")
 
     # Confirm ---------------------------------------------------------------------------------
@@ -196,7 +203,7 @@ class CustomerPages:
         target = await self._link_target(request, LinkKind.CONFIRM)
         if target is None:
             return self.invalid(request)
-        claims, customer, category = target
+        claims, customer, (category,) = target
         assert claims.entry_id is not None
         pending = await self.consent.pending_entry(customer.id, claims.entry_id)
         if pending is None:

@@ -14,7 +14,7 @@ however many devices or addresses it goes to.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -55,11 +55,28 @@ class BatchLinks:
             token, url = self._unsubscribe(customer_id, category, channel)
             merged[UNSUBSCRIBE_URL] = url
             if channel == "email" and self.unsubscribe_mailto:
-                merged[UNSUBSCRIBE_MAILTO] = (
-                    f"mailto:{self.unsubscribe_mailto}"
-                    f"?subject=unsubscribe%20{quote(token, safe='')}"
-                )
+                merged[UNSUBSCRIBE_MAILTO] = self._mailto(token)
         return merged
+
+    def digest_data(
+        self,
+        data: Mapping[str, Any],
+        customer_id: uuid.UUID,
+        categories: Sequence[str],
+        channel: str,
+    ) -> dict[str, Any]:
+        """A digest's data: its lead's, with one unsubscribe link that withdraws every marketing
+        category the digest stands for (`categories`; none: no unsubscribe link)."""
+        merged = without_unsubscribe(data)
+        if categories:
+            token = self.signer.unsubscribe_token(customer_id, categories, channel)
+            merged[UNSUBSCRIBE_URL] = self.signer.url(LinkKind.UNSUBSCRIBE, token)
+            if channel == "email" and self.unsubscribe_mailto:
+                merged[UNSUBSCRIBE_MAILTO] = self._mailto(token)
+        return merged
+
+    def _mailto(self, token: str) -> str:
+        return f"mailto:{self.unsubscribe_mailto}?subject=unsubscribe%20{quote(token, safe='')}"
 
     def _preferences_url(self, customer_id: uuid.UUID, version: int) -> str:
         url = self._preferences.get(customer_id)

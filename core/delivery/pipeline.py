@@ -18,7 +18,11 @@ from tortoise.transactions import in_transaction
 
 from tidings.core.delivery.breaker import Breakers
 from tidings.core.delivery.bulk import update_rows
-from tidings.core.delivery.message_links import BatchLinks, without_unsubscribe
+from tidings.core.delivery.message_links import (
+    UNSUBSCRIBE_URL,
+    BatchLinks,
+    without_unsubscribe,
+)
 from tidings.core.delivery.outbound import Prepared, prepare
 from tidings.core.delivery.outcomes import (
     Outcome,
@@ -40,6 +44,7 @@ from tidings.core.links import LinkSigner
 from tidings.core.models import Category, Device
 from tidings.core.models.messages import Delivery, Message
 from tidings.core.policy import decide
+from tidings.plugins.interface import OutboundMessage
 
 logger = logging.getLogger("tidings.delivery")
 
@@ -107,20 +112,20 @@ class DeliveryPipeline:
             else:
                 sendable.append(item)
         if digest:
-            outcomes.update(await self._send_digests(sendable, now))
+            outcomes.update(await self._send_digests(sendable, now, batch_links))
         else:
             outcomes.update(await self._send(sendable, now))
         changed = await self._record(ready, outcomes, messages, categories, now)
         await self._announce([*settled, *changed])
 
     async def _send_digests(
-        self, items: Sequence[Prepared], now: datetime
+        self, items: Sequence[Prepared], now: datetime, links: BatchLinks | None
     ) -> dict[uuid.UUID, Outcome]:
         """One combined message per customer × channel; each held row gets its outcome."""
         groups: dict[tuple[uuid.UUID, str], list[Prepared]] = defaultdict(list)
         for item in items:
             groups[(item.delivery.customer_id, item.delivery.channel)].append(item)
-        combined = [combine_digest(group) for group in groups.values()]
+        combined = [combine_digest(group, links) for group in groups.values()]
         sent = await self._send(combined, now)
         return {
             item.delivery.id: sent[lead.delivery.id]
@@ -273,17 +278,26 @@ class DeliveryPipeline:
             logger.exception("announcing delivery changes failed")
 
 
-def combine_digest(items: Sequence[Prepared]) -> Prepared:
+def combine_digest(items: Sequence[Prepared], links: BatchLinks | None = None) -> Prepared:
     """One message standing for a customer's held deliveries on one channel; it carries the
     first delivery's id, so a retry of the same digest is recognised by the provider. Its
-    unsubscribe link is the lead's only when every item is of the lead's category: a link
-    that withdraws one category must not stand for a digest of several."""
+    unsubscribe link withdraws every category whose message carried one (marketing sends), so
+    a digest of several categories gets one link that names them all."""
     lead = items[0]
     content = digest_content(
         (Content(item.outbound[0].title, item.outbound[0].body) for item in items),
         lead.outbound[0].locale,
     )
-    one_category = len({item.outbound[0].category for item in items}) == 1
+    categories = sorted(
+        {item.outbound[0].category for item in items if UNSUBSCRIBE_URL in item.outbound[0].data}
+    )
+    customer_id, channel = lead.delivery.customer_id, lead.delivery.channel
+
+    def data(message: OutboundMessage) -> dict:
+        if links is None:  # no links were added: none to combine
+            return without_unsubscribe(message.data)
+        return links.digest_data(message.data, customer_id, categories, channel)
+
     outbound = [
         replace(
             message,
@@ -291,7 +305,7 @@ def combine_digest(items: Sequence[Prepared]) -> Prepared:
             body=content.body,
             html=None,
             category="digest",
-            data=message.data if one_category else without_unsubscribe(message.data),
+            data=data(message),
         )
         for message in lead.outbound
     ]

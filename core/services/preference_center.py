@@ -235,15 +235,20 @@ class PreferenceCenter:
         return count
 
     async def one_click(
-        self, customer: Customer, category: str, channel: str, evidence: dict
+        self, customer: Customer, categories: Sequence[str], channel: str, evidence: dict
     ) -> bool:
-        """Withdraw `category` on `channel` unless already withdrawn (idempotent). True when a
-        ledger entry was made."""
+        """Withdraw each of `categories` on `channel` unless already withdrawn (idempotent).
+        True when a ledger entry was made."""
         (states,) = await self.consent.states_for([customer.id])
-        current = next((s for s in states if s.category == category and s.channel == channel), None)
-        if current is not None and current.status == GrantStatus.WITHDRAWN:
-            return False
-        await self.consent.withdraw(
-            customer_viewer(customer), None, channel, category, ONE_CLICK_SOURCE, evidence
-        )
-        return True
+        withdrawn = {
+            s.category for s in states if s.channel == channel and s.status == GrantStatus.WITHDRAWN
+        }
+        made = False
+        for category in categories:
+            if category in withdrawn:
+                continue
+            await self.consent.withdraw(
+                customer_viewer(customer), None, channel, category, ONE_CLICK_SOURCE, evidence
+            )
+            made = True
+        return made

@@ -104,3 +104,32 @@ def test_a_token_signed_with_the_raw_secret_key_is_refused():
 
 def test_the_signer_repr_holds_no_key():
     assert KEY not in repr(signer()) and "k" * 32 not in repr(signer())
+
+
+def test_a_digest_unsubscribe_link_names_several_categories_sorted_once():
+    links = signer()
+    token = links.unsubscribe_token(CUSTOMER, ["promos", "news", "promos"], "email")
+    claims = links.verify(token, LinkKind.UNSUBSCRIBE)
+    assert (claims.categories, claims.category) == (("news", "promos"), "news")
+    single = links.verify(
+        links.unsubscribe_token(CUSTOMER, ["promos"], "sms"), LinkKind.UNSUBSCRIBE
+    )
+    assert single.categories == ("promos",)
+    # One category stays a plain string: the links of single sends are as before.
+    payload = jwt.decode(
+        links.unsubscribe_token(CUSTOMER, ["promos"], "sms"), options={"verify_signature": False}
+    )
+    assert payload["cat"] == "promos"
+
+
+def test_a_confirm_link_names_exactly_one_category():
+    links = signer()
+    now = int(time.time())
+    forged = links._encode(
+        LinkKind.CONFIRM,
+        CUSTOMER,
+        {"cat": ["a", "b"], "chn": "email", "ent": str(uuid.uuid4()), "exp": now + 60},
+        now,
+    )
+    with pytest.raises(InvalidLinkError):
+        links.verify(forged, LinkKind.CONFIRM)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -275,7 +276,7 @@ async def test_marketing_push_carries_both_links_as_strings_signed_once(push_api
     assert "unsubscribe_mailto" not in first
 
 
-def _held(category: str, links: dict[str, str]) -> Prepared:
+def _held(category: str, batch: BatchLinks, customer_id: uuid.UUID, marketing: bool) -> Prepared:
     message = OutboundMessage(
         delivery_id=str(uuid.uuid4()),
         message_id=str(uuid.uuid4()),
@@ -284,23 +285,83 @@ def _held(category: str, links: dict[str, str]) -> Prepared:
         address="ann@example.com",
         title=category,
         body="b",
-        data=links,
+        data=batch.data(
+            {},
+            customer_id=customer_id,
+            token_version=0,
+            category=category,
+            channel="email",
+            marketing=marketing,
+            message_kind="send",
+        ),
     )
-    return Prepared(Delivery(id=uuid.uuid4()), [message], [])
+    return Prepared(
+        Delivery(id=uuid.uuid4(), customer_id=customer_id, channel="email"), [message], []
+    )
 
 
 @pytest.mark.parametrize(
-    ("categories", "keeps_unsubscribe"), [(["promos", "promos"], True), (["promos", "news"], False)]
+    ("categories", "withdraws"),
+    [
+        (["promos", "promos"], ("promos",)),
+        (["promos", "news", "promos"], ("news", "promos")),
+    ],
 )
-async def test_a_digest_of_several_categories_carries_no_one_category_unsubscribe(
-    db, categories, keeps_unsubscribe
+async def test_a_digest_unsubscribe_link_names_every_category_it_stands_for(
+    api, categories, withdraws
 ):
-    links = {
-        "preferences_url": "https://shop.example/preferences/p",
-        "unsubscribe_url": "https://shop.example/unsubscribe/u",
-        "unsubscribe_mailto": "mailto:u@shop.example?subject=unsubscribe%20u",
+    signer = api.runtime.links
+    batch = BatchLinks(signer, MAILTO)
+    customer_id = uuid.uuid4()
+    items = [_held(category, batch, customer_id, marketing=True) for category in categories]
+    [digest] = combine_digest(items, batch).outbound
+    assert digest.data["preferences_url"] == items[0].outbound[0].data["preferences_url"]
+    claims = signer.verify(digest.data["unsubscribe_url"].rpartition("/")[2], LinkKind.UNSUBSCRIBE)
+    assert (claims.customer_id, claims.categories, claims.channel) == (
+        customer_id,
+        withdraws,
+        "email",
+    )
+    mailed = unquote(digest.data["unsubscribe_mailto"].partition("subject=")[2])
+    assert signer.verify(mailed.removeprefix("unsubscribe "), LinkKind.UNSUBSCRIBE) == claims
+
+
+async def test_a_digest_without_marketing_items_carries_no_unsubscribe_link(api):
+    batch = BatchLinks(api.runtime.links, MAILTO)
+    customer_id = uuid.uuid4()
+    items = [_held(category, batch, customer_id, marketing=False) for category in ("a", "b")]
+    [digest] = combine_digest(items, batch).outbound
+    assert "unsubscribe_url" not in digest.data and "unsubscribe_mailto" not in digest.data
+    assert "preferences_url" in digest.data
+
+
+async def test_one_click_on_a_digest_of_two_categories_withdraws_both(mailto_api, smtp):
+    """An ordinary customer's marketing goes out as a daily digest (the default tier policy):
+    the digest's one-click link withdraws every category in it, once."""
+    api = mailto_api
+    _, admin = await api.staff(Role.ADMIN)
+    for key in ("promos", "news"):
+        await create_category(api, admin, key, defaultChannels=["email"])
+    customer = (await create_customer(api, admin, email="cy@example.com", timezone="UTC"))["id"]
+    held = []
+    for key in ("promos", "news"):
+        await grant_on(api, admin, customer, key)
+        held.append(await send_to(api, admin, key, customer, title=f"About {key}", key=key))
+    [row] = await Delivery.filter(message_id=raw_id(held[0]["id"]))
+    assert row.reason == "DIGEST"
+    await api.runtime.worker.run_once(now=row.not_before + timedelta(seconds=1))
+
+    [received] = smtp.received
+    url, _ = list_unsubscribe(received.message)
+    entries = await PermissionEntry.filter(customer_id=raw_id(customer)).count()
+    posted = await api.client.post(local_path(api, url), data=ONE_CLICK, headers=FORM)
+    assert posted.status_code == 200
+    states = await PermissionState.filter(customer_id=raw_id(customer), channel="email")
+    assert {(s.category, s.status) for s in states} == {
+        ("promos", GrantStatus.WITHDRAWN),
+        ("news", GrantStatus.WITHDRAWN),
     }
-    [digest] = combine_digest([_held(category, links) for category in categories]).outbound
-    assert digest.data["preferences_url"] == links["preferences_url"]
-    assert ("unsubscribe_url" in digest.data) is keeps_unsubscribe
-    assert ("unsubscribe_mailto" in digest.data) is keeps_unsubscribe
+    assert await PermissionEntry.filter(customer_id=raw_id(customer)).count() == entries + 2
+    again = await api.client.post(local_path(api, url), data=ONE_CLICK, headers=FORM)
+    assert again.status_code == 200
+    assert await PermissionEntry.filter(customer_id=raw_id(customer)).count() == entries + 2
