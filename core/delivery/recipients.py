@@ -15,7 +15,14 @@ from tortoise.expressions import Q
 
 from tidings.core.delivery.addresses import reachable_channels
 from tidings.core.delivery.claims import is_postgres
-from tidings.core.enums import CategoryKind, DeliveryReason, GrantStatus, RuleVerdict, Tier
+from tidings.core.enums import (
+    CategoryKind,
+    DeliveryReason,
+    GrantStatus,
+    MessageKind,
+    RuleVerdict,
+    Tier,
+)
 from tidings.core.models import Category, Customer, Device, PermissionState, Preference
 from tidings.core.models.messages import Delivery
 from tidings.core.policy import (
@@ -62,6 +69,7 @@ SELECT d.customer_id, m.category, d.channel, d.created_at, d.not_before,
 FROM deliveries d JOIN messages m ON m.id = d.message_id
 WHERE d.customer_id = ANY($1::uuid[]) AND d.status = ANY($2::text[])
   AND (d.created_at >= $3 OR d.not_before >= $3) AND m.category = ANY($4::text[])
+  AND m.kind = 'send'
 """
 # Containment of this in a row's rules: the row was held for a digest (`held_for_digest`).
 _DIGEST_HELD = json.dumps(
@@ -106,6 +114,7 @@ async def _fetch_orm(ids: list[uuid.UUID], category: str, window_start: datetime
         customer_id__in=ids,
         status__in=list(CAP_COUNTED_STATUSES),
         message__category__in=capped,
+        message__kind=MessageKind.SEND.value,  # a confirmation mail is no marketing
     ).values_list(
         "customer_id", "message__category", "channel", "created_at", "not_before", "rules"
     )

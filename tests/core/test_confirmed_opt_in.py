@@ -21,6 +21,7 @@ from tidings.core.enums import (
     GrantStatus,
     MessageKind,
     Role,
+    Tier,
 )
 from tidings.core.links import LinkKind
 from tidings.core.models import Category, Customer, PermissionEntry, PermissionState
@@ -337,3 +338,26 @@ def test_pending_permits_nothing_and_stays_pending(past_expiry):
     # A transactional category needs no permission, PENDING or not.
     decision = policy.run(policy.transactional(), recipient=policy.customer(grants=grants))
     assert decision.status is DeliveryStatus.QUEUED
+
+
+async def test_a_confirmation_mail_does_not_count_toward_the_categorys_cap(mail_api, smtp):
+    """The mail that asks for consent is not marketing: after confirming, the customer still
+    gets the category's whole daily cap."""
+    api = mail_api
+    token, customer = await marketing_customer(api)  # HIGH_VALUE: 3 a day per category
+    await confirm_category()
+    pending = await grant(api, customer)
+    await api.runtime.worker.run_once()
+    assert len(smtp.received) == 1  # the confirmation, sent today
+    consent = api.runtime.services.consent
+    assert await consent.confirm(uuid.UUID(customer), pending.id, EVIDENCE) is (
+        ConfirmOutcome.CONFIRMED
+    )
+    cap = api.runtime.worker.tiers.for_tier(Tier.HIGH_VALUE).category_daily_cap
+    for n in range(cap):
+        message = await send(api, token, gid(customer), f"offer-{n}")
+        [row] = await deliveries(api, token, message)
+        assert (row["status"], row["reason"]) == ("QUEUED", None)
+    message = await send(api, token, gid(customer), "one-too-many")
+    [row] = await deliveries(api, token, message)
+    assert (row["status"], row["reason"]) == ("SUPPRESSED", "FREQUENCY_CAP")
