@@ -28,6 +28,8 @@ def _iana_timezones() -> frozenset[str]:
 
 
 _TIMEZONES = _iana_timezones()
+# The names a customer may choose, sorted: what the preference page offers.
+TIMEZONES: tuple[str, ...] = tuple(sorted(_TIMEZONES))
 # Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt): characters that show as
 # nothing, whatever their category (zero-width spaces and joiners, bidi controls, variation
 # selectors, Hangul fillers, tags), so `victim-1\u200b` would look like `victim-1`.

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import graphql
 import httpx
@@ -164,6 +165,13 @@ def _inbox(result: dict, state: dict) -> None:
     state["inbox_checked"] = True
 
 
+def _customer(result: dict, state: dict) -> None:
+    # The page is served by the same process, at TIDINGS_PUBLIC_URL (development default).
+    assert result["name"] == "Amelia Hart"
+    assert result["preferenceLink"].startswith("http://127.0.0.1:8000/preferences/")
+    state["preference_link"] = result["preferenceLink"]
+
+
 CHECKS: dict[str, Callable[[dict, dict], None]] = {
     "login": _login,
     "customers": _customers,
@@ -175,6 +183,7 @@ CHECKS: dict[str, Callable[[dict, dict], None]] = {
     "explainDelivery": _explain,
     "issueCustomerToken": _issue_token,
     "inbox": _inbox,
+    "customer": _customer,
 }
 
 
@@ -224,6 +233,10 @@ async def test_every_graphql_example_does_what_the_readme_says(db, capsys):
                 result = await api.gql(document, token=token)
                 assert not result.get("errors"), (field, result["errors"])
                 CHECKS[field](result["data"][field], state)
+            # The link opens Amelia's page, in her language.
+            page = await client.get(urlsplit(state["preference_link"]).path)
+            assert page.status_code == 200
+            assert "Amelia Hart" in page.text and 'lang="en"' in page.text
     finally:
         stop.set()
         await worker

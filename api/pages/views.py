@@ -20,12 +20,11 @@ from tidings.core.services.confirmation import ConfirmOutcome
 from tidings.core.services.consent import ConsentService
 from tidings.core.services.preference_center import PreferenceCenter
 from tidings.core.services.preference_page import FormError, Submission
-from tidings.core.validation import _TIMEZONES
+from tidings.core.validation import TIMEZONES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ONE_CLICK = "One-Click"
 NOTICES = {"saved", "unchanged", "unsubscribed_all"}
-TIMEZONES = sorted(_TIMEZONES)
 
 
 class CustomerPages:
@@ -159,7 +158,7 @@ class CustomerPages:
         if claims is None or not claims.categories or claims.channel is None:
             return None
         customer = await self.center.customer(claims.customer_id)
-        found = {c.key: c for c in await Category.filter(key__in=list(claims.categories))}
+        found = {c.key: c for c in await self.center.categories(claims.categories)}
         if customer is None or claims.channel not in self.consent.channels:
             return None
         if len(found) != len(claims.categories):

@@ -74,6 +74,10 @@ class PreferenceCenter:
             return None
         return customer
 
+    async def categories(self, keys: Sequence[str]) -> list[Category]:
+        """The categories a link names (an unsubscribe link may name several)."""
+        return await Category.filter(key__in=list(keys))
+
     async def page(self, customer: Customer) -> PageModel:
         """Three statements whatever the number of categories: categories, grants, preferences."""
         categories = await Category.all().order_by("key")
