@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, data, make_settings
+from tests.conftest import Api, data
 from tests.core import test_policy as policy
 from tests.core.support import raw_id
 from tests.delivery import conftest as delivery
-from tests.delivery.conftest import deliveries, send, smtp_settings
-from tidings.api.app import create_app
+from tests.delivery.conftest import deliveries, send
 from tidings.core.enums import (
     DeliveryStatus,
     EmailConfirmation,
@@ -249,21 +248,8 @@ async def test_callers_never_create_confirmation_messages(mail_api, smtp):
 
 @pytest.fixture
 async def required_api(db: str, smtp: Any) -> Any:
-    import httpx
-
-    settings = make_settings(
-        db,
-        **smtp_settings(smtp.controller.port),
-        TIDINGS_IN_PROCESS_WORKER="false",
-        TIDINGS_EMAIL_CONFIRMATION="required",
-    )
-    app = create_app(settings, manage_database=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
-        yield Api(client=client, app=app)
-    await app.state.runtime.registry.aclose()
-    app.state.runtime.templates.close()
+    async with delivery.mail_app(db, smtp, TIDINGS_EMAIL_CONFIRMATION="required") as api:
+        yield api
 
 
 async def test_required_setting_applies_to_every_category(required_api, smtp):

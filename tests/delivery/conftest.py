@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -32,18 +33,27 @@ def smtp_settings(port: int) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-async def mail_api(db: str, smtp: Any) -> AsyncIterator[Api]:
-    settings = make_settings(
-        db, **smtp_settings(smtp.controller.port), TIDINGS_IN_PROCESS_WORKER="false"
+@contextlib.asynccontextmanager
+async def mail_app(db: str, smtp: Any, **settings: str) -> AsyncIterator[Api]:
+    """The app wired to the local SMTP server, its worker run by the test, with `settings`."""
+    app = create_app(
+        make_settings(
+            db, **smtp_settings(smtp.controller.port), TIDINGS_IN_PROCESS_WORKER="false", **settings
+        ),
+        manage_database=False,
     )
-    app = create_app(settings, manage_database=False)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:
         yield Api(client=client, app=app)
     await app.state.runtime.registry.aclose()
     app.state.runtime.templates.close()
+
+
+@pytest.fixture
+async def mail_api(db: str, smtp: Any) -> AsyncIterator[Api]:
+    async with mail_app(db, smtp) as api:
+        yield api
 
 
 async def marketing_customer(

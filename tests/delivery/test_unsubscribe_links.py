@@ -12,17 +12,15 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import httpx
 import pytest
 
-from tests.conftest import Api, data, make_settings
+from tests.conftest import Api, data
 from tests.delivery import test_push_sms as push_tests
-from tests.delivery.conftest import grant, marketing_customer, send, smtp_settings
+from tests.delivery.conftest import grant, mail_app, marketing_customer, send
 from tests.delivery.support import create_category, create_customer, raw_id
 from tests.delivery.support import grant as grant_on
 from tests.delivery.support import send as send_to
 from tests.sql_statements import statement_log
-from tidings.api.app import create_app
 from tidings.core.delivery.message_links import BatchLinks
 from tidings.core.delivery.outbound import Prepared
 from tidings.core.delivery.pipeline import combine_digest
@@ -41,19 +39,8 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 @pytest.fixture
 async def mailto_api(db: str, smtp: Any) -> AsyncIterator[Api]:
     """The app with a real SMTP relay and TIDINGS_UNSUBSCRIBE_MAILTO set."""
-    settings = make_settings(
-        db,
-        **smtp_settings(smtp.controller.port),
-        TIDINGS_IN_PROCESS_WORKER="false",
-        TIDINGS_UNSUBSCRIBE_MAILTO=MAILTO,
-    )
-    app = create_app(settings, manage_database=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
-        yield Api(client=client, app=app)
-    await app.state.runtime.registry.aclose()
-    app.state.runtime.templates.close()
+    async with mail_app(db, smtp, TIDINGS_UNSUBSCRIBE_MAILTO=MAILTO) as api:
+        yield api
 
 
 def list_unsubscribe(mail: Any) -> list[str]:
