@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -51,6 +52,33 @@ def quiet_sql_logs(settings: Settings) -> None:
     level = logging.DEBUG if settings.log_sql else logging.INFO
     for name in SQL_LOGGERS:
         logging.getLogger(name).setLevel(level)
+
+
+class RedactLinkTokens(logging.Filter):
+    """uvicorn's access log names each request's path, and a customer link's path holds its
+    token, which opens the customer's page: logged as `/preferences/<token>` instead."""
+
+    PATH = re.compile(r"/(preferences|unsubscribe|confirm)/[^/?#\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.PATH.sub(r"/\1/<token>", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self.PATH.sub(r"/\1/<token>", record.msg)
+        return True
+
+
+ACCESS_LOGGER = "uvicorn.access"
+
+
+def redact_access_log() -> None:
+    """Install the filter once on uvicorn's access logger (logging config keeps it)."""
+    access = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(f, RedactLinkTokens) for f in access.filters):
+        access.addFilter(RedactLinkTokens())
 
 
 @dataclass
@@ -174,6 +202,7 @@ def create_app(
     """The ASGI app. `manage_database=False` when the caller has opened the ORM itself."""
     runtime = build_runtime(settings, manager)
     quiet_sql_logs(settings)
+    redact_access_log()
     limits = settings.limits
     schema = build_schema(
         SchemaOptions(
