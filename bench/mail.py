@@ -197,7 +197,8 @@ async def run(emails: int) -> MailResult:
         async with sink() as (port, received):
             settings = SmtpSettings(host="127.0.0.1", port=port, sender=SENDER, security="none")
             registry = ProviderRegistry([SmtpEmailProvider(settings)])
-            worker = DeliveryWorker(registry, tiers)
+            # As `serve` builds it: each mail carries its preference link and footer.
+            worker = DeliveryWorker(registry, tiers, links=services.links)
             client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
             await client.connect()
             try:

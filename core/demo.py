@@ -32,6 +32,14 @@ CATEGORIES = [
     ("newsletter", "Monthly newsletter", CategoryKind.MARKETING, ["email"], False, None),
 ]
 
+# What the preference page shows under each category's name.
+DESCRIPTIONS = {
+    "security": "Sign-ins from a new device and password changes.",
+    "orders": "Confirmations, dispatch and delivery of what you ordered.",
+    "promotions": "Offers and sales picked for you.",
+    "newsletter": "Once a month: new products and stories from our team.",
+}
+
 CUSTOMERS = [
     (
         "cust-1001",
@@ -112,6 +120,7 @@ async def load_demo() -> str:
                 CategoryFields(
                     key=key,
                     name=name,
+                    description=DESCRIPTIONS[key],
                     kind=kind,
                     default_channels=channels,
                     required=required,

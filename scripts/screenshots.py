@@ -19,18 +19,12 @@ from playwright.async_api import async_playwright
 from tidings.api.app import create_app
 from tidings.api.settings import Settings
 from tidings.core.demo import load_demo
-from tidings.core.models import Category, Customer
+from tidings.core.models import Customer
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-DESCRIPTIONS = {
-    "security": "Sign-ins from a new device and password changes.",
-    "orders": "Confirmations, dispatch and delivery of what you ordered.",
-    "promotions": "Offers and sales picked for you.",
-    "newsletter": "Once a month: new products and stories from our team.",
-}
 # (demo customer, page language, file name)
 SHOTS = [("cust-1001", "en", "preferences-en"), ("cust-1002", "zh-CN", "preferences-zh-CN")]
 
@@ -64,8 +58,6 @@ async def main() -> None:
             await asyncio.sleep(0.05)
         try:
             await load_demo()
-            for key, text in DESCRIPTIONS.items():
-                await Category.filter(key=key).update(description=text)
             links = app.state.runtime.links
             OUT.mkdir(parents=True, exist_ok=True)
             async with async_playwright() as playwright:
