@@ -22,10 +22,12 @@ from tortoise import connections
 
 from tidings.api.auth import Authenticator
 from tidings.api.context import TidingsGraphQL
+from tidings.api.feedback import feedback_routes
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.core import db
+from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
@@ -266,6 +268,9 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *page_routes(runtime),
+        *feedback_routes(
+            runtime.registry, FeedbackRecorder(on_change=runtime.services.live.deliveries_changed)
+        ),
     ]
     if settings.is_development:
         routes.append(Route("/live", live_page, methods=["GET"]))

@@ -10,6 +10,7 @@ from tidings.plugins.errors import (
     ProviderUnavailableError,
     TransientDeliveryError,
 )
+from tidings.plugins.feedback import Feedback, FeedbackKind, FeedbackRejected, FeedbackRequest
 from tidings.plugins.interface import OutboundMessage, Provider, SendResult
 from tidings.plugins.secret import Secret
 
@@ -17,6 +18,10 @@ hookimpl = pluggy.HookimplMarker("tidings")
 
 __all__ = [
     "DeliveryError",
+    "Feedback",
+    "FeedbackKind",
+    "FeedbackRejected",
+    "FeedbackRequest",
     "InvalidAddressError",
     "OutboundMessage",
     "PermanentDeliveryError",

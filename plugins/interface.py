@@ -60,3 +60,8 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Release what `start` opened; called on shutdown."""
+
+    # Optional, not part of the protocol's check: a provider that takes its vendor's reports
+    # (receipts, bounces, complaints, opens, clicks, replies) at `POST /feedback/<name>`
+    # implements `async def feedback(self, request: FeedbackRequest) -> list[Feedback]`
+    # (tidings.plugins.feedback).

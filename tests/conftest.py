@@ -75,6 +75,7 @@ async def database_url(
 
 TABLES = (
     "notifications",
+    "delivery_events",
     "deliveries",
     "expansion_jobs",
     "messages",

@@ -44,6 +44,9 @@ def delivery_data(row: Delivery) -> dict[str, Any]:
         "last_error": row.last_error,
         "created_at": _time(row.created_at),
         "updated_at": _time(row.updated_at),
+        "delivered_at": _time(row.delivered_at),
+        "opened_at": _time(row.opened_at),
+        "clicked_at": _time(row.clicked_at),
     }
 
 
@@ -68,6 +71,9 @@ def delivery_row(data: dict[str, Any]) -> Delivery:
         last_error=data.get("last_error"),
         created_at=time("created_at"),
         updated_at=time("updated_at"),
+        delivered_at=time("delivered_at"),
+        opened_at=time("opened_at"),
+        clicked_at=time("clicked_at"),
     )
 
 

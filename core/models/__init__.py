@@ -3,7 +3,14 @@
 from tidings.core.models.access import AccessGrant, ApiKey, Staff
 from tidings.core.models.categories import Category
 from tidings.core.models.customers import Customer, Device
-from tidings.core.models.messages import Delivery, ExpansionJob, Message, Notification, Template
+from tidings.core.models.messages import (
+    Delivery,
+    DeliveryEvent,
+    ExpansionJob,
+    Message,
+    Notification,
+    Template,
+)
 from tidings.core.models.permissions import PermissionEntry, PermissionState, Preference
 
 __all__ = [
@@ -12,6 +19,7 @@ __all__ = [
     "Category",
     "Customer",
     "Delivery",
+    "DeliveryEvent",
     "Device",
     "ExpansionJob",
     "Message",

@@ -65,6 +65,10 @@ class Delivery(Model):
     # Where the retry budget (TIDINGS_DELIVERY_RETRY_FOR) starts when staff retried it;
     # null: at created_at.
     retry_from = fields.DatetimeField(null=True)
+    # What providers heard back (`POST /feedback/<provider>`): the first time of each.
+    delivered_at = fields.DatetimeField(null=True)
+    opened_at = fields.DatetimeField(null=True)
+    clicked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -74,6 +78,27 @@ class Delivery(Model):
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} {self.channel} {self.status}>"
+
+
+class DeliveryEvent(Model):
+    """One piece of feedback a provider reported about a delivery, kept in order. The
+    fingerprint (a hash of the delivery, kind, time and detail) makes a replay a no-op."""
+
+    id = fields.UUIDField(primary_key=True, default=new_id)
+    delivery: fields.ForeignKeyRelation[Delivery] = fields.ForeignKeyField(
+        "models.Delivery", related_name=False, on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=16)  # a FeedbackKind value
+    at = fields.DatetimeField()
+    permanent = fields.BooleanField(default=False)
+    detail = fields.TextField(null=True)  # for admins; never shown to customers
+    provider = fields.CharField(max_length=64)
+    fingerprint = fields.CharField(max_length=64, unique=True)
+    recorded_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "delivery_events"
+        indexes = (("delivery_id", "at"),)
 
 
 class ExpansionJob(Model):

@@ -120,6 +120,16 @@ class Delivery(Node):
     )
     created_at: datetime = strawberry.field(description="When it was decided.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
+    delivered_at: datetime | None = strawberry.field(
+        default=None,
+        description="When it arrived, by the first receipt the provider reported; null: none.",
+    )
+    opened_at: datetime | None = strawberry.field(
+        default=None, description="When it was first opened, as reported; null: not yet."
+    )
+    clicked_at: datetime | None = strawberry.field(
+        default=None, description="When a link in it was first clicked, as reported; null: not yet."
+    )
     rules: list[RuleOutcome] = strawberry.field(
         description="The policy rules as they spoke when it was decided."
     )
@@ -161,6 +171,9 @@ class Delivery(Node):
             provider=row.provider,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            delivered_at=row.delivered_at,
+            opened_at=row.opened_at,
+            clicked_at=row.clicked_at,
             rules=[
                 RuleOutcome.from_rule(PolicyRuleOutcome.from_stored(r)) for r in row.rules or []
             ],

@@ -60,6 +60,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "Device": _public("id platform createdAt lastSeenAt"),
     "Delivery": _public(
         "id channel status reason attempts notBefore provider createdAt updatedAt rules "
+        "deliveredAt openedAt clickedAt "  # when the provider reported them: no content
         "customer "  # the recipient: the caller's usual customer visibility and PII gates
         "message",  # a delivery is only reached through a message the caller may see
         lastError=DELIVERY_ERRORS,

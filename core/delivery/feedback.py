@@ -1,0 +1,161 @@
+"""Recording what providers hear back (issue 12, first part): receipts and engagement.
+
+`POST /feedback/<provider>` hands the vendor's request to the provider's `feedback` method;
+what it returns is recorded here. Each feedback names a delivery of that provider, by our
+delivery id or by the vendor's id (`SendResult.provider_id`); one that names no delivery of
+the provider is counted as unmatched and changes nothing, so a provider can never touch
+another's deliveries.
+
+Every feedback is kept as a `DeliveryEvent`, in order. Its fingerprint (delivery, kind,
+time, permanence, detail) is unique, so a replay records nothing and changes nothing. What
+it changes:
+
+- DELIVERED: a SENT delivery becomes DELIVERED; `delivered_at` is the first receipt's time.
+  Statuses only move forward: a receipt for a delivery in any other status is kept as an
+  event and moves nothing.
+- OPENED, CLICKED: `opened_at`, `clicked_at`, the first time of each.
+- BOUNCED, COMPLAINED, REPLIED: kept as events. What they do (statuses, suppression,
+  withdrawal, STOP) is the rest of issue 12.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from tidings.core.delivery.pipeline import OnChange
+from tidings.core.enums import DeliveryStatus
+from tidings.core.models.messages import Delivery, DeliveryEvent
+from tidings.plugins.feedback import Feedback, FeedbackKind
+
+MAX_DETAIL = 500
+# The first time of each kind that has a column of its own.
+FIRST_TIMES = {
+    FeedbackKind.DELIVERED: "delivered_at",
+    FeedbackKind.OPENED: "opened_at",
+    FeedbackKind.CLICKED: "clicked_at",
+}
+
+
+@dataclass
+class FeedbackResult:
+    """What one request's feedback did: recorded anew, replays, naming no delivery."""
+
+    recorded: int = 0
+    duplicates: int = 0
+    unmatched: int = 0
+
+
+def fingerprint(delivery_id: uuid.UUID, item: Feedback, at: datetime) -> str:
+    parts = (str(delivery_id), item.kind.value, at.isoformat(), str(item.permanent), item.detail)
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+
+
+class FeedbackRecorder:
+    def __init__(self, on_change: OnChange | None = None) -> None:
+        self.on_change = on_change
+
+    async def record(self, provider: str, items: Sequence[Feedback]) -> FeedbackResult:
+        result = FeedbackResult()
+        found = await self._deliveries(provider, items)
+        changed: dict[uuid.UUID, Delivery] = {}
+        now = datetime.now(UTC)
+        for item, delivery in zip(items, found, strict=True):
+            if delivery is None:
+                result.unmatched += 1
+                continue
+            at = _aware(item.at) or now
+            if await self._record_one(provider, delivery, item, at):
+                result.recorded += 1
+                changed[delivery.id] = delivery
+            else:
+                result.duplicates += 1
+        if self.on_change is not None:
+            rows = [row for row in changed.values() if row.channel != "in_app"]
+            if rows:
+                await self.on_change(rows)
+        return result
+
+    async def _deliveries(self, provider: str, items: Sequence[Feedback]) -> list[Delivery | None]:
+        """Each feedback's delivery among the provider's own, in two queries at most."""
+        by_id: dict[str, Delivery] = {}
+        ids = [_uuid(item.delivery_id) for item in items if item.delivery_id]
+        if any(ids):
+            for row in await Delivery.filter(id__in=[i for i in ids if i], provider=provider):
+                by_id[str(row.id)] = row
+        by_vendor: dict[str, Delivery] = {}
+        vendor_ids = [item.provider_id for item in items if item.provider_id]
+        if vendor_ids:
+            for row in await Delivery.filter(provider_id__in=vendor_ids, provider=provider):
+                assert row.provider_id is not None
+                by_vendor[row.provider_id] = row
+        found: list[Delivery | None] = []
+        for item in items:
+            key = _uuid(item.delivery_id) if item.delivery_id else None
+            row = by_id.get(str(key)) if key else None
+            if row is None and item.provider_id:
+                row = by_vendor.get(item.provider_id)
+            found.append(row)
+        return found
+
+    async def _record_one(
+        self, provider: str, delivery: Delivery, item: Feedback, at: datetime
+    ) -> bool:
+        """Keep the event and apply it, in one transaction; False for a replay."""
+        detail = (item.detail or "")[:MAX_DETAIL] or None
+        try:
+            async with in_transaction():
+                await DeliveryEvent.create(
+                    delivery_id=delivery.id,
+                    kind=item.kind.value,
+                    at=at,
+                    permanent=item.permanent,
+                    detail=detail,
+                    provider=provider,
+                    fingerprint=fingerprint(delivery.id, item, at),
+                )
+                row = await Delivery.filter(id=delivery.id).select_for_update().first()
+                if row is None:  # deleted meanwhile: the event went with it
+                    return True
+                fields = _apply(row, item.kind, at)
+                if fields:
+                    await row.save(update_fields=[*fields, "updated_at"])
+                for name in ("status", *FIRST_TIMES.values()):
+                    setattr(delivery, name, getattr(row, name))
+        except IntegrityError:
+            return False
+        return True
+
+
+def _apply(row: Delivery, kind: FeedbackKind, at: datetime) -> list[str]:
+    """The columns a feedback changes on its delivery: forward only, first times kept."""
+    fields: list[str] = []
+    column = FIRST_TIMES.get(kind)
+    if column is not None:
+        current = getattr(row, column)
+        if current is None or _aware(current) > at:
+            setattr(row, column, at)
+            fields.append(column)
+    if kind is FeedbackKind.DELIVERED and row.status is DeliveryStatus.SENT:
+        row.status = DeliveryStatus.DELIVERED
+        fields.append("status")
+    return fields
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
