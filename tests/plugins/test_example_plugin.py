@@ -121,6 +121,27 @@ async def test_send_through_the_installed_plugin(installed_plugin, receiver, db)
         )["send"]
         assert sent["errors"] == []
         assert await app.state.runtime.worker.run_once() == 1
+
+        # The receiver reports back, signed as it was signed to; unsigned is refused.
+        delivery_id = json.loads(receiver.requests[0]["raw"])["id"]
+        receipt = json.dumps({"id": delivery_id, "event": "delivered"}).encode()
+        refused = await client.post("/feedback/webhook", content=receipt)
+        assert refused.status_code == 401
+        signature = hmac.new(SECRET.encode(), receipt, hashlib.sha256).hexdigest()
+        accepted = await client.post(
+            "/feedback/webhook",
+            content=receipt,
+            headers={"x-tidings-signature": f"sha256={signature}"},
+        )
+        assert accepted.json() == {"recorded": 1, "duplicates": 0, "unmatched": 0}
+        status = data(
+            await api.gql(
+                "query($id: ID!) { message(id: $id) { deliveries { nodes { status deliveredAt } } } }",
+                {"id": sent["message"]["id"]},
+                token,
+            )
+        )["message"]["deliveries"]["nodes"]
+        assert [d["status"] for d in status] == ["DELIVERED"] and status[0]["deliveredAt"]
         await app.state.runtime.registry.aclose()
 
     [request] = receiver.requests

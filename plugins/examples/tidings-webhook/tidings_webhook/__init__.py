@@ -1,4 +1,5 @@
-"""An example provider plugin: POSTs each message as signed JSON to the customer's webhook."""
+"""An example provider plugin: POSTs each message as signed JSON to the customer's webhook,
+and takes the receiver's signed receipts back through `feedback`."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import httpx
 
 from tidings.plugins import (
+    Feedback,
+    FeedbackKind,
+    FeedbackRejected,
+    FeedbackRequest,
     InvalidAddressError,
     OutboundMessage,
     PermanentDeliveryError,
@@ -86,6 +92,24 @@ class WebhookProvider:
                 ),
             )
         return SendResult(ok=False, error=PermanentDeliveryError(f"HTTP {response.status_code}"))
+
+    async def feedback(self, request: FeedbackRequest) -> list[Feedback]:
+        """The receiver reports back at `POST /feedback/webhook`, signed as we sign to it:
+        `{"id": "<delivery id>", "event": "delivered" | "opened" | "clicked", "at": ISO}`,
+        or a list of them."""
+        signature = hmac.new(self._secret, request.body, hashlib.sha256).hexdigest()
+        given = request.headers.get("x-tidings-signature", "")
+        if not hmac.compare_digest(given.encode(), f"sha256={signature}".encode()):
+            raise FeedbackRejected("bad or missing X-Tidings-Signature")
+        items = json.loads(request.body)
+        return [
+            Feedback(
+                kind=FeedbackKind(item["event"].upper()),
+                delivery_id=str(item["id"]),
+                at=datetime.fromisoformat(item["at"]) if item.get("at") else None,
+            )
+            for item in (items if isinstance(items, list) else [items])
+        ]
 
     async def aclose(self) -> None:
         if self._client is not None:
