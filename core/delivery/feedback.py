@@ -14,15 +14,17 @@ it changes:
   Statuses only move forward: a receipt for a delivery in any other status is kept as an
   event and moves nothing.
 - OPENED, CLICKED: `opened_at`, `clicked_at`, the first time of each.
-- BOUNCED, COMPLAINED, REPLIED: kept as events. What they do (statuses, suppression,
-  withdrawal, STOP) is the rest of issue 12.
+- REPLIED with a `sender`: handed to `on_reply` (a STOP reply withdraws SMS marketing),
+  whether or not it names a delivery.
+- BOUNCED, COMPLAINED: kept as events. What they do (statuses, suppression, withdrawal) is
+  the rest of issue 12.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -57,9 +59,15 @@ def fingerprint(delivery_id: uuid.UUID, item: Feedback, at: datetime) -> str:
     return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
 
 
+# What a REPLIED feedback with a sender is handed to (a STOP reply, say): the provider's name
+# and the feedback; True when it acted on the reply.
+OnReply = Callable[[str, Feedback], Awaitable[bool]]
+
+
 class FeedbackRecorder:
-    def __init__(self, on_change: OnChange | None = None) -> None:
+    def __init__(self, on_change: OnChange | None = None, on_reply: OnReply | None = None) -> None:
         self.on_change = on_change
+        self.on_reply = on_reply
 
     async def record(self, provider: str, items: Sequence[Feedback]) -> FeedbackResult:
         result = FeedbackResult()
@@ -67,8 +75,13 @@ class FeedbackRecorder:
         changed: dict[uuid.UUID, Delivery] = {}
         now = datetime.now(UTC)
         for item, delivery in zip(items, found, strict=True):
+            replied = item.kind is FeedbackKind.REPLIED and item.sender and self.on_reply
+            acted = bool(replied) and await self.on_reply(provider, item)  # type: ignore[misc]
             if delivery is None:
-                result.unmatched += 1
+                if acted:
+                    result.recorded += 1
+                else:
+                    result.unmatched += 1
                 continue
             at = _aware(item.at) or now
             if await self._record_one(provider, delivery, item, at):
