@@ -11,6 +11,10 @@ and network errors are transient (Retry-After honoured); a 4xx whose error code 
 of this provider and not of the message, so it is transient too; any other 4xx is
 permanent. The error code is read from `{"error": "..."}`, `{"error": {"code": "..."}}`
 or `{"code": "..."}`.
+
+A marketing SMS (its data carries `unsubscribe_url`) ends with the opt-out hint in its
+language ("Reply STOP to opt out", "回复TD退订"; TIDINGS_SMS_STOP_HINT overrides it). Signed
+receipts and replies come back through `feedback` (providers/sms_feedback.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import httpx
 
 from tidings.plugins import (
     DeliveryError,
+    Feedback,
+    FeedbackRequest,
     InvalidAddressError,
     OutboundMessage,
     PermanentDeliveryError,
@@ -41,6 +47,7 @@ from tidings.providers._common import (
     scrub,
     setting,
 )
+from tidings.providers.sms_feedback import parse, verify, with_stop_hint
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +57,15 @@ CONCURRENCY = 20
 
 @dataclass(frozen=True)
 class HttpSmsSettings:
-    """TIDINGS_SMS_*: where to post, with which key, from which sender id."""
+    """TIDINGS_SMS_*: where to post, with which key, from which sender id; the secret the
+    vendor signs its feedback with, and the opt-out hint's override."""
 
     url: str
     api_key: Secret = field(repr=False)
     sender: str
     timeout: float = 15.0
+    webhook_secret: Secret | None = field(default=None, repr=False)
+    stop_hint: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, str]) -> HttpSmsSettings | None:
@@ -64,11 +74,14 @@ class HttpSmsSettings:
             return None
         if not url.startswith(("https://", "http://")):
             raise ValueError("TIDINGS_SMS_URL must be an http(s) URL")
+        secret = setting(config, "TIDINGS_SMS_WEBHOOK_SECRET")
         return cls(
             url=url,
             api_key=Secret(required_setting(config, "TIDINGS_SMS_API_KEY", "TIDINGS_SMS_URL")),
             sender=required_setting(config, "TIDINGS_SMS_FROM", "TIDINGS_SMS_URL"),
             timeout=duration_setting(config, "TIDINGS_SMS_TIMEOUT", 15.0),
+            webhook_secret=Secret(secret) if secret else None,
+            stop_hint=setting(config, "TIDINGS_SMS_STOP_HINT"),
         )
 
 
@@ -139,6 +152,11 @@ class HttpSmsProvider:
         client = self._client
         return await asyncio.gather(*(self._deliver(client, message) for message in batch))
 
+    async def feedback(self, request: FeedbackRequest) -> list[Feedback]:
+        """Signed receipts and replies (providers/sms_feedback.py); unsigned: FeedbackRejected."""
+        verify(request, self.settings.webhook_secret)
+        return parse(request.body)
+
     async def aclose(self) -> None:
         client, self._client = self._client, None
         if client is not None:
@@ -148,7 +166,9 @@ class HttpSmsProvider:
         payload = {
             "to": message.address,
             "from": self.settings.sender,
-            "body": sms_text(message),
+            "body": with_stop_hint(
+                sms_text(message), message.data, message.locale, self.settings.stop_hint
+            ),
             "reference": message.delivery_id,
         }
         scrubbed = (message.address, self.settings.api_key.reveal())
