@@ -38,6 +38,7 @@ from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
+from tidings.core.services.complaints import withdraw_for_complaint
 from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.core.tokens import TokenSigner
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
@@ -272,7 +273,9 @@ def create_app(
         *feedback_routes(
             runtime.registry,
             FeedbackRecorder(
-                on_change=runtime.services.live.deliveries_changed, on_reply=handle_sms_reply
+                on_change=runtime.services.live.deliveries_changed,
+                on_reply=handle_sms_reply,
+                on_complaint=withdraw_for_complaint,
             ),
         ),
     ]

@@ -69,7 +69,8 @@ class Platform(str, Enum):
 
 class DeliveryStatus(str, Enum):
     """Where one delivery (a recipient × channel) stands. The policy engine gives the first
-    three; workers move QUEUED on to SENT, DELIVERED or FAILED."""
+    three; workers move QUEUED on to SENT, DELIVERED or FAILED; provider feedback moves SENT
+    on to DELIVERED, BOUNCED or COMPLAINED, forward only (core/delivery/feedback.py)."""
 
     SUPPRESSED = "SUPPRESSED"
     DEFERRED = "DEFERRED"
@@ -77,6 +78,8 @@ class DeliveryStatus(str, Enum):
     SENT = "SENT"
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
+    BOUNCED = "BOUNCED"
+    COMPLAINED = "COMPLAINED"
 
 
 class MessageStatus(str, Enum):

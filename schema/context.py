@@ -12,11 +12,13 @@ from typing import Any, TypeAlias
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from tidings.core.delivery.feedback import events_for
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.models import (
     Category,
     Customer,
     Delivery,
+    DeliveryEvent,
     Device,
     Message,
     PermissionEntry,
@@ -84,6 +86,11 @@ class Loaders:
     def deliveries(self) -> DataLoader[PageKey, Page[Delivery]]:
         """A page of each message's deliveries, keyed as `permission_history`."""
         return DataLoader(self._services.messages.deliveries_for)
+
+    @cached_property
+    def delivery_events(self) -> DataLoader[uuid.UUID, list[DeliveryEvent]]:
+        """Each delivery's feedback, in order: one statement for a page of deliveries."""
+        return DataLoader(events_for)
 
     @cached_property
     def devices(self) -> DataLoader[uuid.UUID, list[Device]]:

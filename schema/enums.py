@@ -26,6 +26,7 @@ from tidings.core.enums import (
     RuleVerdict,
     Tier,
 )
+from tidings.plugins.feedback import FeedbackKind
 
 E = TypeVar("E", bound=type[Enum])
 
@@ -112,7 +113,8 @@ PlatformEnum = describe(
 DeliveryStatusEnum = describe(
     DeliveryStatus,
     "Where one delivery (a recipient on a channel) stands. The policy engine gives SUPPRESSED, "
-    "DEFERRED or QUEUED; workers move QUEUED on to SENT, DELIVERED or FAILED.",
+    "DEFERRED or QUEUED; workers move QUEUED on to SENT, DELIVERED or FAILED; provider "
+    "feedback moves SENT on to DELIVERED, BOUNCED or COMPLAINED, and never back.",
     {
         "SUPPRESSED": "Not sent, by decision (see `reason`); final.",
         "DEFERRED": "Held until `notBefore` (quiet hours) or the next digest (see `reason`).",
@@ -121,6 +123,22 @@ DeliveryStatusEnum = describe(
         "DELIVERED": "Confirmed as arrived: a provider's receipt, or stored in the inbox for "
         "`in_app`.",
         "FAILED": "Could not be delivered (see `reason`); an admin may retry it.",
+        "BOUNCED": "Sent, then reported undeliverable by the provider (see `events`); a late "
+        "receipt never undoes it. Not retried.",
+        "COMPLAINED": "Sent, then reported as unwanted (marked as spam) by the recipient; the "
+        "customer's MARKETING grants on the channel were withdrawn. Final.",
+    },
+)
+FeedbackKindEnum = describe(
+    FeedbackKind,
+    "What a provider heard back about a delivery.",
+    {
+        "DELIVERED": "A receipt: it arrived.",
+        "BOUNCED": "It could not be delivered: `permanent` tells a hard bounce from a soft one.",
+        "COMPLAINED": "The recipient reported it as unwanted (marked it as spam).",
+        "OPENED": "The recipient opened it.",
+        "CLICKED": "The recipient followed a link in it.",
+        "REPLIED": "The recipient replied to it.",
     },
 )
 MessageStatusEnum = describe(

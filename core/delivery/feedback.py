@@ -10,14 +10,17 @@ Every feedback is kept as a `DeliveryEvent`, in order. Its fingerprint (delivery
 time, permanence, detail) is unique, so a replay records nothing and changes nothing. What
 it changes:
 
-- DELIVERED: a SENT delivery becomes DELIVERED; `delivered_at` is the first receipt's time.
-  Statuses only move forward: a receipt for a delivery in any other status is kept as an
-  event and moves nothing.
+- Statuses only move forward, along `STATUS_RANK`: SENT < DELIVERED < BOUNCED < COMPLAINED.
+  DELIVERED, BOUNCED and COMPLAINED feedback moves a delivery to that status when it ranks
+  higher than where the delivery stands, so a late receipt never undoes a bounce and a
+  complaint follows either. QUEUED, DEFERRED, SUPPRESSED and FAILED rows have no rank: the
+  feedback is kept as an event and moves nothing (the worker settles them, or they never
+  went). `delivered_at` is the first receipt's time, whatever the status.
+- COMPLAINED: handed to `on_complaint`, inside the same transaction (it withdraws the
+  customer's marketing grants on the channel: core/services/complaints.py).
 - OPENED, CLICKED: `opened_at`, `clicked_at`, the first time of each.
 - REPLIED with a `sender`: handed to `on_reply` (a STOP reply withdraws SMS marketing),
   whether or not it names a delivery.
-- BOUNCED, COMPLAINED: kept as events. What they do (statuses, suppression, withdrawal) is
-  the rest of issue 12.
 """
 
 from __future__ import annotations
@@ -37,6 +40,20 @@ from tidings.core.models.messages import Delivery, DeliveryEvent
 from tidings.plugins.feedback import Feedback, FeedbackKind
 
 MAX_DETAIL = 500
+# The way forward: feedback moves a delivery only to a status of higher rank, and never one
+# that has none (QUEUED, DEFERRED, SUPPRESSED, FAILED).
+STATUS_RANK: dict[DeliveryStatus, int] = {
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.BOUNCED: 3,
+    DeliveryStatus.COMPLAINED: 4,
+}
+# The status each kind of feedback moves toward.
+FEEDBACK_STATUS = {
+    FeedbackKind.DELIVERED: DeliveryStatus.DELIVERED,
+    FeedbackKind.BOUNCED: DeliveryStatus.BOUNCED,
+    FeedbackKind.COMPLAINED: DeliveryStatus.COMPLAINED,
+}
 # The first time of each kind that has a column of its own.
 FIRST_TIMES = {
     FeedbackKind.DELIVERED: "delivered_at",
@@ -62,12 +79,30 @@ def fingerprint(delivery_id: uuid.UUID, item: Feedback, at: datetime) -> str:
 # What a REPLIED feedback with a sender is handed to (a STOP reply, say): the provider's name
 # and the feedback; True when it acted on the reply.
 OnReply = Callable[[str, Feedback], Awaitable[bool]]
+# What a newly recorded COMPLAINED feedback is handed to, inside its transaction: the
+# provider's name, the delivery and when it happened.
+OnComplaint = Callable[[str, Delivery, datetime], Awaitable[object]]
+
+
+def next_status(current: DeliveryStatus, kind: FeedbackKind) -> DeliveryStatus | None:
+    """Where a feedback moves a delivery now at `current`: None when it moves nothing."""
+    target = FEEDBACK_STATUS.get(kind)
+    rank = STATUS_RANK.get(current)
+    if target is None or rank is None or STATUS_RANK[target] <= rank:
+        return None
+    return target
 
 
 class FeedbackRecorder:
-    def __init__(self, on_change: OnChange | None = None, on_reply: OnReply | None = None) -> None:
+    def __init__(
+        self,
+        on_change: OnChange | None = None,
+        on_reply: OnReply | None = None,
+        on_complaint: OnComplaint | None = None,
+    ) -> None:
         self.on_change = on_change
         self.on_reply = on_reply
+        self.on_complaint = on_complaint
 
     async def record(self, provider: str, items: Sequence[Feedback]) -> FeedbackResult:
         result = FeedbackResult()
@@ -139,6 +174,8 @@ class FeedbackRecorder:
                 fields = _apply(row, item.kind, at)
                 if fields:
                     await row.save(update_fields=[*fields, "updated_at"])
+                if item.kind is FeedbackKind.COMPLAINED and self.on_complaint is not None:
+                    await self.on_complaint(provider, row, at)
                 for name in ("status", *FIRST_TIMES.values()):
                     setattr(delivery, name, getattr(row, name))
         except IntegrityError:
@@ -155,10 +192,22 @@ def _apply(row: Delivery, kind: FeedbackKind, at: datetime) -> list[str]:
         if current is None or _aware(current) > at:
             setattr(row, column, at)
             fields.append(column)
-    if kind is FeedbackKind.DELIVERED and row.status is DeliveryStatus.SENT:
-        row.status = DeliveryStatus.DELIVERED
+    status = next_status(row.status, kind)
+    if status is not None:
+        row.status = status
         fields.append("status")
     return fields
+
+
+async def events_for(delivery_ids: Sequence[uuid.UUID]) -> list[list[DeliveryEvent]]:
+    """Each delivery's events, in the order they happened, in one statement for them all."""
+    grouped: dict[uuid.UUID, list[DeliveryEvent]] = {i: [] for i in delivery_ids}
+    rows = await DeliveryEvent.filter(delivery_id__in=list(grouped)).order_by(
+        "at", "recorded_at", "id"
+    )
+    for row in rows:
+        grouped[row.delivery_id].append(row)  # type: ignore[attr-defined]
+    return [grouped[i] for i in delivery_ids]
 
 
 def _aware(value: datetime | None) -> datetime | None:

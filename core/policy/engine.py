@@ -50,8 +50,15 @@ from tidings.core.policy.tiers import TierPolicy
 # Deliveries that count toward the caps once decided: going or gone, in the local day they
 # go out (see policy/caps.py). DEFERRED ones count when they are released as QUEUED, and are
 # decided again then against that day's counts; SUPPRESSED and FAILED ones reached no one.
+# BOUNCED and COMPLAINED ones were sent: they count.
 CAP_COUNTED_STATUSES: frozenset[DeliveryStatus] = frozenset(
-    {DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED}
+    {
+        DeliveryStatus.QUEUED,
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.BOUNCED,
+        DeliveryStatus.COMPLAINED,
+    }
 )
 
 

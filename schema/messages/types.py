@@ -9,16 +9,19 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from tidings.core.models.messages import Delivery as DeliveryModel
+from tidings.core.models.messages import DeliveryEvent as DeliveryEventModel
 from tidings.core.models.messages import Message as MessageModel
 from tidings.core.models.messages import Template as TemplateModel
 from tidings.core.pagination import PageKey
 from tidings.core.policy import Decision
 from tidings.core.policy import RuleOutcome as PolicyRuleOutcome
+from tidings.plugins.feedback import FeedbackKind
 from tidings.schema.categories.types import Category
 from tidings.schema.context import Info
 from tidings.schema.enums import (
     DeliveryReasonEnum,
     DeliveryStatusEnum,
+    FeedbackKindEnum,
     MessageStatusEnum,
     RuleVerdictEnum,
     delivery_reason,
@@ -97,6 +100,44 @@ class DeliveryExplanation:
 
 
 @strawberry.type(
+    description="One piece of feedback a provider reported about a delivery: a receipt, a "
+    "bounce, a complaint, an open, a click or a reply."
+)
+class DeliveryEvent:
+    id: strawberry.ID = strawberry.field(
+        description="The event's ID: stable and unique (not accepted by `node(id:)`)."
+    )
+    kind: FeedbackKindEnum = strawberry.field(description="What was heard.")
+    at: datetime = strawberry.field(
+        description="When it happened, as the provider reported it (else when it was recorded)."
+    )
+    permanent: bool = strawberry.field(
+        description="For BOUNCED: a hard (permanent) bounce; false for a soft one and for "
+        "every other kind."
+    )
+    detail_value: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="What the provider said (an error code, a bounce's diagnostic: it may "
+        "quote an address); null when it said nothing. ADMIN only: null with FORBIDDEN for "
+        "other callers.",
+        permission_classes=[CanReadDeliveryErrors],
+    )
+    def detail(self) -> str | None:
+        return self.detail_value
+
+    @classmethod
+    def from_model(cls, row: DeliveryEventModel) -> DeliveryEvent:
+        return cls(
+            id=to_global_id("DeliveryEvent", row.id),
+            kind=FeedbackKind(row.kind),
+            at=row.at,
+            permanent=row.permanent,
+            detail_value=row.detail,
+        )
+
+
+@strawberry.type(
     description="One recipient on one channel of a message: decided by the policy engine, then "
     "sent by a worker. Seen by whoever may see its message."
 )
@@ -136,6 +177,7 @@ class Delivery(Node):
     customer_uuid: strawberry.Private[uuid.UUID]
     message_uuid: strawberry.Private[uuid.UUID]
     error_value: strawberry.Private[str | None]
+    delivery_uuid: strawberry.Private[uuid.UUID]
 
     @strawberry.field(description="The recipient, under your usual visibility.")
     async def customer(self, info: Info) -> CustomerType | None:
@@ -159,6 +201,14 @@ class Delivery(Node):
     def last_error(self) -> str | None:
         return self.error_value
 
+    @strawberry.field(
+        description="Every piece of feedback the provider reported, in the order it happened "
+        "(receipts, bounces, complaints, opens, clicks, replies); empty when none."
+    )
+    async def events(self, info: Info) -> list[DeliveryEvent]:
+        rows = await info.context.loaders.delivery_events.load(self.delivery_uuid)
+        return [DeliveryEvent.from_model(row) for row in rows]
+
     @classmethod
     def from_model(cls, row: DeliveryModel) -> Delivery:
         return cls(
@@ -180,6 +230,7 @@ class Delivery(Node):
             customer_uuid=row.customer_id,
             message_uuid=row.message_id,
             error_value=row.last_error,
+            delivery_uuid=row.id,
         )
 
 

@@ -536,9 +536,14 @@ def test_what_counts_toward_caps():
     assert counts_toward_caps(marketing())
     assert not counts_toward_caps(marketing(required=True))
     assert not counts_toward_caps(transactional())
-    assert {DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED} == set(
-        CAP_COUNTED_STATUSES
-    )
+    # Everything that went or is going out; a bounce or a complaint came after it went.
+    assert set(CAP_COUNTED_STATUSES) == {
+        DeliveryStatus.QUEUED,
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.BOUNCED,
+        DeliveryStatus.COMPLAINED,
+    }
 
 
 # Rule 5: quiet hours -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from tests.conftest import PASSWORD
 from tidings.core.delivery.sending import SendRequest
 from tidings.core.enums import AccessAction, CategoryKind, DeliveryStatus, Platform, Role
 from tidings.core.models import AccessGrant, Customer, Staff
-from tidings.core.models.messages import Delivery, Message
+from tidings.core.models.messages import Delivery, DeliveryEvent, Message
 from tidings.core.services.categories import CategoryFields
 from tidings.core.services.consent import GrantRequest
 from tidings.core.services.customers import CustomerFields
@@ -40,6 +40,8 @@ OTHER_DEVICE_TOKEN = "devtok-" + "Mn8Bv7Cx6Zl5Kj4Hg3Fd" * 2
 REFUSED_RCPT = f"550 5.1.1 <{TARGET_EMAIL}>: Recipient address rejected q7x"
 # What ADMIN, and only ADMIN, reads as that delivery's `lastError`.
 REFUSED_ERROR_PART = "Recipient address rejected q7x"
+# What ADMIN, and only ADMIN, reads as the `detail` of that delivery's feedback event.
+EVENT_DETAIL = "bounce diagnostic: mailbox gone r8y"
 
 SENT_CATEGORY = "account"
 
@@ -222,6 +224,16 @@ async def build_world(api: Any) -> World:
     failed = await Delivery.get(message_id=sent["broadcast"], customer_id=target.id)
     assert (failed.status, failed.reason) == (DeliveryStatus.FAILED, "INVALID_ADDRESS")
     assert failed.last_error and REFUSED_ERROR_PART in failed.last_error, failed.last_error
+    # The provider's feedback about it: its detail is for ADMIN, as lastError is.
+    await DeliveryEvent.create(
+        delivery_id=failed.id,
+        kind="BOUNCED",
+        at=datetime.now(UTC),
+        permanent=True,
+        detail=EVENT_DETAIL,
+        provider="smtp",
+        fingerprint=secrets.token_hex(32),
+    )
 
     def staff_caller(name: str, **kw: Any) -> Caller:
         row = staff[name]

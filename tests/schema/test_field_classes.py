@@ -62,12 +62,15 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
         "id channel status reason attempts notBefore provider createdAt updatedAt rules "
         "deliveredAt openedAt clickedAt "  # when the provider reported them: no content
         "customer "  # the recipient: the caller's usual customer visibility and PII gates
-        "message",  # a delivery is only reached through a message the caller may see
+        "message "  # a delivery is only reached through a message the caller may see
+        "events",  # what the provider reported: kinds and times; the detail is gated below
         lastError=DELIVERY_ERRORS,
     ),
     "DeliveryConnection": _public(CONNECTION),
     "DeliveryCount": _public("status count"),
     "DeliveryEdge": _public("cursor node"),
+    # A provider's detail (a bounce's diagnostic) may quote an address, as lastError may.
+    "DeliveryEvent": _public("id kind at permanent", detail=DELIVERY_ERRORS),
     "DeliveryExplanation": _public("status reason channel notBefore rules"),
     "DeliveryPayload": _public("delivery errors"),
     "DevicePayload": _public("device errors"),

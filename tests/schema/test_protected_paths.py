@@ -43,7 +43,7 @@ from tests.schema.schema_paths import (
     render,
 )
 from tidings.core.models import AccessGrant, Customer, Device, PermissionEntry, Staff
-from tidings.core.models.messages import Delivery, Message, Template
+from tidings.core.models.messages import Delivery, DeliveryEvent, Message, Template
 from tidings.schema.ids import from_global_id, to_global_id
 
 ArgsFor = Callable[[World], Awaitable[dict[str, object] | None]]
@@ -219,6 +219,9 @@ NOTHING_TO_READ = {
     "Mutation.createCustomer.customer.permissionGrants",
     "Mutation.createCustomer.customer.permissionHistory.edges.node",
     "Mutation.createCustomer.customer.permissionHistory.nodes",
+    # A message just sent: no provider has reported anything about its deliveries yet.
+    "Mutation.send.message.deliveries.edges.node.events",
+    "Mutation.send.message.deliveries.nodes.events",
 }
 
 PATHS = protected_paths()
@@ -270,6 +273,10 @@ async def forbidden_literals(world: World, caller: Caller) -> set[str]:
     for delivery in await Delivery.filter(last_error__isnull=False):
         if not caller.may_read_delivery_error(creators[delivery.message_id]):
             found.add(delivery.last_error)
+    for event in await DeliveryEvent.filter(detail__isnull=False):
+        delivery = await Delivery.get(id=event.delivery_id)  # type: ignore[attr-defined]
+        if not caller.may_read_delivery_error(creators[delivery.message_id]):
+            found.add(event.detail)
     return {s for s in found if len(s) >= 8}
 
 
@@ -300,6 +307,12 @@ async def judge(
         delivery = await Delivery.get(id=from_global_id(object_id, "Delivery"))
         creator = (await Message.get(id=delivery.message_id)).created_by
         real = {"lastError": delivery.last_error}
+        return caller.may_see_message(creator), caller.may_read_delivery_error(creator), real
+    if type_name == "DeliveryEvent":
+        event = await DeliveryEvent.get(id=from_global_id(object_id, "DeliveryEvent"))
+        delivery = await Delivery.get(id=event.delivery_id)  # type: ignore[attr-defined]
+        creator = (await Message.get(id=delivery.message_id)).created_by
+        real = {"detail": event.detail}
         return caller.may_see_message(creator), caller.may_read_delivery_error(creator), real
     if type_name == "Template":
         template = await Template.get(id=from_global_id(object_id, "Template"))
