@@ -71,8 +71,11 @@ class FeedbackResult:
     unmatched: int = 0
 
 
-def fingerprint(delivery_id: uuid.UUID, item: Feedback, at: datetime) -> str:
-    parts = (str(delivery_id), item.kind.value, at.isoformat(), str(item.permanent), item.detail)
+def fingerprint(delivery_id: uuid.UUID, item: Feedback) -> str:
+    """The feedback's identity for replays. The time is the vendor's when it gave one; when it
+    gave none (an SMS receipt) it is left out, not the time of arrival, so a replay matches."""
+    when = _aware(item.at).isoformat() if item.at is not None else ""  # type: ignore[union-attr]
+    parts = (str(delivery_id), item.kind.value, when, str(item.permanent), item.detail)
     return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
 
 
@@ -166,7 +169,7 @@ class FeedbackRecorder:
                     permanent=item.permanent,
                     detail=detail,
                     provider=provider,
-                    fingerprint=fingerprint(delivery.id, item, at),
+                    fingerprint=fingerprint(delivery.id, item),
                 )
                 row = await Delivery.filter(id=delivery.id).select_for_update().first()
                 if row is None:  # deleted meanwhile: the event went with it

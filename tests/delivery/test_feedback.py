@@ -247,3 +247,13 @@ async def test_changes_are_announced_once_and_replays_not_at_all(chat_api):
     assert heard == [[(str(row.id), DeliveryStatus.DELIVERED)]]
     assert (await recorder.record("acme-chat", receipt)).duplicates == 1
     assert len(heard) == 1
+
+
+async def test_a_replayed_receipt_without_a_time_is_recognised(chat_api):
+    """Some vendors send no time (the SMS receipts): the replay still matches."""
+    api = chat_api
+    _, row = await sent_delivery(api)
+    receipt = [{"kind": "DELIVERED", "id": row.provider_id, "detail": "ok"}]
+    assert (await post(api, receipt)).json()["recorded"] == 1
+    assert (await post(api, receipt)).json() == {"recorded": 0, "duplicates": 1, "unmatched": 0}
+    assert await DeliveryEvent.filter(delivery_id=row.id).count() == 1
