@@ -1,21 +1,11 @@
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
+from tidings.core.db import AlterEnumChoices
 from tidings.core.enums import GrantStatus
 
 
-class AlterEnumChoices(ops.AlterField):
-    """GrantStatus gains PENDING: the column (VARCHAR(16)) is unchanged, only the field's
-    recorded choices move on. A plain AlterField would rebuild the ledger tables on SQLite
-    and drop their unique constraint and index."""
-
-    async def database_forward(self, *args: object, **kwargs: object) -> None:
-        return None
-
-    async def database_backward(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
+# GrantStatus gains PENDING: the VARCHAR(16) column is unchanged (no rebuild of the ledger).
 STATUS = fields.CharEnumField(
     description="GRANTED: GRANTED\nWITHDRAWN: WITHDRAWN\nEXPIRED: EXPIRED\nPENDING: PENDING",
     enum_type=GrantStatus,
