@@ -114,7 +114,9 @@ async def test_render_processes_hold_no_setting_of_ours(sandbox, monkeypatch):
 
 async def test_a_check_never_stops_the_event_loop(sandbox):
     """A 64 KiB template takes a second or more to parse, compile and try: the event loop
-    keeps turning meanwhile."""
+    keeps turning meanwhile. Checked against the check's own length, not a fixed lag: on
+    the loop, one gap would span the whole check; off it, no gap comes near half of it
+    however busy the machine."""
     source = ("{{ data.a + data.b * 2 ~ data.c | upper }}\n" * 1500)[:65536]
     gaps: list[float] = []
     done = asyncio.Event()
@@ -134,8 +136,9 @@ async def test_a_check_never_stops_the_event_loop(sandbox):
     finally:
         done.set()
         await ticker
-    assert time.perf_counter() - started > 0.5  # it did take a while
-    assert max(gaps) < 0.25, max(gaps)
+    elapsed = time.perf_counter() - started
+    assert elapsed > 0.5  # it did take a while
+    assert len(gaps) > 10 and max(gaps) < elapsed / 2, (max(gaps), elapsed)
 
 
 async def test_a_check_refuses_what_breaks_a_limit_and_the_rest_as_before(sandbox):
