@@ -27,13 +27,14 @@ from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.core import db
-from tidings.core.delivery.feedback import FeedbackRecorder
+from tidings.core.delivery.feedback import FEEDBACK_KEY_LABEL, FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.template_limits import TemplateLimits
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
+from tidings.core.keys import derive_key
 from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
@@ -276,6 +277,7 @@ def create_app(
                 on_change=runtime.services.live.deliveries_changed,
                 on_reply=handle_sms_reply,
                 on_complaint=withdraw_for_complaint,
+                key=derive_key(settings.secret_key.reveal(), FEEDBACK_KEY_LABEL),
             ),
         ),
     ]

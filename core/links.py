@@ -18,8 +18,6 @@ and what it is about.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,6 +26,8 @@ from enum import Enum
 from urllib.parse import quote
 
 import jwt
+
+from tidings.core.keys import derive_key
 
 ISSUER = "tidings-links"
 # TIDINGS_PUBLIC_URL in development.
@@ -66,7 +66,7 @@ class LinkSigner:
     """Makes and reads customer links under TIDINGS_PUBLIC_URL."""
 
     def __init__(self, secret_key: str, public_url: str, preference_ttl: int) -> None:
-        self._key = hmac.new(secret_key.encode(), _KEY_LABEL, hashlib.sha256).hexdigest()
+        self._key = derive_key(secret_key, _KEY_LABEL).hex()
         self.public_url = public_url.rstrip("/")
         self.preference_ttl = preference_ttl
 

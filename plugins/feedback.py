@@ -50,7 +50,9 @@ class Feedback:
     REPLIED feedback may name neither and give `sender` (the address or E.164 number the
     reply came from) and `text`. `permanent` tells a hard bounce from a soft one. `at`: when
     it happened (timezone-aware), default when Tidings records it. `detail`: for admins,
-    never shown to customers."""
+    never shown to customers. `feedback_id`: the vendor's own id for this piece of feedback
+    (an inbound message's id, an event id), when it has one: the surest way to tell a
+    vendor's retry from a new event, and the only one for a reply that names no delivery."""
 
     kind: FeedbackKind
     delivery_id: str | None = None
@@ -60,6 +62,7 @@ class Feedback:
     detail: str | None = None
     sender: str | None = None
     text: str | None = None
+    feedback_id: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # the sender and the text are personal

@@ -7,8 +7,11 @@ TIDINGS_SMS_WEBHOOK_SECRET. Without that setting every request is refused.
 - A receipt, `{"message_id", "status": "delivered" | "failed" | "undelivered", "error_code"}`:
   DELIVERED, or BOUNCED (`failed` is permanent, `undelivered` is not), naming the delivery by
   the id the vendor answered the send with.
-- A reply, `{"from": "+E164", "text": "..."}`: REPLIED, with the sender and the text (a STOP
-  reply withdraws the customer's marketing SMS: core/services/sms_replies.py).
+- A reply, `{"from": "+E164", "text": "...", "id": "..."}`: REPLIED, with the sender and the
+  text (a STOP reply withdraws the customer's marketing SMS: core/services/sms_replies.py).
+  `id`, the vendor's id for the inbound message, is optional but tells a retry from a new
+  reply for good; without it the same text from the same number within ten minutes is
+  taken as a retry.
 
 A body may also be a JSON list of these. Anything else raises ValueError (the route answers
 400); nothing of the body is put into an error message.
@@ -107,7 +110,19 @@ def _reply(item: Mapping[str, Any]) -> Feedback:
         raise ValueError("SMS reply whose sender is not an E.164 number")
     if not isinstance(text, str):
         raise ValueError("SMS reply whose text is not a string")
-    return Feedback(kind=FeedbackKind.REPLIED, sender=sender.strip(), text=text[:MAX_TEXT])
+    inbound_id = item.get("id")
+    if inbound_id is not None and (
+        not isinstance(inbound_id, str | int)
+        or not str(inbound_id)
+        or len(str(inbound_id)) > MAX_ID
+    ):
+        raise ValueError("SMS reply whose id is not a usable string")
+    return Feedback(
+        kind=FeedbackKind.REPLIED,
+        sender=sender.strip(),
+        text=text[:MAX_TEXT],
+        feedback_id=None if inbound_id is None else str(inbound_id),
+    )
 
 
 def stop_hint(locale: str, override: str | None = None) -> str:

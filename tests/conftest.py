@@ -75,6 +75,7 @@ async def database_url(
 
 TABLES = (
     "notifications",
+    "inbound_replies",
     "delivery_events",
     "deliveries",
     "expansion_jobs",

@@ -20,26 +20,39 @@ it changes:
   customer's marketing grants on the channel: core/services/complaints.py).
 - OPENED, CLICKED: `opened_at`, `clicked_at`, the first time of each.
 - REPLIED with a `sender`: handed to `on_reply` (a STOP reply withdraws SMS marketing),
-  whether or not it names a delivery.
+  whether or not it names a delivery, unless it is a vendor's retry of a reply already
+  handed on (`InboundReply`, by the vendor's `feedback_id`, else by sender, text and the
+  vendor's time). A reply with neither id nor time cannot be told from a retry: the same
+  text from the same number within `REPLY_WINDOW` is handed on marked `maybe_retry`, and
+  the handler decides (a STOP acts anyway, a START does not: doubt never resumes
+  messaging). Otherwise a retried START could undo a newer STOP.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tidings.core.delivery.pipeline import OnChange
 from tidings.core.enums import DeliveryStatus
-from tidings.core.models.messages import Delivery, DeliveryEvent
+from tidings.core.models.messages import Delivery, DeliveryEvent, InboundReply
 from tidings.plugins.feedback import Feedback, FeedbackKind
 
 MAX_DETAIL = 500
+# What keys reply digests: derived from the secret key (tidings.core.keys) under this label.
+FEEDBACK_KEY_LABEL = b"tidings feedback digests v1"
+# How long a reply the vendor gave no id for is taken as a retry of the same text from the
+# same number: vendors retry within minutes; a customer's second START comes later.
+REPLY_WINDOW = timedelta(minutes=10)
 # The way forward: feedback moves a delivery only to a status of higher rank, and never one
 # that has none (QUEUED, DEFERRED, SUPPRESSED, FAILED).
 STATUS_RANK: dict[DeliveryStatus, int] = {
@@ -62,6 +75,12 @@ FIRST_TIMES = {
 }
 
 
+class ReplyOutcome(Enum):
+    IGNORED = "ignored"  # not a reply, or one nothing acted on
+    ACTED = "acted"
+    RETRY = "retry"  # handed on before: not again
+
+
 @dataclass
 class FeedbackResult:
     """What one request's feedback did: recorded anew, replays, naming no delivery."""
@@ -74,14 +93,32 @@ class FeedbackResult:
 def fingerprint(delivery_id: uuid.UUID, item: Feedback) -> str:
     """The feedback's identity for replays. The time is the vendor's when it gave one; when it
     gave none (an SMS receipt) it is left out, not the time of arrival, so a replay matches."""
-    when = _aware(item.at).isoformat() if item.at is not None else ""  # type: ignore[union-attr]
-    parts = (str(delivery_id), item.kind.value, when, str(item.permanent), item.detail)
+    parts = (str(delivery_id), item.kind.value, _when(item), str(item.permanent), item.detail)
+    if item.feedback_id:  # two events alike but for the vendor's id are two events
+        parts = (*parts, item.feedback_id)
     return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
 
 
-# What a REPLIED feedback with a sender is handed to (a STOP reply, say): the provider's name
-# and the feedback; True when it acted on the reply.
-OnReply = Callable[[str, Feedback], Awaitable[bool]]
+def reply_digest(key: bytes, provider: str, item: Feedback) -> tuple[str, bool]:
+    """A reply's identity for retries, keyed so the number and text cannot be read back from
+    it: (digest, windowed). By the vendor's id when it gave one; else by sender, text and
+    the vendor's time, windowed when there is no time either."""
+    if item.feedback_id:
+        parts: tuple[str, ...] = (provider, "id", item.feedback_id)
+    else:
+        parts = (provider, "text", item.sender or "", item.text or "", _when(item))
+    digest = hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+    return digest, not item.feedback_id and item.at is None
+
+
+def _when(item: Feedback) -> str:
+    return _aware(item.at).isoformat() if item.at is not None else ""  # type: ignore[union-attr]
+
+
+# What a REPLIED feedback with a sender is handed to (a STOP reply, say): the provider's name,
+# the feedback, and whether it may be a retry of the same reply handed on a moment ago (no id
+# or time to tell); True when it acted on the reply.
+OnReply = Callable[[str, Feedback, bool], Awaitable[bool]]
 # What a newly recorded COMPLAINED feedback is handed to, inside its transaction: the
 # provider's name, the delivery and when it happened.
 OnComplaint = Callable[[str, Delivery, datetime], Awaitable[object]]
@@ -102,10 +139,13 @@ class FeedbackRecorder:
         on_change: OnChange | None = None,
         on_reply: OnReply | None = None,
         on_complaint: OnComplaint | None = None,
+        key: bytes | None = None,
     ) -> None:
+        """`key`: keys reply digests (default: a random one, good for this process only)."""
         self.on_change = on_change
         self.on_reply = on_reply
         self.on_complaint = on_complaint
+        self.key = key or secrets.token_bytes(32)
 
     async def record(self, provider: str, items: Sequence[Feedback]) -> FeedbackResult:
         result = FeedbackResult()
@@ -113,11 +153,12 @@ class FeedbackRecorder:
         changed: dict[uuid.UUID, Delivery] = {}
         now = datetime.now(UTC)
         for item, delivery in zip(items, found, strict=True):
-            replied = item.kind is FeedbackKind.REPLIED and item.sender and self.on_reply
-            acted = bool(replied) and await self.on_reply(provider, item)  # type: ignore[misc]
+            reply = await self._reply(provider, item)
             if delivery is None:
-                if acted:
+                if reply is ReplyOutcome.ACTED:
                     result.recorded += 1
+                elif reply is ReplyOutcome.RETRY:
+                    result.duplicates += 1
                 else:
                     result.unmatched += 1
                 continue
@@ -132,6 +173,25 @@ class FeedbackRecorder:
             if rows:
                 await self.on_change(rows)
         return result
+
+    async def _reply(self, provider: str, item: Feedback) -> ReplyOutcome:
+        """Hand a reply on unless it is a retry of one handed on before."""
+        if item.kind is not FeedbackKind.REPLIED or not item.sender or self.on_reply is None:
+            return ReplyOutcome.IGNORED
+        digest, windowed = reply_digest(self.key, provider, item)
+        seen = InboundReply.filter(provider=provider, digest=digest)
+        if windowed:
+            seen = seen.filter(recorded_at__gte=datetime.now(UTC) - REPLY_WINDOW)
+        maybe_retry = await seen.exists()
+        if maybe_retry and not windowed:
+            return ReplyOutcome.RETRY  # the vendor's id or time says so: certainly a retry
+        acted = await self.on_reply(provider, item, maybe_retry)
+        # Kept after acting: a crash between the two acts again on the retry, which STOP
+        # and START survive (each decides under the ledger's lock and changes nothing twice).
+        await InboundReply.create(provider=provider, digest=digest, windowed=windowed)
+        if acted:
+            return ReplyOutcome.ACTED
+        return ReplyOutcome.RETRY if maybe_retry else ReplyOutcome.IGNORED
 
     async def _deliveries(self, provider: str, items: Sequence[Feedback]) -> list[Delivery | None]:
         """Each feedback's delivery among the provider's own, in two queries at most."""

@@ -101,6 +101,22 @@ class DeliveryEvent(Model):
         indexes = (("delivery_id", "at"),)
 
 
+class InboundReply(Model):
+    """A reply a provider heard that was handed on (a STOP, a START), kept so a vendor's
+    retry of it is not acted on again after the customer has moved on (STOP, START, STOP,
+    then the first START retried). Only a keyed digest is kept: no number, no text."""
+
+    id = fields.UUIDField(primary_key=True, default=new_id)
+    provider = fields.CharField(max_length=64)
+    digest = fields.CharField(max_length=64, db_index=True)
+    # True when the vendor gave no id for the reply: it then matches a retry only for a while.
+    windowed = fields.BooleanField()
+    recorded_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "inbound_replies"
+
+
 class ExpansionJob(Model):
     """Expands a message's audience into deliveries in batches, by keyset over customer ids:
     a tier, or a scheduled message's list once it is due."""

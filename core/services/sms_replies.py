@@ -36,14 +36,18 @@ def keyword(text: str | None) -> str:
     return (text or "").strip().casefold()
 
 
-async def handle_sms_reply(provider: str, feedback: Feedback) -> bool:
-    """Act on a STOP or START reply from the built-in SMS provider; True when anything changed."""
+async def handle_sms_reply(provider: str, feedback: Feedback, maybe_retry: bool = False) -> bool:
+    """Act on a STOP or START reply from the built-in SMS provider; True when anything changed.
+    `maybe_retry`: the same text came from the same number a moment ago and the vendor gave
+    no id to tell a retry from a new reply. A STOP acts anyway (withdrawing twice changes
+    nothing, and a customer's second STOP is never lost); a START does not, so a retried
+    START never undoes a newer STOP (the customer can send START again)."""
     if provider != SMS_PROVIDER or feedback.kind is not FeedbackKind.REPLIED:
         return False
     if not feedback.sender:
         return False
     word = keyword(feedback.text)
-    if word not in STOP_WORDS and word not in START_WORDS:
+    if word not in STOP_WORDS and (word not in START_WORDS or maybe_retry):
         return False
     customers = await Customer.filter(phone=feedback.sender).values_list("id", flat=True)
     now = _aware(feedback.at) or datetime.now(UTC)

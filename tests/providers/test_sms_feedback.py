@@ -27,7 +27,7 @@ from tests.delivery.support import (
 from tests.providers.peers import SmsApi
 from tidings.api.app import create_app
 from tidings.core.enums import GrantStatus, Role
-from tidings.core.models import DeliveryEvent, PermissionEntry, PermissionState
+from tidings.core.models import DeliveryEvent, InboundReply, PermissionEntry, PermissionState
 from tidings.plugins import FeedbackKind, FeedbackRejected, FeedbackRequest
 from tidings.providers.sms_feedback import parse, stop_hint, verify, with_stop_hint
 
@@ -176,6 +176,9 @@ async def test_without_a_webhook_secret_every_feedback_is_refused(db, sms_peer):
         {"message_id": "", "status": "delivered"},
         {"from": "5550001234", "text": "STOP"},
         {"from": PHONE, "text": 7},
+        {"from": PHONE, "text": "STOP", "id": ""},
+        {"from": PHONE, "text": "STOP", "id": ["in-1"]},
+        {"from": PHONE, "text": "STOP", "id": "x" * 256},
         {"hello": "world"},
         [],
         "STOP",
@@ -249,6 +252,49 @@ async def test_start_restores_only_what_the_last_stop_withdrew(sms_app):
     after = await states(customer)
     assert after[("sms", "tips")] is GrantStatus.GRANTED
     assert after[("sms", "deals")] is GrantStatus.WITHDRAWN
+
+
+async def test_a_retried_start_never_undoes_a_newer_stop(sms_app):
+    """STOP, START, STOP, then the vendor retries the START: by its id, a retry, so the
+    customer stays opted out; the retry is counted as a duplicate."""
+    api = sms_app
+    _, customer = await setup(api)
+    start = {"from": PHONE, "text": "START", "id": "in-2"}
+    assert (await post(api, {"from": PHONE, "text": "STOP", "id": "in-1"})).json()["recorded"] == 1
+    assert (await post(api, start)).json()["recorded"] == 1
+    assert (await post(api, {"from": PHONE, "text": "STOP", "id": "in-3"})).json()["recorded"] == 1
+    retried = (await post(api, start)).json()
+    assert retried["recorded"] == 0 and retried["duplicates"] == 1
+    after = await states(customer)
+    assert after[("sms", "deals")] is after[("sms", "tips")] is GrantStatus.WITHDRAWN
+    assert await PermissionEntry.filter(source="sms_start").count() == 2  # the first START
+
+
+async def test_without_an_id_a_repeated_start_is_doubted_and_a_repeated_stop_is_not(sms_app):
+    """No id, no time: the same START twice in a moment may be a retry, so the second one
+    resumes nothing; a second STOP always acts."""
+    api = sms_app
+    admin, customer = await setup(api)
+    await post(api, {"from": PHONE, "text": "STOP"})
+    await post(api, {"from": PHONE, "text": "START"})
+    await post(api, {"from": PHONE, "text": "STOP"})
+    doubted = (await post(api, {"from": PHONE, "text": "START"})).json()
+    assert doubted["recorded"] == 0 and doubted["duplicates"] == 1
+    assert (await states(customer))[("sms", "deals")] is GrantStatus.WITHDRAWN
+    await grant(api, admin, customer, "deals", "sms")
+    assert (await post(api, {"from": PHONE, "text": "STOP"})).json()["recorded"] == 1
+    assert (await states(customer))[("sms", "deals")] is GrantStatus.WITHDRAWN
+
+
+async def test_replies_keep_no_number_and_no_text(sms_app):
+    api = sms_app
+    await setup(api)
+    await post(api, {"from": PHONE, "text": "STOP"})
+    await post(api, {"from": PHONE, "text": "STOP", "id": "in-9"})
+    rows = await InboundReply.all().values()
+    assert len(rows) == 2 and [r["windowed"] for r in rows].count(True) == 1
+    for row in rows:
+        assert PHONE not in str(row) and "STOP" not in str(row) and "in-9" not in str(row)
 
 
 # --- the opt-out hint ---------------------------------------------------------------------
