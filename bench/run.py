@@ -11,7 +11,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from bench import customers_page, dataset, fanout, live, mail
+from bench import customers_page, dataset, fanout, feedback, live, mail
 from bench.load import Budget
 from bench.report import Comparison, describe, table
 from tidings.core import db
@@ -19,7 +19,8 @@ from tidings.core import db
 CUSTOMERS = 10_000
 # The issue's goal: within 1.5x of the bare baseline.
 GOAL = 1.5
-ALL = ("page", "fanout", "email", "live")
+Other = fanout.FanoutResult | mail.MailResult | live.LiveResult | feedback.FeedbackResult
+ALL = ("page", "fanout", "email", "live", "feedback")
 
 
 def budget_from_env() -> Budget:
@@ -31,7 +32,7 @@ def budget_from_env() -> Budget:
 
 
 def selected() -> set[str]:
-    """BENCH_ONLY=page,fanout,email,live picks benchmarks (all by default)."""
+    """BENCH_ONLY=page,fanout,email,live,feedback picks benchmarks (all by default)."""
     raw = os.environ.get("BENCH_ONLY", "")
     return {part.strip() for part in raw.split(",") if part.strip()} or set(ALL)
 
@@ -62,7 +63,7 @@ async def run() -> int:
     chosen = selected()
     comparisons: list[Comparison] = []
     note, load_seconds = "", 0.0
-    others: list[fanout.FanoutResult | mail.MailResult | live.LiveResult] = []
+    others: list[Other] = []
     if "page" in chosen:
         comparisons, note, load_seconds = await run_page(budget)
     if "fanout" in chosen:
@@ -71,6 +72,8 @@ async def run() -> int:
         others.append(await mail.run(mail.emails_from_env()))
     if "live" in chosen:
         others.append(await live.run(live.options_from_env()))
+    if "feedback" in chosen:
+        others.append(await feedback.run(budget))
     print_report(comparisons, note, budget, load_seconds, others)
     busy = max(load_before, os.getloadavg()[0])
     print(f"(whole run {time.perf_counter() - started:.0f} s; highest load average {busy:.1f})")
@@ -84,11 +87,11 @@ def busy_note(chosen: set[str]) -> str:
     email interleave their rounds with the baseline's; fan-out and live measure one side,
     then the other (live: the baseline first)."""
     note = "Note: the machine was busy with other work: absolute figures are low."
-    interleaved = [name for name in ("page", "email") if name in chosen]
+    interleaved = [name for name in ("page", "email", "feedback") if name in chosen]
     one_then_other = [name for name in ("fanout", "live") if name in chosen]
     if interleaved:
         note += (
-            f" The {' and '.join(interleaved)} ratios hold better, as their rounds interleave "
+            f" The {', '.join(interleaved)} ratios hold better, as their rounds interleave "
             "ours and the baseline."
         )
     if one_then_other:
@@ -105,7 +108,7 @@ def print_report(
     note: str,
     budget: Budget,
     load_seconds: float,
-    others: list[fanout.FanoutResult | mail.MailResult | live.LiveResult],
+    others: list[Other],
 ) -> None:
     print()
     if comparisons:

@@ -2,6 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tidings.core.ids import new_id
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0006_delivery_bounces')]
@@ -20,5 +21,9 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'inbound_replies', 'app': 'models', 'pk_attr': 'id', 'table_description': "A reply a provider heard that was handed on (a STOP, a START), kept so a vendor's"},
             bases=['Model'],
+        ),
+        ops.AddIndex(
+            model_name='Delivery',
+            index=Index(fields=['provider', 'provider_id']),
         ),
     ]

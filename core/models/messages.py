@@ -74,7 +74,12 @@ class Delivery(Model):
 
     class Meta:
         table = "deliveries"
-        indexes = (("status", "not_before"), ("customer_id", "created_at"))
+        # (provider, provider_id): how a vendor's receipt finds its delivery.
+        indexes = (
+            ("status", "not_before"),
+            ("customer_id", "created_at"),
+            ("provider", "provider_id"),
+        )
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} {self.channel} {self.status}>"
