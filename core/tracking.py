@@ -120,6 +120,9 @@ def _decode(token: str) -> bytes:
     if len(token) > 4 * MAX_URL or not _ALPHABET.match(token):
         raise InvalidTrackingToken("malformed")
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         raise InvalidTrackingToken("malformed") from None
+    if _encode(raw) != token:  # one spelling per token: stray low bits in the last character
+        raise InvalidTrackingToken("malformed")
+    return raw
