@@ -4,9 +4,10 @@ kind's default."""
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 import sys
 import textwrap
+from asyncio.subprocess import PIPE
 
 import pytest
 
@@ -52,11 +53,12 @@ async def test_existing_categories_get_their_kinds_default(kind, tmp_path):
         name = await create_pg_database()
         url = pg_url(name)
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", UPGRADE, url], capture_output=True, text=True, timeout=120
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", UPGRADE, url, stdout=PIPE, stderr=PIPE
         )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
     finally:
         if name:
             await drop_pg_database(name)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[('promos', True), ('receipts', False)]"
+    assert process.returncode == 0, err.decode()
+    assert out.decode().strip() == "[('promos', True), ('receipts', False)]"
