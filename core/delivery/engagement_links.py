@@ -29,7 +29,7 @@ from tidings.core.tracking import CLICK_PATH, MAX_URL, OPEN_PATH, TrackingSigner
 
 # An opening <a ...> tag, and the href attribute inside one (quoted either way, or bare).
 _ANCHOR = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
-_HREF = re.compile(r"""(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+_HREF = re.compile(r"""((?<![\w-])href\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 # A bare URL in text; trailing punctuation is the sentence's, not the URL's.
 _TEXT_URL = re.compile(r"""https?://[^\s<>"'`]+""", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""

@@ -117,6 +117,7 @@ def test_html_links_are_tracked_and_the_pixel_goes_before_body_end():
         f'<a href="{unsubscribe}">unsubscribe</a>'
         f'<a href="{PUBLIC}/preferences/abc">prefs</a>'
         '<a name="anchor">no href</a>'
+        '<a data-href="https://shop.example/d" href="https://shop.example/e">E</a>'
         "</body></html>"
     )
     out = links.html(html, DELIVERY)
@@ -124,8 +125,10 @@ def test_html_links_are_tracked_and_the_pixel_goes_before_body_end():
         "https://shop.example/a?x=1&y=2",  # unescaped before signing
         "http://shop.example/b",
         "https://shop.example/c",
+        "https://shop.example/e",  # the href, not a data-href before it
     ]
-    for kept in ("mailto:help@shop.example", "tel:+4912345", '"#top"', '"/relative"'):
+    kept_as_they_are = ("mailto:help@shop.example", "tel:+4912345", '"#top"', '"/relative"')
+    for kept in (*kept_as_they_are, 'data-href="https://shop.example/d"'):
         assert kept in out
     assert f'href="{unsubscribe}"' in out
     assert f'href="{PUBLIC}/preferences/abc"' in out
