@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Awaitable
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -73,9 +74,9 @@ class TrackingEndpoints:
         location = quote(url, safe=_URL_SAFE)
         return Response(status_code=302, headers={**HEADERS, "Location": location})
 
-    async def _record(self, work: object) -> None:
+    async def _record(self, work: Awaitable[None]) -> None:
         try:
-            await work  # type: ignore[misc]
+            await work
         except Exception as error:  # the reader still gets the pixel or the page
             logger.warning("engagement not recorded (%s)", type(error).__name__)
 
