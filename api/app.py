@@ -26,6 +26,7 @@ from tidings.api.feedback import feedback_routes
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
+from tidings.api.tracking import tracking_routes
 from tidings.core import db
 from tidings.core.delivery.feedback import FEEDBACK_KEY_LABEL, FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
@@ -42,6 +43,7 @@ from tidings.core.services import Services
 from tidings.core.services.complaints import withdraw_for_complaint
 from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.core.tokens import TokenSigner
+from tidings.core.tracking import TrackingSigner
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
 from tidings.providers import BUILTIN_PROVIDER_MODULES
 from tidings.schema import SchemaOptions, build_schema
@@ -61,9 +63,11 @@ def quiet_sql_logs(settings: Settings) -> None:
 
 class RedactLinkTokens(logging.Filter):
     """uvicorn's access log names each request's path, and a customer link's path holds its
-    token, which opens the customer's page: logged as `/preferences/<token>` instead."""
+    token, which opens the customer's page: logged as `/preferences/<token>` instead. A
+    tracking token (`/t/o/`, `/t/c/`) names a delivery and carries the link's URL: redacted
+    the same way."""
 
-    PATH = re.compile(r"/(preferences|unsubscribe|confirm)/[^/?#\s\"]+")
+    PATH = re.compile(r"/(preferences|unsubscribe|confirm|t/o|t/c)/[^/?#\s\"]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -100,6 +104,9 @@ class Runtime:
     bus: LiveBus
     live: LiveRuntime
     links: LinkSigner
+    # Tracking tokens: always read (old mail's links keep working); made only when
+    # TIDINGS_TRACKING is on (the worker is given it then).
+    tracking: TrackingSigner
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -132,6 +139,7 @@ def build_runtime(
     links = LinkSigner(
         settings.secret_key.reveal(), settings.public_url, settings.preference_link_ttl
     )
+    tracking = TrackingSigner(settings.secret_key.reveal(), settings.public_url)
     return Runtime(
         settings=settings,
         services=Services.build(
@@ -142,6 +150,7 @@ def build_runtime(
             templates=templates,
             links=links,
             email_confirmation=settings.email_confirmation,
+            tracking=settings.tracking,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
@@ -163,11 +172,13 @@ def build_runtime(
             templates=templates,
             links=links,
             unsubscribe_mailto=settings.unsubscribe_mailto,
+            tracking=tracking if settings.tracking else None,
         ),
         templates=templates,
         bus=bus,
         live=LiveRuntime(bus),
         links=links,
+        tracking=tracking,
     )
 
 
@@ -271,6 +282,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *page_routes(runtime),
+        *tracking_routes(runtime.tracking, runtime.services.engagement),
         *feedback_routes(
             runtime.registry,
             FeedbackRecorder(

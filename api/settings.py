@@ -77,6 +77,8 @@ class Settings:
     unsubscribe_mailto: str | None = None
     # "category" (a category's confirmEmail decides) or "required" (every email grant).
     email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY
+    # Engagement tracking (open pixel, tracked links) where a category asks; off: nowhere.
+    tracking: bool = True
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -185,6 +187,7 @@ class Settings:
             preference_link_ttl=_duration(config, "TIDINGS_PREFERENCE_LINK_TTL", 7 * 24 * 3600),
             unsubscribe_mailto=mailto,
             email_confirmation=EmailConfirmation(confirmation),
+            tracking=_bool(config, "TIDINGS_TRACKING", True),
             limits=limits,
             plugin_config=config,
         )
@@ -270,7 +273,7 @@ def _bool(config: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise SettingsError(f"{name} must be true or false")
+    raise SettingsError(f"{name} must be true or false (on or off)")
 
 
 def _development_key(path: Path) -> str:

@@ -11,16 +11,16 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from bench import customers_page, dataset, fanout, feedback, live, mail
+from bench import customers_page, dataset, fanout, feedback, live, mail, mail_tracking
 from bench.load import Budget
 from bench.report import Comparison, describe, table
 from tidings.core import db
 
+Result = fanout.FanoutResult | mail.MailResult | mail_tracking.TrackingResult | live.LiveResult
 CUSTOMERS = 10_000
 # The issue's goal: within 1.5x of the bare baseline.
 GOAL = 1.5
-Other = fanout.FanoutResult | mail.MailResult | live.LiveResult | feedback.FeedbackResult
-ALL = ("page", "fanout", "email", "live", "feedback")
+ALL = ("page", "fanout", "email", "tracking", "live", "feedback")
 
 
 def budget_from_env() -> Budget:
@@ -32,7 +32,7 @@ def budget_from_env() -> Budget:
 
 
 def selected() -> set[str]:
-    """BENCH_ONLY=page,fanout,email,live,feedback picks benchmarks (all by default)."""
+    """BENCH_ONLY=page,fanout,email,tracking,live,feedback picks benchmarks (all by default)."""
     raw = os.environ.get("BENCH_ONLY", "")
     return {part.strip() for part in raw.split(",") if part.strip()} or set(ALL)
 
@@ -63,13 +63,15 @@ async def run() -> int:
     chosen = selected()
     comparisons: list[Comparison] = []
     note, load_seconds = "", 0.0
-    others: list[Other] = []
+    others: list[Result] = []
     if "page" in chosen:
         comparisons, note, load_seconds = await run_page(budget)
     if "fanout" in chosen:
         others.append(await fanout.run(fanout.customers_from_env()))
     if "email" in chosen:
         others.append(await mail.run(mail.emails_from_env()))
+    if "tracking" in chosen:
+        others.append(await mail_tracking.run(mail.emails_from_env()))
     if "live" in chosen:
         others.append(await live.run(live.options_from_env()))
     if "feedback" in chosen:
@@ -87,7 +89,7 @@ def busy_note(chosen: set[str]) -> str:
     email interleave their rounds with the baseline's; fan-out and live measure one side,
     then the other (live: the baseline first)."""
     note = "Note: the machine was busy with other work: absolute figures are low."
-    interleaved = [name for name in ("page", "email", "feedback") if name in chosen]
+    interleaved = [name for name in ("page", "email", "tracking", "feedback") if name in chosen]
     one_then_other = [name for name in ("fanout", "live") if name in chosen]
     if interleaved:
         note += (
@@ -108,7 +110,7 @@ def print_report(
     note: str,
     budget: Budget,
     load_seconds: float,
-    others: list[Other],
+    others: list[Result],
 ) -> None:
     print()
     if comparisons:

@@ -82,6 +82,14 @@ class DeliveryStatus(str, Enum):
     COMPLAINED = "COMPLAINED"
 
 
+class EngagementKind(str, Enum):
+    """What a customer's app reports of one of its deliveries (`recordEngagement`); the same
+    values as the feedback kinds OPENED and CLICKED."""
+
+    OPENED = "OPENED"
+    CLICKED = "CLICKED"
+
+
 class MessageStatus(str, Enum):
     """ACCEPTED until every recipient's delivery exists, then EXPANDED."""
 

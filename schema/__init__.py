@@ -17,6 +17,7 @@ from tidings.schema.categories.mutations import CategoryMutations
 from tidings.schema.categories.queries import CategoryQueries
 from tidings.schema.customers.mutations import CustomerMutations
 from tidings.schema.customers.queries import CustomerQueries
+from tidings.schema.engagement.mutations import EngagementMutations
 from tidings.schema.errors import adopt_client_extensions
 from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
 from tidings.schema.extensions.input_text import StorableText
@@ -54,7 +55,12 @@ class Query(
     "the payload; an operation the caller's role may not perform is a FORBIDDEN error."
 )
 class Mutation(
-    AccessMutations, CustomerMutations, CategoryMutations, MessageMutations, InboxMutations
+    AccessMutations,
+    CustomerMutations,
+    CategoryMutations,
+    MessageMutations,
+    InboxMutations,
+    EngagementMutations,
 ):
     pass
 

@@ -18,6 +18,7 @@ from tidings.core.enums import (
     CategoryKind,
     DeliveryReason,
     DeliveryStatus,
+    EngagementKind,
     Frequency,
     GrantStatus,
     MessageStatus,
@@ -139,6 +140,14 @@ FeedbackKindEnum = describe(
         "OPENED": "The recipient opened it.",
         "CLICKED": "The recipient followed a link in it.",
         "REPLIED": "The recipient replied to it.",
+    },
+)
+EngagementKindEnum = describe(
+    EngagementKind,
+    "What a customer's app reports of one of its deliveries (a push, say).",
+    {
+        "OPENED": "The customer opened it.",
+        "CLICKED": "The customer followed it (a click also counts as an open).",
     },
 )
 MessageStatusEnum = describe(

@@ -18,7 +18,9 @@ it changes:
   went). `delivered_at` is the first receipt's time, whatever the status.
 - COMPLAINED: handed to `on_complaint`, inside the same transaction (it withdraws the
   customer's marketing grants on the channel: core/services/complaints.py).
-- OPENED, CLICKED: `opened_at`, `clicked_at`, the first time of each.
+- OPENED, CLICKED: `opened_at`, `clicked_at`, the first time of each. Engagement Tidings
+  sees itself (pixel, tracked links, markRead, recordEngagement) goes through
+  `record_engagement` instead (core/delivery/engagement.py).
 - REPLIED with a `sender`: handed to `on_reply` (a STOP reply withdraws SMS marketing),
   whether or not it names a delivery, unless it is a vendor's retry of a reply already
   handed on (`InboundReply`, by the vendor's `feedback_id`, else by sender, text and the
@@ -42,6 +44,7 @@ from enum import Enum
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from tidings.core.delivery import engagement
 from tidings.core.delivery.pipeline import OnChange
 from tidings.core.enums import DeliveryStatus
 from tidings.core.models.messages import Delivery, DeliveryEvent, InboundReply
@@ -192,6 +195,27 @@ class FeedbackRecorder:
         if acted:
             return ReplyOutcome.ACTED
         return ReplyOutcome.RETRY if maybe_retry else ReplyOutcome.IGNORED
+
+    async def record_engagement(
+        self,
+        delivery_id: uuid.UUID,
+        kind: FeedbackKind,
+        at: datetime | None = None,
+        detail: str = "",
+        *,
+        source: str = engagement.TRACKING,
+    ) -> bool | None:
+        """An open or a click that names our delivery directly (engagement.py says what is
+        kept): None when there is no such delivery, else whether it was new."""
+        delivery = await Delivery.filter(id=delivery_id).first()
+        if delivery is None:
+            return None
+        new, fields = await engagement.record_engagement(
+            delivery, kind, _aware(at) or datetime.now(UTC), source, detail
+        )
+        if fields and self.on_change is not None and delivery.channel != "in_app":
+            await self.on_change([delivery])
+        return new
 
     async def _deliveries(self, provider: str, items: Sequence[Feedback]) -> list[Delivery | None]:
         """Each feedback's delivery among the provider's own, in two queries at most."""

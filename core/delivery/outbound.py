@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tidings.core.delivery.addresses import Target, targets
+from tidings.core.delivery.engagement_links import EngagementLinks
 from tidings.core.delivery.message_links import BatchLinks
 from tidings.core.delivery.render import (
     Content,
@@ -55,11 +56,14 @@ async def prepare(
     *,
     links: BatchLinks | None = None,
     kinds: Mapping[str, CategoryKind] | None = None,
+    tracking: EngagementLinks | None = None,
+    tracked: frozenset[str] = frozenset(),
 ) -> list[Prepared]:
     """Render (in `sandbox`, off the event loop) and address a batch with three queries
     (customers, devices, templates). With `links`, each message's data carries the customer's
     preference link, and, where `kinds` says the category is MARKETING, its unsubscribe link
-    (see message_links.py); without, data is the message's own."""
+    (see message_links.py); without, data is the message's own. With `tracking`, email of the
+    `tracked` categories gets tracked links and an open pixel (engagement_links.py)."""
     customer_ids = list({d.customer_id for d in deliveries})
     customers = {
         row[0]: row
@@ -106,6 +110,8 @@ async def prepare(
         if not found:
             prepared.append(Prepared(delivery, [], [], NO_ADDRESS))
             continue
+        if tracking is not None and delivery.channel == "email" and message.category in tracked:
+            content = tracking.content(content, delivery.id)
         if links is None:
             data = dict(message.data or {})
         else:

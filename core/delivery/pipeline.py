@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from tidings.core.delivery.breaker import Breakers
 from tidings.core.delivery.bulk import update_rows
+from tidings.core.delivery.engagement_links import EngagementLinks
 from tidings.core.delivery.message_links import (
     UNSUBSCRIBE_URL,
     BatchLinks,
@@ -44,6 +45,7 @@ from tidings.core.links import LinkSigner
 from tidings.core.models import Category, Device
 from tidings.core.models.messages import Delivery, Message
 from tidings.core.policy import decide
+from tidings.core.tracking import TrackingSigner
 from tidings.plugins.interface import OutboundMessage
 
 logger = logging.getLogger("tidings.delivery")
@@ -77,8 +79,11 @@ class DeliveryPipeline:
         *,
         links: LinkSigner | None = None,
         unsubscribe_mailto: str | None = None,
+        tracking: TrackingSigner | None = None,
     ) -> None:
         self.registry = registry
+        # Engagement tracking on email (engagement_links.py); None: TIDINGS_TRACKING=off.
+        self.tracking = EngagementLinks(tracking) if tracking is not None else None
         # Preference and unsubscribe links in what providers are handed (message_links.py).
         self.links = links
         self.unsubscribe_mailto = unsubscribe_mailto
@@ -106,7 +111,16 @@ class DeliveryPipeline:
             BatchLinks(self.links, self.unsubscribe_mailto) if self.links is not None else None
         )
         kinds = {key: category.kind for key, category in categories.items()}
-        for item in await prepare(ready, messages, self.templates, links=batch_links, kinds=kinds):
+        tracked = frozenset(key for key, c in categories.items() if c.track_engagement)
+        for item in await prepare(
+            ready,
+            messages,
+            self.templates,
+            links=batch_links,
+            kinds=kinds,
+            tracking=self.tracking,
+            tracked=tracked,
+        ):
             if item.problem is not None:
                 outcomes[item.delivery.id] = problem_outcome(item.problem)
             else:

@@ -23,6 +23,7 @@ from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.links import LinkSigner
 from tidings.core.models.messages import Delivery
+from tidings.core.tracking import TrackingSigner
 
 logger = logging.getLogger("tidings.delivery")
 
@@ -48,6 +49,7 @@ class DeliveryWorker:
         templates: TemplateSandbox | None = None,
         links: LinkSigner | None = None,
         unsubscribe_mailto: str | None = None,
+        tracking: TrackingSigner | None = None,
     ) -> None:
         self.registry = registry
         # Put preference and unsubscribe links into what providers are handed.
@@ -66,6 +68,7 @@ class DeliveryWorker:
             templates,
             links=links,
             unsubscribe_mailto=unsubscribe_mailto,
+            tracking=tracking,
         )
         self.rules_json = RulesJson()  # for the deliveries tier expansion writes
         self.wakeup = asyncio.Event()

@@ -19,6 +19,9 @@ class Category(Model):
     fallback_channel = fields.CharField(max_length=64, null=True)
     # Confirmed opt-in: an email grant starts PENDING until the customer confirms it.
     confirm_email = fields.BooleanField(default=False, db_default=False)
+    # Engagement tracking on email (open pixel, tracked links): MARKETING on, TRANSACTIONAL
+    # off unless given. db_default for rows made before it; migration 0009 sets them by kind.
+    track_engagement = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

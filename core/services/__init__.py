@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.messages import MessageService
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.sending import SendService
@@ -16,6 +17,7 @@ from tidings.core.services.access import AccessService
 from tidings.core.services.categories import CategoryService
 from tidings.core.services.consent import ConsentService
 from tidings.core.services.customers import CustomerService
+from tidings.core.services.engagement import EngagementService
 from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
 
@@ -36,6 +38,8 @@ class Services:
     # Signed customer links (preference page, unsubscribe, confirmation).
     links: LinkSigner
     email_confirmation: EmailConfirmation
+    # Opens and clicks Tidings sees itself (tracked mail, apps); records nothing when off.
+    engagement: EngagementService
 
     @classmethod
     def build(
@@ -48,6 +52,7 @@ class Services:
         templates: TemplateSandbox | None = None,
         links: LinkSigner | None = None,
         email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY,
+        tracking: bool = True,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -55,7 +60,8 @@ class Services:
         `explainDelivery` can say when a send would fail with NO_PROVIDER.
         `templates`: where templates are checked when saved (default: processes of its own).
         `links`: signs customer links (default: a random key, links to the development URL).
-        `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION."""
+        `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION.
+        `tracking`: TIDINGS_TRACKING (off: no opens or clicks recorded, markRead's neither)."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -70,8 +76,11 @@ class Services:
             sending=SendService(categories, tiers, served=channels if served is None else served),
             messages=MessageService(categories, live, templates),
             tiers=tiers,
-            inbox=InboxService(live),
+            inbox=InboxService(live, record_opens=tracking),
             live=live,
             links=links,
             email_confirmation=email_confirmation,
+            engagement=EngagementService(
+                FeedbackRecorder(on_change=live.deliveries_changed) if tracking else None
+            ),
         )

@@ -27,6 +27,7 @@ class CategoryFields:
     required: bool | None = None
     fallback_channel: str | None = UNSET  # type: ignore[assignment]
     confirm_email: bool | None = None  # confirmed opt-in for email grants
+    track_engagement: bool | None = None  # default: MARKETING on, TRANSACTIONAL off
 
 
 class CategoryService:
@@ -95,6 +96,11 @@ class CategoryService:
             ),
             "required": bool(fields.required),
             "confirm_email": bool(fields.confirm_email),
+            "track_engagement": (
+                kind is CategoryKind.MARKETING
+                if fields.track_engagement is None
+                else fields.track_engagement
+            ),
             "default_channels": ["email"],
             **self._channels(fields),
         }
@@ -122,6 +128,8 @@ class CategoryService:
             values["required"] = fields.required
         if fields.confirm_email is not None:
             values["confirm_email"] = fields.confirm_email
+        if fields.track_engagement is not None:
+            values["track_engagement"] = fields.track_engagement
         if values:
             category.update_from_dict(values)
             await category.save(update_fields=[*values.keys(), "updated_at"])

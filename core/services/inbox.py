@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from tidings.core.delivery.engagement import INBOX, record_opens
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live import LivePublisher
 from tidings.core.models.messages import Notification
@@ -65,8 +66,10 @@ async def _stamp(ids: Sequence[uuid.UUID], column: str, now: datetime) -> None:
 
 
 class InboxService:
-    def __init__(self, live: LivePublisher) -> None:
+    def __init__(self, live: LivePublisher, *, record_opens: bool = True) -> None:
         self.live = live
+        # Reading a notification counts as opening its delivery (TIDINGS_TRACKING=off: not).
+        self.record_opens = record_opens
 
     async def list(
         self, viewer: Viewer, first: int, after: str | None, *, unread_only: bool = False
@@ -110,6 +113,7 @@ class InboxService:
             await _stamp(read_ids, "read_at", now)
             # Not simply 0: a notification may have arrived since the rows were locked.
             unread = await _unread(customer_id)
+        await self._opened([row.delivery_id for row in rows], now)
         return await self._announce(customer_id, InboxChange(unread, read_ids=read_ids))
 
     async def _change(
@@ -130,12 +134,19 @@ class InboxService:
             changed = sorted(row.id for row in rows if getattr(row, column) is None)
             await _stamp(changed, column, now)
             unread = await _unread(customer_id)
+        if column == "read_at":
+            await self._opened([r.delivery_id for r in rows if r.read_at is None], now)
         change = (
             InboxChange(unread, read_ids=changed)
             if column == "read_at"
             else InboxChange(unread, archived_ids=changed)
         )
         return await self._announce(customer_id, change)
+
+    async def _opened(self, delivery_ids: list[uuid.UUID], now: datetime) -> None:
+        """After the commit: each newly read notification's delivery counts as opened."""
+        if self.record_opens and delivery_ids:
+            await record_opens(delivery_ids, now, INBOX)
 
     async def _announce(self, customer_id: uuid.UUID, change: InboxChange) -> InboxChange:
         """After the commit: tell the customer's other devices, when anything changed."""

@@ -53,6 +53,11 @@ class CreateCategoryInput:
         description="Whether email grants must be confirmed by the customer (default false; "
         "see Category.confirmEmail).",
     )
+    track_engagement: bool | None = strawberry.field(
+        default=None,
+        description="Whether its email tracks opens and clicks (default: true for MARKETING, "
+        "false for TRANSACTIONAL; see Category.trackEngagement).",
+    )
 
 
 @strawberry.input(description="The key and the kind never change; fields left out stay.")
@@ -78,6 +83,11 @@ class UpdateCategoryInput:
         default=None,
         description="Whether email grants must be confirmed (see Category.confirmEmail); "
         "grants recorded before stay as they are.",
+    )
+    track_engagement: bool | None = strawberry.field(
+        default=None,
+        description="Whether its email tracks opens and clicks from now on (see "
+        "Category.trackEngagement); mail already sent keeps its links.",
     )
 
 
@@ -105,6 +115,7 @@ class CategoryMutations:
             required=input.required,
             fallback_channel=input.fallback_channel,
             confirm_email=input.confirm_email,
+            track_engagement=input.track_engagement,
         )
         row, errors = await attempt(
             info.context.services.categories.create(info.context.viewer, fields)
@@ -129,6 +140,7 @@ class CategoryMutations:
             required=input.required,
             fallback_channel=_given(input.fallback_channel),
             confirm_email=input.confirm_email,
+            track_engagement=input.track_engagement,
         )
         row, errors = await attempt(
             info.context.services.categories.update(info.context.viewer, input.key, fields)

@@ -42,6 +42,11 @@ class Category:
         "confirmation mail asks the customer to confirm it (TIDINGS_EMAIL_CONFIRMATION="
         "required does so for every category)."
     )
+    track_engagement: bool = strawberry.field(
+        description="Whether its email carries an open pixel and tracked links, recording "
+        "opens and clicks (default: true for MARKETING, false for TRANSACTIONAL; "
+        "TIDINGS_TRACKING=off turns tracking off for every category)."
+    )
 
     @classmethod
     def from_model(cls, row: CategoryModel) -> Category:
@@ -55,6 +60,7 @@ class Category:
             required=row.required,
             fallback_channel=row.fallback_channel,
             confirm_email=row.confirm_email,
+            track_engagement=row.track_engagement,
         )
 
 

@@ -166,10 +166,14 @@ class Delivery(Node):
         description="When it arrived, by the first receipt the provider reported; null: none.",
     )
     opened_at: datetime | None = strawberry.field(
-        default=None, description="When it was first opened, as reported; null: not yet."
+        default=None,
+        description="When it was first opened: reported by the provider, the tracked mail's "
+        "pixel, markRead or the app (recordEngagement); null: not yet.",
     )
     clicked_at: datetime | None = strawberry.field(
-        default=None, description="When a link in it was first clicked, as reported; null: not yet."
+        default=None,
+        description="When it was first clicked: reported by the provider, a tracked link or "
+        "the app (recordEngagement); null: not yet.",
     )
     rules: list[RuleOutcome] = strawberry.field(
         description="The policy rules as they spoke when it was decided."

@@ -93,3 +93,17 @@ def test_every_settings_field_is_read_somewhere():
     text = "\n".join(path.read_text(encoding="utf-8") for path in sources)
     unread = [f.name for f in dataclasses.fields(Settings) if not re.search(rf"\.{f.name}\b", text)]
     assert unread == [], f"Settings fields nothing reads: {unread}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "on"), [("on", True), ("off", False), ("false", False), (" ON ", True), ("", True)]
+)
+def test_tracking_is_on_unless_turned_off(tmp_path, raw, on):
+    assert load(tmp_path, TIDINGS_TRACKING=raw).tracking is on
+    assert load(tmp_path).tracking is True
+
+
+def test_a_bad_tracking_switch_is_refused_naming_the_setting(tmp_path):
+    with pytest.raises(SettingsError) as raised:
+        load(tmp_path, TIDINGS_TRACKING="sometimes")
+    assert "TIDINGS_TRACKING" in str(raised.value)

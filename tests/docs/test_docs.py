@@ -27,6 +27,7 @@ PAGES = (
     "access",
     "delivery",
     "providers",
+    "tracking",
     "live",
     "templates",
     "preferences",

@@ -1,5 +1,5 @@
 """A customer link's token opens the customer's page: uvicorn's access log, as `serve`
-configures it, names the path with the token left out."""
+configures it, names the path with the token left out; so for tracking tokens."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ async def test_the_access_log_leaves_link_tokens_out(db):
         "preferences": links.preferences_token(customer.id, 0),
         "unsubscribe": links.unsubscribe_token(customer.id, "promos", "email"),
         "confirm": links.confirm_token(customer.id, "promos", "email", uuid.uuid4()),
+        # Tracking tokens name a delivery and carry the link's URL.
+        "t/o": app.state.runtime.tracking.open_token(uuid.uuid4()) + ".gif",
+        "t/c": app.state.runtime.tracking.click_token(uuid.uuid4(), "https://shop.example/x"),
     }
     # As `serve` builds it: uvicorn's own logging configuration, access log at INFO.
     config = uvicorn.Config(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.schema.authz_world import SENT_CATEGORY, World, failed_delivery
+from tidings.core.enums import DeliveryStatus
 from tidings.core.ids import new_id
 from tidings.core.models.messages import Delivery, Notification
 from tidings.schema.ids import to_global_id
@@ -160,6 +161,20 @@ async def targets_notification(world: World) -> dict[str, Any]:
     return {"ids": [to_global_id("Notification", row.id)]}
 
 
+async def targets_sent_delivery(world: World) -> dict[str, Any]:
+    """A fresh SENT push delivery to the target: its own to CUSTOMER_SELF, someone else's
+    (NOT_FOUND) to CUSTOMER_OTHER."""
+    assert world.failed_delivery is not None
+    failed = await Delivery.get(id=world.failed_delivery)
+    row = await Delivery.create(
+        message_id=failed.message_id,  # type: ignore[attr-defined]
+        customer_id=world.target,
+        channel="push",
+        status=DeliveryStatus.SENT,
+    )
+    return {"id": to_global_id("Delivery", row.id), "kind": "OPENED"}
+
+
 # Every customer has an inbox of its own; staff and API keys have none (FORBIDDEN).
 INBOX_OPS: dict[str, Op] = {
     "inbox": Op("{ inbox { nodes { id } } }", CUSTOMERS),
@@ -171,6 +186,18 @@ INBOX_OPS: dict[str, Op] = {
         {"CUSTOMER_OTHER": NOT_FOUND},
     ),
     "markAllRead": Op(payload("markAllRead", "", "unreadCount"), CUSTOMERS),
+    # An app reports engagement with its customer's own deliveries; staff and keys may not.
+    "recordEngagement": Op(
+        payload(
+            "recordEngagement",
+            "(deliveryId: $id, kind: $kind)",
+            "recorded",
+            "($id: ID!, $kind: EngagementKind!)",
+        ),
+        frozenset({"CUSTOMER_SELF"}),
+        targets_sent_delivery,
+        {"CUSTOMER_OTHER": NOT_FOUND},
+    ),
     "archive": Op(
         payload("archive", "(ids: $ids)", "", "($ids: [ID!]!)"),
         frozenset({"CUSTOMER_SELF"}),

@@ -41,7 +41,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "ApiKeyPayload": _public("apiKey secret errors"),
     "Category": _public(
         "key name description kind defaultChannels respectQuietHours required fallbackChannel "
-        "confirmEmail"
+        "confirmEmail trackEngagement"
     ),
     "CategoryPayload": _public("category errors"),
     "Channel": _public("name providers"),
@@ -74,6 +74,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "DeliveryExplanation": _public("status reason channel notBefore rules"),
     "DeliveryPayload": _public("delivery errors"),
     "DevicePayload": _public("device errors"),
+    "EngagementPayload": _public("recorded errors"),
     "InboxPayload": _public("unreadCount errors"),
     "InboxUpdate": _public("unreadCount readIds archivedIds"),  # the customer's own, live
     "LoginPayload": _public("token errors"),
