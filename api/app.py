@@ -22,12 +22,11 @@ from tortoise import connections
 
 from tidings.api.auth import Authenticator
 from tidings.api.context import TidingsGraphQL
-from tidings.api.feedback import feedback_routes
+from tidings.api.feedback import feedback_recorder, feedback_routes
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.core import db
-from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
@@ -38,8 +37,6 @@ from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
-from tidings.core.services.complaints import withdraw_for_complaint
-from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.core.tokens import TokenSigner
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
 from tidings.providers import BUILTIN_PROVIDER_MODULES
@@ -270,14 +267,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *page_routes(runtime),
-        *feedback_routes(
-            runtime.registry,
-            FeedbackRecorder(
-                on_change=runtime.services.live.deliveries_changed,
-                on_reply=handle_sms_reply,
-                on_complaint=withdraw_for_complaint,
-            ),
-        ),
+        *feedback_routes(runtime.registry, feedback_recorder(runtime.services)),
     ]
     if settings.is_development:
         routes.append(Route("/live", live_page, methods=["GET"]))

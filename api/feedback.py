@@ -16,9 +16,22 @@ from starlette.routing import Route
 
 from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
+from tidings.core.services import Services
+from tidings.core.services.complaints import withdraw_for_complaint
+from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.plugins.feedback import Feedback, FeedbackRejected, FeedbackRequest
 
 logger = logging.getLogger(__name__)
+
+
+def feedback_recorder(services: Services) -> FeedbackRecorder:
+    """The one recorder every way feedback comes in shares (this route, `inbound-smtp`): live
+    updates for `deliveryUpdates`, STOP replies, and complaints withdrawing marketing."""
+    return FeedbackRecorder(
+        on_change=services.live.deliveries_changed,
+        on_reply=handle_sms_reply,
+        on_complaint=withdraw_for_complaint,
+    )
 
 
 class FeedbackEndpoint:
