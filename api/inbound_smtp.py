@@ -19,7 +19,8 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from tidings.api.app import Runtime
 
 logger = logging.getLogger("tidings.inbound_smtp")
+T = TypeVar("T")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2525
 # aiosmtpd logs each command line (MAIL FROM, RCPT TO: addresses) at INFO.
@@ -91,10 +93,8 @@ class InboundMail:
         except ValueError as error:  # a fixed message, nothing of the mail's
             logger.info("inbound-smtp: refused a message: %s", error)
             return NOT_A_REPORT
-        try:
-            result = await self.recorder.record(self.provider, items)
-        except Exception as error:  # the database: let the sending MTA try again
-            logger.error("inbound-smtp: cannot record feedback (%s)", type(error).__name__)
+        result = await _committed(self.recorder.record(self.provider, items), "record feedback")
+        if result is None:
             return TRY_LATER
         logger.info(
             "inbound-smtp: %d recorded, %d duplicate(s), %d unmatched",
@@ -105,13 +105,21 @@ class InboundMail:
         return RECORDED
 
     async def _unsubscribe(self, unsubscribe: MailUnsubscribe, raw: bytes) -> str:
-        try:
-            done = await unsubscribe.handle(raw)
-        except Exception as error:  # the database: let the sending MTA try again
-            logger.error("inbound-smtp: cannot unsubscribe now (%s)", type(error).__name__)
+        done = await _committed(unsubscribe.handle(raw), "unsubscribe")
+        if done is None:
             return TRY_LATER
         logger.info("inbound-smtp: unsubscribe request %s", "honoured" if done else "refused")
         return UNSUBSCRIBED if done else NOT_UNSUBSCRIBE
+
+
+async def _committed(work: Awaitable[T], what: str) -> T | None:
+    """`work`'s result; None when it failed (the database, most likely), so the answer can
+    be 451 and the sending MTA tries again. Only the error's class is logged."""
+    try:
+        return await work
+    except Exception as error:
+        logger.error("inbound-smtp: cannot %s now (%s)", what, type(error).__name__)
+        return None
 
 
 async def start_server(
