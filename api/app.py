@@ -22,26 +22,22 @@ from tortoise import connections
 
 from tidings.api.auth import Authenticator
 from tidings.api.context import TidingsGraphQL
-from tidings.api.feedback import feedback_routes
+from tidings.api.feedback import feedback_recorder, feedback_routes
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.api.tracking import tracking_routes
 from tidings.core import db
-from tidings.core.delivery.feedback import FEEDBACK_KEY_LABEL, FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.template_limits import TemplateLimits
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
-from tidings.core.keys import derive_key
 from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
-from tidings.core.services.complaints import withdraw_for_complaint
-from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.core.tokens import TokenSigner
 from tidings.core.tracking import TrackingSigner
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
@@ -284,13 +280,7 @@ def create_app(
         *page_routes(runtime),
         *tracking_routes(runtime.tracking, runtime.services.engagement),
         *feedback_routes(
-            runtime.registry,
-            FeedbackRecorder(
-                on_change=runtime.services.live.deliveries_changed,
-                on_reply=handle_sms_reply,
-                on_complaint=withdraw_for_complaint,
-                key=derive_key(settings.secret_key.reveal(), FEEDBACK_KEY_LABEL),
-            ),
+            runtime.registry, feedback_recorder(runtime.services, settings.secret_key.reveal())
         ),
     ]
     if settings.is_development:

@@ -1,4 +1,5 @@
-"""The `tidings` command: serve, migrate, create-staff, create-api-key, demo, export-schema."""
+"""The `tidings` command: serve, worker, inbound-smtp, migrate, create-staff, create-api-key,
+demo, export-schema."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from tidings.api import inbound_smtp
 from tidings.api.serving import (
     DEV_ADMIN_EMAIL,
     _ensure_dev_admin,
@@ -195,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         "against one PostgreSQL; on SQLite run one (or let `serve` deliver in process).",
     )
     worker.set_defaults(handler=cmd_worker)
+
+    inbound_smtp.add_parser(sub)
 
     migrate = sub.add_parser(
         "migrate",

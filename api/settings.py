@@ -18,6 +18,7 @@ from tidings.core.enums import EmailConfirmation
 from tidings.core.links import DEFAULT_PUBLIC_URL
 from tidings.plugins.durations import parse_duration
 from tidings.plugins.secret import Secret
+from tidings.providers.smtp_bounces import BounceAddress, parse_bounce_address
 
 ENVIRONMENTS = ("development", "production")
 SMTP_SECURITY = ("none", "starttls", "tls")
@@ -75,6 +76,8 @@ class Settings:
     preference_link_ttl: int = 7 * 24 * 3600
     # An address for `List-Unsubscribe: <mailto:...>` beside the one-click URL; none if unset.
     unsubscribe_mailto: str | None = None
+    # The base of email's VERP envelope senders, and what `inbound-smtp` takes mail for.
+    bounce_address: BounceAddress | None = None
     # "category" (a category's confirmEmail decides) or "required" (every email grant).
     email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY
     # Engagement tracking (open pixel, tracked links) where a category asks; off: nowhere.
@@ -157,6 +160,10 @@ class Settings:
                     "TIDINGS_UNSUBSCRIBE_MAILTO must be an email address, "
                     "e.g. unsubscribe@shop.example"
                 )
+        try:
+            bounce_address = parse_bounce_address(config.get("TIDINGS_BOUNCE_ADDRESS"))
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
         confirmation = (config.get("TIDINGS_EMAIL_CONFIRMATION") or "category").strip().lower()
         if confirmation not in {c.value for c in EmailConfirmation}:
             raise SettingsError("TIDINGS_EMAIL_CONFIRMATION must be one of category, required")
@@ -186,6 +193,7 @@ class Settings:
             public_url=public_url,
             preference_link_ttl=_duration(config, "TIDINGS_PREFERENCE_LINK_TTL", 7 * 24 * 3600),
             unsubscribe_mailto=mailto,
+            bounce_address=bounce_address,
             email_confirmation=EmailConfirmation(confirmation),
             tracking=_bool(config, "TIDINGS_TRACKING", True),
             limits=limits,

@@ -19,17 +19,14 @@ A body may also be a JSON list of these. Anything else raises ValueError (the ro
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from tidings.plugins import Feedback, FeedbackKind, FeedbackRejected, FeedbackRequest, Secret
+from tidings.plugins import Feedback, FeedbackKind, FeedbackRequest, Secret
+from tidings.providers.signed_webhooks import verify as verify_signature
 
-SIGNATURE_HEADER = "x-tidings-signature"
-SIGNATURE_PREFIX = "sha256="
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 MAX_ID = 255
 MAX_TEXT = 1600
@@ -45,21 +42,9 @@ STOP_HINTS = {"en": "Reply STOP to opt out", "zh": "回复TD退订"}
 UNSUBSCRIBE_URL = "unsubscribe_url"  # Tidings puts it into marketing messages' data only
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The header value a vendor sends for `body`."""
-    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def verify(request: FeedbackRequest, secret: Secret | None) -> None:
-    """Raise FeedbackRejected unless the body is signed with the secret (constant time)."""
-    if secret is None:
-        raise FeedbackRejected("TIDINGS_SMS_WEBHOOK_SECRET is not set: SMS feedback is refused")
-    given = request.headers.get(SIGNATURE_HEADER, "")
-    if not given:
-        raise FeedbackRejected("unsigned SMS feedback")
-    expected = signature(secret.reveal(), request.body)
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise FeedbackRejected("badly signed SMS feedback")
+    """Raise FeedbackRejected unless the body is signed with TIDINGS_SMS_WEBHOOK_SECRET."""
+    verify_signature(request, secret, setting="TIDINGS_SMS_WEBHOOK_SECRET", what="SMS")
 
 
 def parse(body: bytes) -> list[Feedback]:

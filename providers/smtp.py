@@ -3,25 +3,29 @@
 Security is explicit: `starttls` demands the upgrade (a server that hides STARTTLS gets
 nothing, never cleartext), `tls` is implicit TLS, `none` is for local relays. The
 `Message-ID` is derived from the delivery id, so a retry carries the same id and a
-receiving system can recognise the duplicate.
+receiving system can recognise the duplicate; it is also the provider id, by which a bounce
+or complaint finds its delivery. With TIDINGS_BOUNCE_ADDRESS the envelope sender names the
+delivery too (VERP). What comes back is read by providers/smtp_bounces.py, from
+`tidings inbound-smtp` or from `POST /feedback/smtp` (raw message, signed with
+TIDINGS_SMTP_WEBHOOK_SECRET).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import logging
 import re
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import aiosmtplib
 
 from tidings.plugins import (
     DeliveryError,
+    Feedback,
+    FeedbackRequest,
     InvalidAddressError,
     OutboundMessage,
     PermanentDeliveryError,
@@ -30,81 +34,20 @@ from tidings.plugins import (
     TransientDeliveryError,
     hookimpl,
 )
-from tidings.providers._common import (
-    Secret,
-    duration_setting,
-    required_setting,
-    scrub,
-    setting,
-)
+from tidings.providers._common import scrub
+from tidings.providers.signed_webhooks import verify
+from tidings.providers.smtp_bounces import parse_report
 from tidings.providers.smtp_compose import compose
+from tidings.providers.smtp_settings import ADDRESS, WEBHOOK_SECRET, SmtpSettings
+
+__all__ = ["SmtpEmailProvider", "SmtpSettings", "classify_reply", "message_id"]
 
 logger = logging.getLogger(__name__)
 
-SECURITY_MODES = ("none", "starttls", "tls")
 # RCPT replies that mean "this mailbox does not exist" when no enhanced status says otherwise.
 UNKNOWN_USER_CODES = frozenset({550, 551, 553})
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _MSGID_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """TIDINGS_SMTP_*: the relay, the From header and how to talk to the relay."""
-
-    host: str
-    sender: str  # the From header as configured, e.g. "Shop <news@shop.example>"
-    port: int = 587
-    security: str = "starttls"
-    username: str | None = None
-    password: Secret | None = field(default=None, repr=False)
-    ca_file: str | None = None  # extra CA bundle for a private relay's certificate
-    timeout: float = 30.0
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, str]) -> SmtpSettings | None:
-        """Parsed settings, or `None` when no host is set (the provider stays off)."""
-        host = setting(config, "TIDINGS_SMTP_HOST")
-        if host is None:
-            return None
-        security = (setting(config, "TIDINGS_SMTP_SECURITY") or "starttls").lower()
-        if security not in SECURITY_MODES:
-            raise ValueError(f"TIDINGS_SMTP_SECURITY must be one of {', '.join(SECURITY_MODES)}")
-        raw_port = setting(config, "TIDINGS_SMTP_PORT")
-        if raw_port is None:
-            port = 465 if security == "tls" else 587
-        elif raw_port.isdigit() and 0 < int(raw_port) < 65536:
-            port = int(raw_port)
-        else:
-            raise ValueError("TIDINGS_SMTP_PORT must be a port number")
-        sender = required_setting(config, "TIDINGS_SMTP_FROM", "TIDINGS_SMTP_HOST")
-        if not _ADDRESS.match(email.utils.parseaddr(sender)[1]):
-            raise ValueError(
-                "TIDINGS_SMTP_FROM must be an address, e.g. 'Shop <news@shop.example>'"
-            )
-        username = setting(config, "TIDINGS_SMTP_USERNAME")
-        password = setting(config, "TIDINGS_SMTP_PASSWORD")
-        if password is not None and username is None:
-            raise ValueError("TIDINGS_SMTP_PASSWORD is set without TIDINGS_SMTP_USERNAME")
-        return cls(
-            host=host,
-            sender=sender,
-            port=port,
-            security=security,
-            username=username,
-            password=Secret(password) if password is not None else None,
-            ca_file=setting(config, "TIDINGS_SMTP_CA_FILE"),
-            timeout=duration_setting(config, "TIDINGS_SMTP_TIMEOUT", 30.0),
-        )
-
-    @property
-    def sender_address(self) -> str:
-        return email.utils.parseaddr(self.sender)[1]
-
-    @property
-    def sender_domain(self) -> str:
-        return self.sender_address.rpartition("@")[2]
 
 
 def message_id(delivery_id: str, domain: str) -> str:
@@ -194,12 +137,22 @@ class SmtpEmailProvider:
 
     def _prepare(self, message: OutboundMessage) -> EmailMessage | SendResult:
         """The composed message, or the result that says why it cannot be sent."""
-        if not _ADDRESS.match(message.address):
+        if not ADDRESS.match(message.address):
             return SendResult(ok=False, error=InvalidAddressError("not an email address"))
         try:
             return self.compose(message)
         except ValueError as exc:
             return SendResult(ok=False, error=PermanentDeliveryError(f"cannot compose: {exc}"))
+
+    async def feedback(self, request: FeedbackRequest) -> list[Feedback]:
+        """A bounce or complaint an MTA forwards as the raw message, signed; else rejected."""
+        verify(request, self.settings.webhook_secret, setting=WEBHOOK_SECRET, what="email")
+        return parse_report(request.body, bounce=self.settings.bounce)
+
+    def envelope_sender(self, delivery_id: str) -> str:
+        """MAIL FROM: the delivery's VERP address with TIDINGS_BOUNCE_ADDRESS, else From's."""
+        bounce = self.settings.bounce
+        return bounce.verp(delivery_id) if bounce is not None else self.settings.sender_address
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -224,7 +177,9 @@ class SmtpEmailProvider:
             client = await self._connection()
             try:
                 await client.send_message(
-                    composed, sender=self.settings.sender_address, recipients=[message.address]
+                    composed,
+                    sender=self.envelope_sender(message.delivery_id),
+                    recipients=[message.address],
                 )
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refused = exc.recipients[0]
@@ -253,7 +208,7 @@ class SmtpEmailProvider:
                     ok=False, error=ProviderUnavailableError(f"connection lost: {detail}")
                 )
             logger.debug("smtp: delivery %s accepted", message.delivery_id)
-            return SendResult(ok=True, provider_id=composed["Message-ID"])
+            return SendResult(ok=True, provider_id=str(composed["Message-ID"]))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _connection(self) -> aiosmtplib.SMTP:

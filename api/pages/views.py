@@ -155,15 +155,11 @@ class CustomerPages:
         """The link's claims, customer and categories (an unsubscribe link from a digest names
         several), or None when any is gone."""
         claims = self.claims(request, kind)
-        if claims is None or not claims.categories or claims.channel is None:
+        target = await self.center.link_target(claims) if claims is not None else None
+        if claims is None or target is None:
             return None
-        customer = await self.center.customer(claims.customer_id)
-        found = {c.key: c for c in await self.center.categories(claims.categories)}
-        if customer is None or claims.channel not in self.consent.channels:
-            return None
-        if len(found) != len(claims.categories):
-            return None
-        return claims, customer, [found[key] for key in claims.categories]
+        customer, categories = target
+        return claims, customer, categories
 
     async def unsubscribe(self, request: Request) -> Response:
         target = await self._link_target(request, LinkKind.UNSUBSCRIBE)

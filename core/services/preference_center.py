@@ -26,6 +26,7 @@ from tidings.core import validation
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import CategoryKind, Frequency, GrantStatus
 from tidings.core.errors import UserInputError
+from tidings.core.links import LinkClaims
 from tidings.core.models import Category, Customer
 from tidings.core.services.consent import (
     ConsentService,
@@ -77,6 +78,18 @@ class PreferenceCenter:
     async def categories(self, keys: Sequence[str]) -> list[Category]:
         """The categories a link names (an unsubscribe link may name several)."""
         return await Category.filter(key__in=list(keys))
+
+    async def link_target(self, claims: LinkClaims) -> tuple[Customer, list[Category]] | None:
+        """The customer and categories an unsubscribe or confirmation link names (a digest's
+        unsubscribe names several), in the link's order; None when any is gone, or the
+        link names no category or a channel this service does not have."""
+        if not claims.categories or claims.channel not in self.consent.channels:
+            return None
+        customer = await self.customer(claims.customer_id)
+        found = {c.key: c for c in await self.categories(claims.categories)}
+        if customer is None or len(found) != len(claims.categories):
+            return None
+        return customer, [found[key] for key in claims.categories]
 
     async def page(self, customer: Customer) -> PageModel:
         """Three statements whatever the number of categories: categories, grants, preferences."""

@@ -82,6 +82,7 @@ def pg_tables(url: str) -> set[str]:
 
 COMMANDS = {
     "serve": ["--host", "--port"],
+    "inbound-smtp": ["--host", "--port", "TIDINGS_BOUNCE_ADDRESS"],
     "migrate": ["migration"],
     "create-staff": ["--email", "--password", "--role", "admin", "marketer", "agent", "auditor"],
     "create-api-key": ["--name", "--role"],
