@@ -27,6 +27,7 @@ from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.core import db
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
@@ -38,6 +39,7 @@ from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
+from tidings.core.services.bounces import BounceSuppressor
 from tidings.core.services.complaints import withdraw_for_complaint
 from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.core.tokens import TokenSigner
@@ -99,6 +101,8 @@ class Runtime:
     bus: LiveBus
     live: LiveRuntime
     links: LinkSigner
+    # Keyed hashes of suppressed addresses: what a bounce stores, what a send looks up.
+    hasher: AddressHasher
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -131,6 +135,7 @@ def build_runtime(
     links = LinkSigner(
         settings.secret_key.reveal(), settings.public_url, settings.preference_link_ttl
     )
+    hasher = AddressHasher(settings.secret_key.reveal())
     return Runtime(
         settings=settings,
         services=Services.build(
@@ -141,6 +146,7 @@ def build_runtime(
             templates=templates,
             links=links,
             email_confirmation=settings.email_confirmation,
+            hasher=hasher,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
@@ -162,11 +168,13 @@ def build_runtime(
             templates=templates,
             links=links,
             unsubscribe_mailto=settings.unsubscribe_mailto,
+            hasher=hasher,
         ),
         templates=templates,
         bus=bus,
         live=LiveRuntime(bus),
         links=links,
+        hasher=hasher,
     )
 
 
@@ -276,6 +284,7 @@ def create_app(
                 on_change=runtime.services.live.deliveries_changed,
                 on_reply=handle_sms_reply,
                 on_complaint=withdraw_for_complaint,
+                on_bounce=BounceSuppressor(runtime.hasher),
             ),
         ),
     ]

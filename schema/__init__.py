@@ -35,6 +35,8 @@ from tidings.schema.live import Subscription
 from tidings.schema.messages.mutations import MessageMutations
 from tidings.schema.messages.queries import MessageQueries
 from tidings.schema.refetch import NodeQueries
+from tidings.schema.suppressions.mutations import SuppressionMutations
+from tidings.schema.suppressions.queries import SuppressionQueries
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -44,7 +46,13 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
     "a caller sees follows its role, as each type says."
 )
 class Query(
-    NodeQueries, AccessQueries, CustomerQueries, CategoryQueries, MessageQueries, InboxQueries
+    NodeQueries,
+    AccessQueries,
+    CustomerQueries,
+    CategoryQueries,
+    MessageQueries,
+    InboxQueries,
+    SuppressionQueries,
 ):
     pass
 
@@ -54,7 +62,12 @@ class Query(
     "the payload; an operation the caller's role may not perform is a FORBIDDEN error."
 )
 class Mutation(
-    AccessMutations, CustomerMutations, CategoryMutations, MessageMutations, InboxMutations
+    AccessMutations,
+    CustomerMutations,
+    CategoryMutations,
+    MessageMutations,
+    InboxMutations,
+    SuppressionMutations,
 ):
     pass
 

@@ -24,6 +24,7 @@ from tidings.core.enums import (
     Platform,
     Role,
     RuleVerdict,
+    SuppressionReason,
     Tier,
 )
 from tidings.plugins.feedback import FeedbackKind
@@ -185,6 +186,17 @@ RuleVerdictEnum = describe(
         "STOP": "The rule decides the delivery: its status and reason come from this rule.",
         "SKIP": "The rule does not apply here: a transactional or `required` category, or one "
         "that ignores quiet hours (`detail` says which).",
+    },
+)
+
+SuppressionReasonEnum = describe(
+    SuppressionReason,
+    "Why an address is suppressed on a channel.",
+    {
+        "HARD_BOUNCE": "A provider reported a permanent bounce: the address does not exist or "
+        "refuses mail for good.",
+        "SOFT_BOUNCES": "Three temporary bounces at least, the first and the last 72 hours "
+        "apart or more, with no delivery arriving between them.",
     },
 )
 

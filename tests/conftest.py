@@ -74,6 +74,8 @@ async def database_url(
 
 
 TABLES = (
+    "suppressions",
+    "bounce_tallies",
     "notifications",
     "delivery_events",
     "deliveries",

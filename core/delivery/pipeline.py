@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.breaker import Breakers
 from tidings.core.delivery.bulk import update_rows
 from tidings.core.delivery.message_links import (
@@ -77,8 +78,11 @@ class DeliveryPipeline:
         *,
         links: LinkSigner | None = None,
         unsubscribe_mailto: str | None = None,
+        hasher: AddressHasher | None = None,
     ) -> None:
         self.registry = registry
+        # Finds suppressed addresses when rows are checked again; None: none are.
+        self.hasher = hasher
         # Preference and unsubscribe links in what providers are handed (message_links.py).
         self.links = links
         self.unsubscribe_mailto = unsubscribe_mailto
@@ -98,7 +102,7 @@ class DeliveryPipeline:
             c.key: c for c in await Category.filter(key__in={m.category for m in messages.values()})
         }
         ready, settled = await recheck(
-            self.tiers, rows, messages, categories, now, digest_due=digest
+            self.tiers, rows, messages, categories, now, digest_due=digest, hasher=self.hasher
         )
         outcomes: dict[uuid.UUID, Outcome] = {}
         sendable: list[Prepared] = []
@@ -254,7 +258,7 @@ class DeliveryPipeline:
             channel=category.fallback_channel,
         ).exists():
             return None
-        recipients, _ = await load_recipients([row.customer_id], category.key, now)
+        recipients, _ = await load_recipients([row.customer_id], category.key, now, self.hasher)
         recipient = recipients.get(row.customer_id)
         if recipient is None:
             return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.messages import MessageService
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.sending import SendService
@@ -18,6 +19,7 @@ from tidings.core.services.consent import ConsentService
 from tidings.core.services.customers import CustomerService
 from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
+from tidings.core.services.suppressions import SuppressionService
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Services:
     # Signed customer links (preference page, unsubscribe, confirmation).
     links: LinkSigner
     email_confirmation: EmailConfirmation
+    suppressions: SuppressionService
 
     @classmethod
     def build(
@@ -48,6 +51,7 @@ class Services:
         templates: TemplateSandbox | None = None,
         links: LinkSigner | None = None,
         email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY,
+        hasher: AddressHasher | None = None,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -55,7 +59,8 @@ class Services:
         `explainDelivery` can say when a send would fail with NO_PROVIDER.
         `templates`: where templates are checked when saved (default: processes of its own).
         `links`: signs customer links (default: a random key, links to the development URL).
-        `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION."""
+        `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION.
+        `hasher`: hashes addresses to find suppressed ones (without it, none are)."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -67,11 +72,17 @@ class Services:
             staff=StaffService(live),
             api_keys=ApiKeyService(live),
             access=AccessService(live),
-            sending=SendService(categories, tiers, served=channels if served is None else served),
+            sending=SendService(
+                categories,
+                tiers,
+                served=channels if served is None else served,
+                hasher=hasher,
+            ),
             messages=MessageService(categories, live, templates),
             tiers=tiers,
             inbox=InboxService(live),
             live=live,
             links=links,
             email_confirmation=email_confirmation,
+            suppressions=SuppressionService(),
         )
