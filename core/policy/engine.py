@@ -186,8 +186,7 @@ def _decide(
             return stop(rule, detail, DeliveryStatus.SUPPRESSED)
         say(rule, verdict, detail)
 
-    # 3. An address (a suppressed one counts as none), else the category's fallback, decided
-    # once by every rule.
+    # 3. An address (a suppressed one is none), else the fallback, decided once by every rule.
     suppressed = suppression_detail(recipient, channel)
     if channel not in recipient.addresses or suppressed is not None:
         missing = suppressed or f"no address for {channel}"
