@@ -159,8 +159,10 @@ DeliveryReasonEnum = describe(
         "permission for the channel. Nothing overrides it.",
         "OPTED_OUT": "SUPPRESSED: the customer's preference for the category leaves the "
         "channel out.",
-        "NO_ADDRESS": "SUPPRESSED: no email, phone, device or other address for the channel "
-        "(and none for the category's fallback channel).",
+        "NO_ADDRESS": "SUPPRESSED: no email, phone, device or other address for the channel, "
+        "or one suppressed after bounces (see `suppressions`; the rule's detail says "
+        '"suppressed: hard bounce" or "suppressed: soft bounces"), and none for the '
+        "category's fallback channel.",
         "FREQUENCY_CAP": "SUPPRESSED: the customer's cap for the category, or for the day, is "
         "reached.",
         "QUIET_HOURS": "DEFERRED to the end of the customer's quiet hours, in its timezone.",
