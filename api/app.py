@@ -28,6 +28,7 @@ from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.api.tracking import tracking_routes
 from tidings.core import db
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
@@ -103,6 +104,8 @@ class Runtime:
     # Tracking tokens: always read (old mail's links keep working); made only when
     # TIDINGS_TRACKING is on (the worker is given it then).
     tracking: TrackingSigner
+    # Keyed hashes of suppressed addresses: what a bounce stores, what a send looks up.
+    hasher: AddressHasher
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -136,6 +139,7 @@ def build_runtime(
         settings.secret_key.reveal(), settings.public_url, settings.preference_link_ttl
     )
     tracking = TrackingSigner(settings.secret_key.reveal(), settings.public_url)
+    hasher = AddressHasher(settings.secret_key.reveal())
     return Runtime(
         settings=settings,
         services=Services.build(
@@ -147,6 +151,7 @@ def build_runtime(
             links=links,
             email_confirmation=settings.email_confirmation,
             tracking=settings.tracking,
+            hasher=hasher,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
@@ -169,12 +174,14 @@ def build_runtime(
             links=links,
             unsubscribe_mailto=settings.unsubscribe_mailto,
             tracking=tracking if settings.tracking else None,
+            hasher=hasher,
         ),
         templates=templates,
         bus=bus,
         live=LiveRuntime(bus),
         links=links,
         tracking=tracking,
+        hasher=hasher,
     )
 
 
@@ -280,7 +287,8 @@ def create_app(
         *page_routes(runtime),
         *tracking_routes(runtime.tracking, runtime.services.engagement),
         *feedback_routes(
-            runtime.registry, feedback_recorder(runtime.services, settings.secret_key.reveal())
+            runtime.registry,
+            feedback_recorder(runtime.services, settings.secret_key.reveal(), runtime.hasher),
         ),
     ]
     if settings.is_development:

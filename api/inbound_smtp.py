@@ -154,7 +154,7 @@ def cmd_inbound_smtp(args: argparse.Namespace) -> int:
             print(f"tidings: {error}", file=sys.stderr)
             return 2
         handler = InboundMail(
-            feedback_recorder(runtime.services, settings.secret_key.reveal()),
+            feedback_recorder(runtime.services, settings.secret_key.reveal(), runtime.hasher),
             settings.bounce_address,
             unsubscribe=mail_unsubscribe(runtime, settings.unsubscribe_mailto),
         )

@@ -116,6 +116,14 @@ class DeliveryReason(str, Enum):
     SENDER_NOT_ALLOWED = "SENDER_NOT_ALLOWED"
 
 
+class SuppressionReason(str, Enum):
+    """Why an address is suppressed on a channel: one hard (permanent) bounce, or soft bounces
+    (three at least, across 72 hours or more, with no delivery between them)."""
+
+    HARD_BOUNCE = "HARD_BOUNCE"
+    SOFT_BOUNCES = "SOFT_BOUNCES"
+
+
 class RuleVerdict(str, Enum):
     """What one policy rule said: PASS (checked, allows the delivery), STOP (it decides the
     delivery), SKIP (it does not apply here: a transactional or required category, ...).

@@ -36,6 +36,8 @@ from tidings.schema.live import Subscription
 from tidings.schema.messages.mutations import MessageMutations
 from tidings.schema.messages.queries import MessageQueries
 from tidings.schema.refetch import NodeQueries
+from tidings.schema.suppressions.mutations import SuppressionMutations
+from tidings.schema.suppressions.queries import SuppressionQueries
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -45,7 +47,13 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
     "a caller sees follows its role, as each type says."
 )
 class Query(
-    NodeQueries, AccessQueries, CustomerQueries, CategoryQueries, MessageQueries, InboxQueries
+    NodeQueries,
+    AccessQueries,
+    CustomerQueries,
+    CategoryQueries,
+    MessageQueries,
+    InboxQueries,
+    SuppressionQueries,
 ):
     pass
 
@@ -61,6 +69,7 @@ class Mutation(
     MessageMutations,
     InboxMutations,
     EngagementMutations,
+    SuppressionMutations,
 ):
     pass
 

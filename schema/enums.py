@@ -25,6 +25,7 @@ from tidings.core.enums import (
     Platform,
     Role,
     RuleVerdict,
+    SuppressionReason,
     Tier,
 )
 from tidings.plugins.feedback import FeedbackKind
@@ -167,8 +168,10 @@ DeliveryReasonEnum = describe(
         "permission for the channel. Nothing overrides it.",
         "OPTED_OUT": "SUPPRESSED: the customer's preference for the category leaves the "
         "channel out.",
-        "NO_ADDRESS": "SUPPRESSED: no email, phone, device or other address for the channel "
-        "(and none for the category's fallback channel).",
+        "NO_ADDRESS": "SUPPRESSED: no email, phone, device or other address for the channel, "
+        "or one suppressed after bounces (see `suppressions`; the rule's detail says "
+        '"suppressed: hard bounce" or "suppressed: soft bounces"), and none for the '
+        "category's fallback channel.",
         "FREQUENCY_CAP": "SUPPRESSED: the customer's cap for the category, or for the day, is "
         "reached.",
         "QUIET_HOURS": "DEFERRED to the end of the customer's quiet hours, in its timezone.",
@@ -194,6 +197,17 @@ RuleVerdictEnum = describe(
         "STOP": "The rule decides the delivery: its status and reason come from this rule.",
         "SKIP": "The rule does not apply here: a transactional or `required` category, or one "
         "that ignores quiet hours (`detail` says which).",
+    },
+)
+
+SuppressionReasonEnum = describe(
+    SuppressionReason,
+    "Why an address is suppressed on a channel.",
+    {
+        "HARD_BOUNCE": "A provider reported a permanent bounce: the address does not exist or "
+        "refuses mail for good.",
+        "SOFT_BOUNCES": "Three temporary bounces at least, the first and the last 72 hours "
+        "apart or more, with no delivery arriving between them.",
     },
 )
 

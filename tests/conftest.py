@@ -74,6 +74,8 @@ async def database_url(
 
 
 TABLES = (
+    "suppressions",
+    "bounce_tallies",
     "notifications",
     "inbound_replies",
     "delivery_events",

@@ -19,6 +19,7 @@ from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.recipients import load_recipients
@@ -71,9 +72,10 @@ async def expand_due(
     lease: timedelta = LEASE,
     max_batches: int = 20,
     rules_json: RulesJson | None = None,
+    hasher: AddressHasher | None = None,
 ) -> int:
     """Expand up to `max_batches` batches of one due job, holding it for `lease` after each
-    batch. Returns how many deliveries it wrote."""
+    batch. Returns how many deliveries it wrote. `hasher` finds suppressed addresses."""
     rules_json = rules_json or RulesJson()
     job_id = await _claim(now, lease)
     if job_id is None:
@@ -91,7 +93,7 @@ async def expand_due(
             if ids and category is not None:
                 now = datetime.now(UTC)
                 written += await write_deliveries(
-                    message, category, allowed, tiers, now, rules_json
+                    message, category, allowed, tiers, now, rules_json, hasher
                 )
                 written += await write_decided(
                     message.id,

@@ -18,6 +18,9 @@ it changes:
   went). `delivered_at` is the first receipt's time, whatever the status.
 - COMPLAINED: handed to `on_complaint`, inside the same transaction (it withdraws the
   customer's marketing grants on the channel: core/services/complaints.py).
+- BOUNCED: handed to `on_bounce`, inside the same transaction (a hard bounce, or soft ones
+  over 72 hours, suppress the address: core/services/bounces.py). A replay is never handed
+  on, so it never counts twice.
 - OPENED, CLICKED: `opened_at`, `clicked_at`, the first time of each. Engagement Tidings
   sees itself (pixel, tracked links, markRead, recordEngagement) goes through
   `record_engagement` instead (core/delivery/engagement.py).
@@ -125,6 +128,9 @@ OnReply = Callable[[str, Feedback, bool], Awaitable[bool]]
 # What a newly recorded COMPLAINED feedback is handed to, inside its transaction: the
 # provider's name, the delivery and when it happened.
 OnComplaint = Callable[[str, Delivery, datetime], Awaitable[object]]
+# What a newly recorded BOUNCED feedback is handed to, inside its transaction: the provider's
+# name, the delivery, whether the bounce is permanent (hard) and when it happened.
+OnBounce = Callable[[str, Delivery, bool, datetime], Awaitable[object]]
 
 
 def next_status(current: DeliveryStatus, kind: FeedbackKind) -> DeliveryStatus | None:
@@ -143,12 +149,14 @@ class FeedbackRecorder:
         on_reply: OnReply | None = None,
         on_complaint: OnComplaint | None = None,
         key: bytes | None = None,
+        on_bounce: OnBounce | None = None,
     ) -> None:
         """`key`: keys reply digests (default: a random one, good for this process only)."""
         self.on_change = on_change
         self.on_reply = on_reply
         self.on_complaint = on_complaint
         self.key = key or secrets.token_bytes(32)
+        self.on_bounce = on_bounce
 
     async def record(self, provider: str, items: Sequence[Feedback]) -> FeedbackResult:
         result = FeedbackResult()
@@ -263,6 +271,8 @@ class FeedbackRecorder:
                     await row.save(update_fields=[*fields, "updated_at"])
                 if item.kind is FeedbackKind.COMPLAINED and self.on_complaint is not None:
                     await self.on_complaint(provider, row, at)
+                if item.kind is FeedbackKind.BOUNCED and self.on_bounce is not None:
+                    await self.on_bounce(provider, row, item.permanent, at)
                 for name in ("status", *FIRST_TIMES.values()):
                     setattr(delivery, name, getattr(row, name))
         except IntegrityError:

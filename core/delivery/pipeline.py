@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.breaker import Breakers
 from tidings.core.delivery.bulk import update_rows
 from tidings.core.delivery.engagement_links import EngagementLinks
@@ -80,10 +81,13 @@ class DeliveryPipeline:
         links: LinkSigner | None = None,
         unsubscribe_mailto: str | None = None,
         tracking: TrackingSigner | None = None,
+        hasher: AddressHasher | None = None,
     ) -> None:
         self.registry = registry
         # Engagement tracking on email (engagement_links.py); None: TIDINGS_TRACKING=off.
         self.tracking = EngagementLinks(tracking) if tracking is not None else None
+        # Finds suppressed addresses when rows are checked again; None: none are.
+        self.hasher = hasher
         # Preference and unsubscribe links in what providers are handed (message_links.py).
         self.links = links
         self.unsubscribe_mailto = unsubscribe_mailto
@@ -103,7 +107,7 @@ class DeliveryPipeline:
             c.key: c for c in await Category.filter(key__in={m.category for m in messages.values()})
         }
         ready, settled = await recheck(
-            self.tiers, rows, messages, categories, now, digest_due=digest
+            self.tiers, rows, messages, categories, now, digest_due=digest, hasher=self.hasher
         )
         outcomes: dict[uuid.UUID, Outcome] = {}
         sendable: list[Prepared] = []
@@ -268,7 +272,7 @@ class DeliveryPipeline:
             channel=category.fallback_channel,
         ).exists():
             return None
-        recipients, _ = await load_recipients([row.customer_id], category.key, now)
+        recipients, _ = await load_recipients([row.customer_id], category.key, now, self.hasher)
         recipient = recipients.get(row.customer_id)
         if recipient is None:
             return None

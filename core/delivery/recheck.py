@@ -21,6 +21,7 @@ from datetime import datetime
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.bulk import update_rows
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.recipients import load_recipients
@@ -52,20 +53,22 @@ async def recheck(
     now: datetime,
     *,
     digest_due: bool = False,
+    hasher: AddressHasher | None = None,
 ) -> tuple[list[Delivery], list[Delivery]]:
     """Consent may have changed since the decision: decide deferred rows again, and check
-    permission and preference on queued ones. Returns (to send now, settled otherwise); the
-    settled rows, and the deferred ones released, are written here."""
+    permission, preference and a suppressed address (`hasher` finds those) on queued ones.
+    Returns (to send now, settled otherwise); the settled rows, and the deferred ones
+    released, are written here."""
     customers = sorted({d.customer_id for d in deliveries if d.status is DeliveryStatus.DEFERRED})
     if not customers:
         ready, settled, _ = await _recheck(
-            tiers, deliveries, messages, categories, now, digest_due=digest_due
+            tiers, deliveries, messages, categories, now, digest_due=digest_due, hasher=hasher
         )
         return ready, settled
     async with in_transaction():
         await lock_customers(customers)
         ready, settled, released = await _recheck(
-            tiers, deliveries, messages, categories, now, digest_due=digest_due
+            tiers, deliveries, messages, categories, now, digest_due=digest_due, hasher=hasher
         )
         await update_rows(released, ["status", "reason", "rules"])
     return ready, settled
@@ -89,6 +92,7 @@ async def _recheck(
     now: datetime,
     *,
     digest_due: bool,
+    hasher: AddressHasher | None,
 ) -> tuple[list[Delivery], list[Delivery], list[Delivery]]:
     """(to send now, settled otherwise, released from DEFERRED); the settled rows are
     written here.
@@ -108,7 +112,7 @@ async def _recheck(
         wanted[messages[delivery.message_id].category].append(delivery.customer_id)
     for key, customer_ids in wanted.items():
         if key in rules:
-            recipients[key] = (await load_recipients(customer_ids, key, now))[0]
+            recipients[key] = (await load_recipients(customer_ids, key, now, hasher))[0]
     groups: dict[object, list[Delivery]] = defaultdict(list)
     for delivery in deliveries:
         key = (delivery.customer_id, delivery.channel) if digest_due else delivery.id

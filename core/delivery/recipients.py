@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from tortoise import connections
 from tortoise.expressions import Q
 
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.addresses import reachable_channels
 from tidings.core.delivery.claims import is_postgres
+from tidings.core.delivery.suppressed import suppressed_channels
 from tidings.core.enums import (
     CategoryKind,
     DeliveryReason,
@@ -151,9 +153,14 @@ def _json(value: object) -> object:
 
 
 async def load_recipients(
-    customer_ids: Sequence[uuid.UUID], category: str, now: datetime
+    customer_ids: Sequence[uuid.UUID],
+    category: str,
+    now: datetime,
+    hasher: AddressHasher | None = None,
 ) -> tuple[dict[uuid.UUID, Recipient], dict[uuid.UUID, Contact]]:
-    """Policy inputs and contacts for these customers, for one category. Six queries.
+    """Policy inputs and contacts for these customers, for one category. Six queries, and a
+    seventh for the suppressed addresses among them when `hasher` is given (the app always
+    gives it; without one, no address counts as suppressed).
 
     Equal inputs share one frozen object (grant states, preferences, address sets): a batch
     of thousands of customers holds a handful of distinct values, built once."""
@@ -163,6 +170,11 @@ async def load_recipients(
     window_start = now - timedelta(hours=38)
     fetch = _fetch_pg if is_postgres() else _fetch_orm
     found = await fetch(ids, category, window_start)
+    suppressed = (
+        await suppressed_channels(hasher, [(r[0], r[3], r[4], r[6]) for r in found.customers])
+        if hasher is not None
+        else {}
+    )
 
     grant_states: dict[tuple, GrantState] = {}
     grants: dict[uuid.UUID, dict[tuple[str, str], GrantState]] = defaultdict(dict)
@@ -219,6 +231,7 @@ async def load_recipients(
             preference=preferences.get(customer_id),
             sent_today=sent_today,
             sent_today_by_category=by_category,
+            suppressed=suppressed.get(customer_id, {}),
         )
         contacts[customer_id] = Contact(
             customer_id=customer_id,

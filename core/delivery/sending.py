@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.catalogue import CategoryCatalogue
 from tidings.core.delivery.recipients import load_recipients
@@ -70,10 +71,12 @@ async def write_deliveries(
     tiers: TierPolicies,
     now: datetime,
     rules_json: RulesJson,
+    hasher: AddressHasher | None = None,
 ) -> int:
-    """Decide every recipient × channel and write the rows in bulk. Returns how many."""
+    """Decide every recipient × channel and write the rows in bulk. Returns how many.
+    `hasher`: finds the suppressed addresses (core/delivery/suppressed.py); none without."""
     rule = category_rule(category)
-    recipients, _ = await load_recipients(customer_ids, category.key, now)
+    recipients, _ = await load_recipients(customer_ids, category.key, now, hasher)
     decided: list[tuple[uuid.UUID, Decision]] = []
     requested = tuple(message.channels) if message.channels else None
     for customer_id in customer_ids:
@@ -96,12 +99,15 @@ class SendService:
         rules_json: RulesJson | None = None,
         *,
         served: frozenset[str] | None = None,
+        hasher: AddressHasher | None = None,
     ) -> None:
         self.categories = categories
         self.tiers = tiers
         self.rules_json = rules_json or RulesJson()
         # Channels some provider serves; None: assume every channel is served.
         self.served = served
+        # Hashes addresses to find suppressed ones; None: no address counts as suppressed.
+        self.hasher = hasher
 
     async def _authorise(self, viewer: Viewer, request: SendRequest) -> None:
         """The rule of `senders.send_right`, which expansion asks again: ADMIN and MARKETER
@@ -165,7 +171,13 @@ class SendService:
                     )
                 else:
                     await write_deliveries(
-                        message, category, customer_ids, self.tiers, now, self.rules_json
+                        message,
+                        category,
+                        customer_ids,
+                        self.tiers,
+                        now,
+                        self.rules_json,
+                        self.hasher,
                     )
                     message.status = MessageStatus.EXPANDED
                     await message.save(update_fields=["status"])
@@ -200,7 +212,7 @@ class SendService:
         category = await self.categories.require(category_key)
         self.categories.check_channel(channel)
         now = datetime.now(UTC)
-        recipients, _ = await load_recipients([customer_id], category.key, now)
+        recipients, _ = await load_recipients([customer_id], category.key, now, self.hasher)
         recipient = recipients.get(customer_id)
         if recipient is None:
             raise NotFoundError("customerId")

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.breaker import BreakerOptions, Breakers, Clock
 from tidings.core.delivery.bulk import RulesJson
 from tidings.core.delivery.claims import claim_digests, claim_due, renew_leases
@@ -50,8 +51,11 @@ class DeliveryWorker:
         links: LinkSigner | None = None,
         unsubscribe_mailto: str | None = None,
         tracking: TrackingSigner | None = None,
+        hasher: AddressHasher | None = None,
     ) -> None:
         self.registry = registry
+        # Finds suppressed addresses (core/delivery/suppressed.py); None: none are.
+        self.hasher = hasher
         # Put preference and unsubscribe links into what providers are handed.
         self.links = links
         self.unsubscribe_mailto = unsubscribe_mailto
@@ -69,6 +73,7 @@ class DeliveryWorker:
             links=links,
             unsubscribe_mailto=unsubscribe_mailto,
             tracking=tracking,
+            hasher=hasher,
         )
         self.rules_json = RulesJson()  # for the deliveries tier expansion writes
         self.wakeup = asyncio.Event()
@@ -104,6 +109,7 @@ class DeliveryWorker:
             self.options.lease,
             max_batches=max_batches,
             rules_json=self.rules_json,
+            hasher=self.hasher,
         )
 
     async def run_once(self, now: datetime | None = None) -> int:

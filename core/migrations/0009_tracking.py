@@ -5,7 +5,7 @@ from tortoise.migrations import operations as ops
 # Category.track_engagement (issue 12, item 9). New rows get False from the column's default;
 # existing MARKETING categories then get True, the default a new MARKETING category gets.
 class Migration(migrations.Migration):
-    dependencies = [("models", "0007_inbound_replies")]
+    dependencies = [("models", "0008_suppressions")]
 
     initial = False
 

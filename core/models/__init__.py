@@ -13,10 +13,12 @@ from tidings.core.models.messages import (
     Template,
 )
 from tidings.core.models.permissions import PermissionEntry, PermissionState, Preference
+from tidings.core.models.suppressions import BounceTally, Suppression
 
 __all__ = [
     "AccessGrant",
     "ApiKey",
+    "BounceTally",
     "Category",
     "Customer",
     "Delivery",
@@ -30,5 +32,6 @@ __all__ = [
     "PermissionState",
     "Preference",
     "Staff",
+    "Suppression",
     "Template",
 ]

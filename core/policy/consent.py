@@ -17,6 +17,7 @@ from tidings.core.enums import (
 )
 from tidings.core.policy.clock import as_utc
 from tidings.core.policy.model import (
+    NO_ADDRESS,
     NO_PERMISSION,
     OPTED_OUT,
     PASS,
@@ -27,6 +28,7 @@ from tidings.core.policy.model import (
     GrantState,
     Recipient,
     RuleOutcome,
+    suppression_detail,
 )
 
 
@@ -49,9 +51,11 @@ def recheck_queued(
     """A QUEUED delivery about to be handed to a provider, checked again: consent may have
     been withdrawn, or the channel left out of the customer's preference, since it was decided.
 
-    Rules 1 and 2 only. The others held when the delivery was decided and asking them again
-    would undo that: the delivery already counts toward today's cap, and quiet hours or a
-    digest already released it. QUEUED, or SUPPRESSED by the first of the two that stops it.
+    Rules 1 and 2, and of rule 3 the suppression of the address (a bounce heard since the
+    decision): the delivery is not handed to an address known to bounce. The others held
+    when the delivery was decided and asking them again would undo that: the delivery already
+    counts toward today's cap, and quiet hours or a digest already released it. QUEUED, or
+    SUPPRESSED by the first that stops it.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
@@ -62,6 +66,10 @@ def recheck_queued(
         rules.append(outcome(rule, verdict, detail, channel))
         if verdict is STOP:
             return Decision(channel, DeliveryStatus.SUPPRESSED, rule, None, tuple(rules))
+    suppressed = suppression_detail(recipient, channel)
+    if suppressed is not None:
+        rules.append(outcome(NO_ADDRESS, STOP, suppressed, channel))
+        return Decision(channel, DeliveryStatus.SUPPRESSED, NO_ADDRESS, None, tuple(rules))
     return Decision(channel, DeliveryStatus.QUEUED, None, None, tuple(rules))
 
 

@@ -14,6 +14,9 @@ Where the contract is silent, these readings hold:
 - Where the customer has a preference for the category its frequency wins, REALTIME
   included; otherwise the tier policy's marketing frequency applies.
 - The fallback channel is decided once, by all six rules, and never falls back further.
+- A suppressed address (a hard bounce, or repeated soft bounces: core/services/bounces.py)
+  counts as no address: NO_ADDRESS, its detail "suppressed: hard bounce", and the fallback
+  applies as for a missing address.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from tidings.core.policy.model import (
     Decision,
     Recipient,
     RuleOutcome,
+    suppression_detail,
 )
 from tidings.core.policy.tiers import TierPolicy
 
@@ -182,18 +186,20 @@ def _decide(
             return stop(rule, detail, DeliveryStatus.SUPPRESSED)
         say(rule, verdict, detail)
 
-    # 3. An address, else the category's fallback, decided once by every rule.
-    if channel not in recipient.addresses:
+    # 3. An address (a suppressed one is none), else the fallback, decided once by every rule.
+    suppressed = suppression_detail(recipient, channel)
+    if channel not in recipient.addresses or suppressed is not None:
+        missing = suppressed or f"no address for {channel}"
         other = category.fallback_channel
         if other is None or other == channel:
-            return stop(NO_ADDRESS, f"no address for {channel}", DeliveryStatus.SUPPRESSED)
+            return stop(NO_ADDRESS, missing, DeliveryStatus.SUPPRESSED)
         if not fallback:
             return stop(
                 NO_ADDRESS,
-                f"no address for {channel}; fallback {other} is decided on its own",
+                f"{missing}; fallback {other} is decided on its own",
                 DeliveryStatus.SUPPRESSED,
             )
-        say(NO_ADDRESS, STOP, f"no address for {channel}; trying fallback {other}")
+        say(NO_ADDRESS, STOP, f"{missing}; trying fallback {other}")
         taken = _decide(
             category,
             other,

@@ -15,6 +15,7 @@ from tidings.core.enums import (
     Frequency,
     GrantStatus,
     RuleVerdict,
+    SuppressionReason,
     Tier,
 )
 from tidings.core.policy.clock import parse_clock
@@ -94,6 +95,8 @@ class Recipient:
     `grants` is keyed by (channel, category key). `sent_today` counts the deliveries that
     count toward caps (see `counts_toward_caps` and `CAP_COUNTED_STATUSES`) in the customer's
     local day (see `local_day_bounds`); `sent_today_by_category` splits that by category key.
+    `suppressed` names the channels whose address is suppressed (a bounce), and why: rule 3
+    treats them as having no address.
     """
 
     customer_id: str
@@ -104,10 +107,26 @@ class Recipient:
     preference: PreferenceState | None
     sent_today: int = 0
     sent_today_by_category: Mapping[str, int] = field(default_factory=dict)
+    suppressed: Mapping[str, SuppressionReason] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier", Tier(self.tier))
         object.__setattr__(self, "addresses", frozenset(self.addresses))
+
+
+# How rule 3 names a suppressed address: "suppressed: hard bounce".
+SUPPRESSION_DETAIL: dict[SuppressionReason, str] = {
+    SuppressionReason.HARD_BOUNCE: "suppressed: hard bounce",
+    SuppressionReason.SOFT_BOUNCES: "suppressed: soft bounces",
+}
+
+
+def suppression_detail(recipient: Recipient, channel: str) -> str | None:
+    """Rule 3's detail when the recipient's address on `channel` is suppressed, else None."""
+    if channel not in recipient.addresses:
+        return None
+    reason = recipient.suppressed.get(channel)
+    return None if reason is None else SUPPRESSION_DETAIL[SuppressionReason(reason)]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.messages import MessageService
 from tidings.core.delivery.sandbox import TemplateSandbox
@@ -20,6 +21,7 @@ from tidings.core.services.customers import CustomerService
 from tidings.core.services.engagement import EngagementService
 from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
+from tidings.core.services.suppressions import SuppressionService
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Services:
     email_confirmation: EmailConfirmation
     # Opens and clicks Tidings sees itself (tracked mail, apps); records nothing when off.
     engagement: EngagementService
+    suppressions: SuppressionService
 
     @classmethod
     def build(
@@ -53,6 +56,7 @@ class Services:
         links: LinkSigner | None = None,
         email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY,
         tracking: bool = True,
+        hasher: AddressHasher | None = None,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -61,7 +65,8 @@ class Services:
         `templates`: where templates are checked when saved (default: processes of its own).
         `links`: signs customer links (default: a random key, links to the development URL).
         `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION.
-        `tracking`: TIDINGS_TRACKING (off: no opens or clicks recorded, markRead's neither)."""
+        `tracking`: TIDINGS_TRACKING (off: no opens or clicks recorded, markRead's neither).
+        `hasher`: hashes addresses to find suppressed ones (without it, none are)."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -73,7 +78,12 @@ class Services:
             staff=StaffService(live),
             api_keys=ApiKeyService(live),
             access=AccessService(live),
-            sending=SendService(categories, tiers, served=channels if served is None else served),
+            sending=SendService(
+                categories,
+                tiers,
+                served=channels if served is None else served,
+                hasher=hasher,
+            ),
             messages=MessageService(categories, live, templates),
             tiers=tiers,
             inbox=InboxService(live, record_opens=tracking),
@@ -83,4 +93,5 @@ class Services:
             engagement=EngagementService(
                 FeedbackRecorder(on_change=live.deliveries_changed) if tracking else None
             ),
+            suppressions=SuppressionService(),
         )

@@ -31,6 +31,7 @@ PAGES = (
     "live",
     "templates",
     "preferences",
+    "suppression",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {

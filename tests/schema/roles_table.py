@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.schema.authz_world import SENT_CATEGORY, World, failed_delivery
-from tidings.core.enums import DeliveryStatus
+from tidings.core.enums import DeliveryStatus, SuppressionReason
 from tidings.core.ids import new_id
 from tidings.core.models.messages import Delivery, Notification
+from tidings.core.models.suppressions import Suppression
 from tidings.schema.ids import to_global_id
 
 OK = "ok"
@@ -148,6 +149,25 @@ MESSAGE_OPS: dict[str, Op] = {
                 }
             }
         ),
+    ),
+}
+
+
+async def fresh_suppression(world: World) -> dict[str, Any]:
+    """A suppression in force, for liftSuppression to lift."""
+    row = await Suppression.create(
+        channel="email", address_hash=secrets.token_hex(32), reason=SuppressionReason.HARD_BOUNCE
+    )
+    return {"input": {"id": to_global_id("Suppression", row.id), "reason": "mailbox fixed"}}
+
+
+# Any staff role lists suppressions (only hashes: no personal data); ADMIN lifts them.
+SUPPRESSION_OPS: dict[str, Op] = {
+    "suppressions": Op("{ suppressions { nodes { id reason } } }", ANY_STAFF),
+    "liftSuppression": Op(
+        with_input("liftSuppression", "LiftSuppressionInput", "suppression { id }"),
+        ADMINS,
+        fresh_suppression,
     ),
 }
 

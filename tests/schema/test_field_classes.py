@@ -110,6 +110,14 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "StaffConnection": _public(CONNECTION),
     "StaffEdge": _public("cursor node"),
     "StaffPayload": _public("staff errors"),
+    # Only a hash of the address is kept: nothing here can name one. Its delivery is an ID,
+    # not the Delivery (whose customer and error are gated): following it takes `node(id:)`.
+    "Suppression": _public(
+        "id channel reason provider createdAt deliveryId liftedAt liftedBy liftReason"
+    ),
+    "SuppressionConnection": _public(CONNECTION),
+    "SuppressionEdge": _public("cursor node"),
+    "SuppressionPayload": _public("suppression errors"),
     # Templates are message content: any staff role lists them, AUDITOR without the text.
     "Template": _public(
         "id category channel locale updatedAt", title=CONTENT, body=CONTENT, html=CONTENT

@@ -244,6 +244,13 @@ def test_paths_were_found():
     assert "Mutation.send.message.deliveries.edges.node.customer" in ids
 
 
+def test_suppressions_lead_to_no_protected_field():
+    """A suppression keeps only a hash of the address and names its delivery by ID, so
+    neither root reaches personal data or a provider's error (were a field added that does,
+    its paths would appear here and need ROOT_ARGS)."""
+    assert not {p.root_field for p in PATHS} & {"suppressions", "liftSuppression"}
+
+
 def test_every_root_field_has_arguments():
     assert {p.root_field for p in PATHS} == {*ROOT_ARGS, "node"}
 

@@ -30,6 +30,7 @@ from tests.schema.roles_table import (
     OK,
     READERS_OF_STAFF,
     STAFF_MEMBERS,
+    SUPPRESSION_OPS,
     UNSEEN,
     UNSEEN_BY_AGENTS,
     Op,
@@ -269,6 +270,7 @@ OPS: dict[str, Op] = {
     ),
     **MESSAGE_OPS,
     **INBOX_OPS,
+    **SUPPRESSION_OPS,
 }
 
 
