@@ -74,6 +74,9 @@ async def database_url(
 
 
 TABLES = (
+    "webhook_deliveries",
+    "webhooks",
+    "customer_events",
     "notifications",
     "delivery_events",
     "deliveries",

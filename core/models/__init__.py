@@ -12,12 +12,14 @@ from tidings.core.models.messages import (
     Template,
 )
 from tidings.core.models.permissions import PermissionEntry, PermissionState, Preference
+from tidings.core.models.webhooks import CustomerEvent, Webhook, WebhookDelivery
 
 __all__ = [
     "AccessGrant",
     "ApiKey",
     "Category",
     "Customer",
+    "CustomerEvent",
     "Delivery",
     "DeliveryEvent",
     "Device",
@@ -29,4 +31,6 @@ __all__ = [
     "Preference",
     "Staff",
     "Template",
+    "Webhook",
+    "WebhookDelivery",
 ]
