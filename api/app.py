@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -37,10 +37,13 @@ from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
 from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
+from tidings.core.models import Delivery
 from tidings.core.services import Services
 from tidings.core.services.complaints import withdraw_for_complaint
 from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.core.tokens import TokenSigner
+from tidings.core.webhooks import outbox
+from tidings.core.webhooks.dispatcher import DispatcherOptions, WebhookDispatcher
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
 from tidings.providers import BUILTIN_PROVIDER_MODULES
 from tidings.schema import SchemaOptions, build_schema
@@ -99,6 +102,33 @@ class Runtime:
     bus: LiveBus
     live: LiveRuntime
     links: LinkSigner
+    # Runs beside the worker (in `serve` with the in-process worker, and in `tidings worker`).
+    webhooks: WebhookDispatcher
+
+
+def each_of(
+    *callbacks: Callable[[Sequence[Delivery]], Awaitable[None]],
+) -> Callable[[Sequence[Delivery]], Awaitable[None]]:
+    """One on_change for several listeners: a failing one is logged, the others still run."""
+
+    async def announce(rows: Sequence[Delivery]) -> None:
+        for callback in callbacks:
+            try:
+                await callback(rows)
+            except Exception:
+                logger.exception("announcing delivery changes failed")
+
+    return announce
+
+
+def feedback_recorder(runtime: Runtime) -> FeedbackRecorder:
+    """What `POST /feedback/<provider>` (and any other feedback route) records through."""
+    return FeedbackRecorder(
+        on_change=runtime.services.live.deliveries_changed,
+        on_reply=handle_sms_reply,
+        on_complaint=withdraw_for_complaint,
+        on_recorded=outbox.feedback_recorded,
+    )
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -141,6 +171,8 @@ def build_runtime(
             templates=templates,
             links=links,
             email_confirmation=settings.email_confirmation,
+            attribution_window=timedelta(seconds=settings.attribution_window),
+            webhook_allow_private=settings.webhook_allow_private,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
@@ -158,7 +190,8 @@ def build_runtime(
                     max_attempts=settings.delivery_max_attempts,
                 ),
             ),
-            on_change=live.deliveries_changed,
+            # Webhook rows first: they are durable, the live bus is best effort.
+            on_change=each_of(outbox.deliveries_changed, live.deliveries_changed),
             templates=templates,
             links=links,
             unsubscribe_mailto=settings.unsubscribe_mailto,
@@ -167,6 +200,7 @@ def build_runtime(
         bus=bus,
         live=LiveRuntime(bus),
         links=links,
+        webhooks=WebhookDispatcher(DispatcherOptions(allow_private=settings.webhook_allow_private)),
     )
 
 
@@ -239,14 +273,17 @@ def create_app(
             await prepare_database(settings)
         await runtime.bus.start()
         stop = asyncio.Event()
-        task = None
+        tasks = []
         if settings.in_process_worker:
-            task = asyncio.create_task(runtime.worker.run(stop), name="tidings-worker")
+            tasks = [
+                asyncio.create_task(runtime.worker.run(stop), name="tidings-worker"),
+                asyncio.create_task(runtime.webhooks.run(stop), name="tidings-webhooks"),
+            ]
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
+            for task in tasks:
                 await task
             await runtime.registry.aclose()
             await runtime.bus.aclose()
@@ -270,14 +307,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *page_routes(runtime),
-        *feedback_routes(
-            runtime.registry,
-            FeedbackRecorder(
-                on_change=runtime.services.live.deliveries_changed,
-                on_reply=handle_sms_reply,
-                on_complaint=withdraw_for_complaint,
-            ),
-        ),
+        *feedback_routes(runtime.registry, feedback_recorder(runtime)),
     ]
     if settings.is_development:
         routes.append(Route("/live", live_page, methods=["GET"]))

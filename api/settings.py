@@ -77,6 +77,11 @@ class Settings:
     unsubscribe_mailto: str | None = None
     # "category" (a category's confirmEmail decides) or "required" (every email grant).
     email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY
+    # Conversions are attributed to a delivery clicked (else opened) this long before (seconds).
+    attribution_window: int = 7 * 24 * 3600
+    # Whether webhook endpoints may be private or loopback addresses (SSRF guard off).
+    # Default: true in development, false in production.
+    webhook_allow_private: bool = True
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -185,6 +190,10 @@ class Settings:
             preference_link_ttl=_duration(config, "TIDINGS_PREFERENCE_LINK_TTL", 7 * 24 * 3600),
             unsubscribe_mailto=mailto,
             email_confirmation=EmailConfirmation(confirmation),
+            attribution_window=_duration(config, "TIDINGS_ATTRIBUTION_WINDOW", 7 * 24 * 3600),
+            webhook_allow_private=_bool(
+                config, "TIDINGS_WEBHOOK_ALLOW_PRIVATE", env == "development"
+            ),
             limits=limits,
             plugin_config=config,
         )

@@ -18,6 +18,7 @@ from tidings.schema.categories.queries import CategoryQueries
 from tidings.schema.customers.mutations import CustomerMutations
 from tidings.schema.customers.queries import CustomerQueries
 from tidings.schema.errors import adopt_client_extensions
+from tidings.schema.events.mutations import EventMutations
 from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
 from tidings.schema.extensions.input_text import StorableText
 from tidings.schema.extensions.input_values import CodedInputExecutor, CodedInputValues
@@ -35,6 +36,8 @@ from tidings.schema.live import Subscription
 from tidings.schema.messages.mutations import MessageMutations
 from tidings.schema.messages.queries import MessageQueries
 from tidings.schema.refetch import NodeQueries
+from tidings.schema.webhooks.mutations import WebhookMutations
+from tidings.schema.webhooks.queries import WebhookQueries
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -44,7 +47,13 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
     "a caller sees follows its role, as each type says."
 )
 class Query(
-    NodeQueries, AccessQueries, CustomerQueries, CategoryQueries, MessageQueries, InboxQueries
+    NodeQueries,
+    AccessQueries,
+    CustomerQueries,
+    CategoryQueries,
+    MessageQueries,
+    InboxQueries,
+    WebhookQueries,
 ):
     pass
 
@@ -54,7 +63,13 @@ class Query(
     "the payload; an operation the caller's role may not perform is a FORBIDDEN error."
 )
 class Mutation(
-    AccessMutations, CustomerMutations, CategoryMutations, MessageMutations, InboxMutations
+    AccessMutations,
+    CustomerMutations,
+    CategoryMutations,
+    MessageMutations,
+    InboxMutations,
+    EventMutations,
+    WebhookMutations,
 ):
     pass
 

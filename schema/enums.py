@@ -25,6 +25,8 @@ from tidings.core.enums import (
     Role,
     RuleVerdict,
     Tier,
+    WebhookDeliveryStatus,
+    WebhookEventType,
 )
 from tidings.plugins.feedback import FeedbackKind
 
@@ -185,6 +187,29 @@ RuleVerdictEnum = describe(
         "STOP": "The rule decides the delivery: its status and reason come from this rule.",
         "SKIP": "The rule does not apply here: a transactional or `required` category, or one "
         "that ignores quiet hours (`detail` says which).",
+    },
+)
+
+WebhookEventTypeEnum = describe(
+    WebhookEventType,
+    "What an outbound webhook hears about (docs/webhooks.md shows each payload). Payloads "
+    "carry ids, statuses and times, never addresses, phone numbers or message text.",
+    {
+        "DELIVERY_STATUS": "A delivery's status changed: sent, delivered, failed, bounced, ...",
+        "ENGAGEMENT": "A delivery was opened or clicked.",
+        "CONSENT": "A permission was granted or withdrawn (any source: the API, the preference "
+        "page, a complaint, an SMS STOP or START).",
+        "CONVERSION": "A customer event was recorded (`recordEvent`), with its attribution.",
+    },
+)
+WebhookDeliveryStatusEnum = describe(
+    WebhookDeliveryStatus,
+    "Where one event stands on its way to one webhook.",
+    {
+        "PENDING": "Not yet accepted by the endpoint: waiting for its first or next attempt.",
+        "DELIVERED": "The endpoint answered 2xx.",
+        "FAILED": "Every attempt failed, up to the retry cap; no more are made.",
+        "CANCELLED": "The webhook was deleted before the event reached it.",
     },
 )
 

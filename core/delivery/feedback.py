@@ -21,6 +21,9 @@ it changes:
 - OPENED, CLICKED: `opened_at`, `clicked_at`, the first time of each.
 - REPLIED with a `sender`: handed to `on_reply` (a STOP reply withdraws SMS marketing),
   whether or not it names a delivery.
+- Every newly recorded feedback is handed to `on_recorded` inside its transaction, with the
+  delivery as it now stands and whether its status moved (the outbound webhooks' ENGAGEMENT
+  and DELIVERY_STATUS events are written there, so they commit with the feedback).
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ OnReply = Callable[[str, Feedback], Awaitable[bool]]
 # What a newly recorded COMPLAINED feedback is handed to, inside its transaction: the
 # provider's name, the delivery and when it happened.
 OnComplaint = Callable[[str, Delivery, datetime], Awaitable[object]]
+# What every newly recorded feedback is handed to, inside its transaction: the delivery as it
+# now stands, the kind's value, when it happened, and whether the status moved.
+OnRecorded = Callable[[Delivery, str, datetime, bool], Awaitable[object]]
 
 
 def next_status(current: DeliveryStatus, kind: FeedbackKind) -> DeliveryStatus | None:
@@ -102,10 +108,12 @@ class FeedbackRecorder:
         on_change: OnChange | None = None,
         on_reply: OnReply | None = None,
         on_complaint: OnComplaint | None = None,
+        on_recorded: OnRecorded | None = None,
     ) -> None:
         self.on_change = on_change
         self.on_reply = on_reply
         self.on_complaint = on_complaint
+        self.on_recorded = on_recorded
 
     async def record(self, provider: str, items: Sequence[Feedback]) -> FeedbackResult:
         result = FeedbackResult()
@@ -179,6 +187,8 @@ class FeedbackRecorder:
                     await row.save(update_fields=[*fields, "updated_at"])
                 if item.kind is FeedbackKind.COMPLAINED and self.on_complaint is not None:
                     await self.on_complaint(provider, row, at)
+                if self.on_recorded is not None:
+                    await self.on_recorded(row, item.kind.value, at, "status" in fields)
                 for name in ("status", *FIRST_TIMES.values()):
                     setattr(delivery, name, getattr(row, name))
         except IntegrityError:

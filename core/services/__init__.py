@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from tidings.core.delivery.messages import MessageService
 from tidings.core.delivery.sandbox import TemplateSandbox
@@ -16,8 +17,10 @@ from tidings.core.services.access import AccessService
 from tidings.core.services.categories import CategoryService
 from tidings.core.services.consent import ConsentService
 from tidings.core.services.customers import CustomerService
+from tidings.core.services.events import DEFAULT_ATTRIBUTION_WINDOW, EventService
 from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
+from tidings.core.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Services:
     # Signed customer links (preference page, unsubscribe, confirmation).
     links: LinkSigner
     email_confirmation: EmailConfirmation
+    events: EventService
+    webhooks: WebhookService
 
     @classmethod
     def build(
@@ -48,6 +53,8 @@ class Services:
         templates: TemplateSandbox | None = None,
         links: LinkSigner | None = None,
         email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY,
+        attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW,
+        webhook_allow_private: bool = False,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -55,7 +62,9 @@ class Services:
         `explainDelivery` can say when a send would fail with NO_PROVIDER.
         `templates`: where templates are checked when saved (default: processes of its own).
         `links`: signs customer links (default: a random key, links to the development URL).
-        `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION."""
+        `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION.
+        `attribution_window`: TIDINGS_ATTRIBUTION_WINDOW.
+        `webhook_allow_private`: TIDINGS_WEBHOOK_ALLOW_PRIVATE."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -74,4 +83,6 @@ class Services:
             live=live,
             links=links,
             email_confirmation=email_confirmation,
+            events=EventService(attribution_window),
+            webhooks=WebhookService(webhook_allow_private),
         )

@@ -32,6 +32,7 @@ from tests.schema.roles_table import (
     STAFF_MEMBERS,
     UNSEEN,
     UNSEEN_BY_AGENTS,
+    WEBHOOK_OPS,
     Op,
     fixed,
     payload,
@@ -269,6 +270,7 @@ OPS: dict[str, Op] = {
     ),
     **MESSAGE_OPS,
     **INBOX_OPS,
+    **WEBHOOK_OPS,
 }
 
 
