@@ -1,11 +1,13 @@
 """Which webhook URLs Tidings will POST to.
 
 http or https, a host, no credentials in the URL (they would be stored and shown in clear).
-Unless TIDINGS_WEBHOOK_ALLOW_PRIVATE allows it, a destination on a private, loopback,
-link-local, reserved or multicast address is refused (server-side request forgery: a webhook
-must not reach the database or a cloud metadata service from inside). The host is checked when
-the webhook is created and resolved again before every attempt, so a name that later points
-inside is refused then too.
+Unless TIDINGS_WEBHOOK_ALLOW_PRIVATE allows it, a destination on any address but a public
+unicast one (private, loopback, link-local, shared, reserved, multicast) is refused:
+server-side request forgery, a webhook must not reach the database or a cloud metadata service
+from inside. The host is checked when the webhook is created and resolved again before every
+attempt, so a name that later points inside is refused then too. (The HTTP client resolves
+the name once more when it connects: a resolver that answers differently within that moment
+is not caught. Redirects are never followed.)
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def check_url(url: str, field: str = "url") -> str:
         raise UserInputError("INVALID_URL", f"At most {MAX_URL} characters.", field)
     try:
         parts = urlsplit(value)
-        port = parts.port
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
     except ValueError:
         raise UserInputError("INVALID_URL", "Not a URL.", field) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -44,22 +46,16 @@ def check_url(url: str, field: str = "url") -> str:
         )
     if parts.fragment or any(ch in value for ch in " \t\r\n<>\"'"):
         raise UserInputError("INVALID_URL", "Give a plain URL without a fragment.", field)
-    del port
     return value
 
 
 def is_private(address: str) -> bool:
+    """Whether an address is anything but a public unicast one."""
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
+    # Not global: private, loopback, link-local, shared (100.64/10), reserved, unspecified.
+    return not ip.is_global or ip.is_multicast or ip.is_loopback or ip.is_link_local
 
 
 async def check_destination(url: str, allow_private: bool) -> None:
