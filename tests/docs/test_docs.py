@@ -30,6 +30,7 @@ PAGES = (
     "live",
     "templates",
     "preferences",
+    "webhooks",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {
