@@ -28,17 +28,29 @@ def events_column(types: Sequence[WebhookEventType]) -> str:
     return "," + ",".join(sorted({t.value for t in types})) + ","
 
 
+async def subscribers(*types: WebhookEventType) -> dict[WebhookEventType, list[uuid.UUID]]:
+    """The live webhooks subscribed to each of `types` (those with none left out): one
+    SELECT, so a source with nobody listening costs nothing more."""
+    rows = await Webhook.filter(deleted_at__isnull=True).values_list("id", "events")
+    found: dict[WebhookEventType, list[uuid.UUID]] = {}
+    for hook_id, events in rows:
+        for event_type in types:
+            if f",{event_type.value}," in events:
+                found.setdefault(event_type, []).append(uuid.UUID(str(hook_id)))
+    return found
+
+
 async def enqueue(
-    event_type: WebhookEventType, items: Sequence[Mapping[str, Any]], now: datetime | None = None
+    event_type: WebhookEventType,
+    items: Sequence[Mapping[str, Any]],
+    now: datetime | None = None,
+    hooks: Sequence[uuid.UUID] | None = None,
 ) -> int:
-    """One outbox row per subscribed webhook and item; the rows of one item share its event
-    id. Returns how many rows it wrote (one SELECT when nobody listens)."""
-    if not items:
-        return 0
-    hooks = await Webhook.filter(
-        deleted_at__isnull=True, events__contains=f",{event_type.value},"
-    ).values_list("id", flat=True)
-    if not hooks:
+    """One outbox row per subscribed webhook (`hooks`, default: looked up) and item; the rows
+    of one item share its event id. Returns how many rows it wrote."""
+    if hooks is None:
+        hooks = (await subscribers(event_type)).get(event_type, [])
+    if not items or not hooks:
         return 0
     now = now or datetime.now(UTC)
     rows = []
@@ -74,8 +86,14 @@ async def deliveries_changed(rows: Sequence[Delivery]) -> None:
     """DELIVERY_STATUS for a worker round's changed deliveries (after the round committed)."""
     if not rows:
         return
+    hooks = (await subscribers(WebhookEventType.DELIVERY_STATUS)).get(
+        WebhookEventType.DELIVERY_STATUS
+    )
+    if not hooks:
+        return
     categories = await _categories([r.message_id for r in rows])  # type: ignore[attr-defined]
-    await enqueue(WebhookEventType.DELIVERY_STATUS, [delivery_data(r, categories) for r in rows])
+    items = [delivery_data(r, categories) for r in rows]
+    await enqueue(WebhookEventType.DELIVERY_STATUS, items, hooks=hooks)
 
 
 def delivery_data(row: Delivery, categories: Mapping[uuid.UUID, str]) -> dict[str, Any]:
@@ -103,19 +121,26 @@ async def feedback_recorded(
 ) -> None:
     """Inside the feedback's transaction: ENGAGEMENT for an open or a click, DELIVERY_STATUS
     when the feedback moved the delivery's status."""
-    engaged = kind in ("OPENED", "CLICKED")
-    if not engaged and not status_changed:
+    wanted = []
+    if status_changed:
+        wanted.append(WebhookEventType.DELIVERY_STATUS)
+    if kind in ("OPENED", "CLICKED"):
+        wanted.append(WebhookEventType.ENGAGEMENT)
+    if not wanted:
+        return
+    hooks = await subscribers(*wanted)
+    if not hooks:
         return
     categories = await _categories([delivery.message_id])  # type: ignore[attr-defined]
-    if status_changed:
-        await enqueue(WebhookEventType.DELIVERY_STATUS, [delivery_data(delivery, categories)])
-    if engaged:
-        data = delivery_data(delivery, categories)
+    data = delivery_data(delivery, categories)
+    status_hooks = hooks.get(WebhookEventType.DELIVERY_STATUS)
+    if status_hooks:
+        await enqueue(WebhookEventType.DELIVERY_STATUS, [data], hooks=status_hooks)
+    engagement_hooks = hooks.get(WebhookEventType.ENGAGEMENT)
+    if engagement_hooks:
         item = {k: data[k] for k in ("deliveryId", "messageId", "customerId", "category")}
-        await enqueue(
-            WebhookEventType.ENGAGEMENT,
-            [{**item, "channel": delivery.channel, "kind": kind, "at": _iso(at)}],
-        )
+        item.update(channel=delivery.channel, kind=kind, at=_iso(at))
+        await enqueue(WebhookEventType.ENGAGEMENT, [item], hooks=engagement_hooks)
 
 
 async def consent_recorded(entry: PermissionEntry) -> None:

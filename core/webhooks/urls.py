@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from tidings.core.errors import UserInputError
 
 MAX_URL = 2048
+RESOLVE_TIMEOUT = 5.0  # seconds
 
 
 class UnsafeDestinationError(Exception):
@@ -70,9 +71,10 @@ async def check_destination(url: str, allow_private: bool) -> None:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
         loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        # A resolver that hangs counts as a failure (TimeoutError is an OSError).
+        async with asyncio.timeout(RESOLVE_TIMEOUT):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
     if not addresses or any(is_private(a) for a in addresses):
         raise UnsafeDestinationError("the destination is a private or loopback address")
