@@ -39,6 +39,7 @@ class Receiver:
     status: int = 200
     hang: bool = False  # accept the request and never answer
     received: list[Received] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)  # set on each request
     _server: ThreadingHTTPServer | None = None
     _release: threading.Event = field(default_factory=threading.Event)
 
@@ -59,6 +60,7 @@ class Receiver:
                 receiver.received.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
+                receiver.arrived.set()
                 self.send_response(receiver.status)
                 self.send_header("content-length", "0")
                 self.end_headers()
