@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,13 +21,13 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise import connections
 
 from tidings.api.auth import Authenticator
+from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
 from tidings.api.feedback import feedback_routes
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.core import db
-from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
@@ -37,12 +37,8 @@ from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
 from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
-from tidings.core.models import Delivery
 from tidings.core.services import Services
-from tidings.core.services.complaints import withdraw_for_complaint
-from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.core.tokens import TokenSigner
-from tidings.core.webhooks import outbox
 from tidings.core.webhooks.dispatcher import DispatcherOptions, WebhookDispatcher
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
 from tidings.providers import BUILTIN_PROVIDER_MODULES
@@ -106,31 +102,6 @@ class Runtime:
     webhooks: WebhookDispatcher
 
 
-def each_of(
-    *callbacks: Callable[[Sequence[Delivery]], Awaitable[None]],
-) -> Callable[[Sequence[Delivery]], Awaitable[None]]:
-    """One on_change for several listeners: a failing one is logged, the others still run."""
-
-    async def announce(rows: Sequence[Delivery]) -> None:
-        for callback in callbacks:
-            try:
-                await callback(rows)
-            except Exception:
-                logger.exception("announcing delivery changes failed")
-
-    return announce
-
-
-def feedback_recorder(runtime: Runtime) -> FeedbackRecorder:
-    """What `POST /feedback/<provider>` (and any other feedback route) records through."""
-    return FeedbackRecorder(
-        on_change=runtime.services.live.deliveries_changed,
-        on_reply=handle_sms_reply,
-        on_complaint=withdraw_for_complaint,
-        on_recorded=outbox.feedback_recorded,
-    )
-
-
 def default_plugin_manager() -> pluggy.PluginManager:
     """Built-in providers first, then every installed plugin, through the same hook."""
     return plugin_manager(builtins=BUILTIN_PROVIDER_MODULES)
@@ -190,8 +161,7 @@ def build_runtime(
                     max_attempts=settings.delivery_max_attempts,
                 ),
             ),
-            # Webhook rows first: they are durable, the live bus is best effort.
-            on_change=each_of(outbox.deliveries_changed, live.deliveries_changed),
+            on_change=worker_on_change(live),
             templates=templates,
             links=links,
             unsubscribe_mailto=settings.unsubscribe_mailto,
@@ -307,7 +277,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *page_routes(runtime),
-        *feedback_routes(runtime.registry, feedback_recorder(runtime)),
+        *feedback_routes(runtime.registry, feedback_recorder(runtime.services.live)),
     ]
     if settings.is_development:
         routes.append(Route("/live", live_page, methods=["GET"]))

@@ -13,7 +13,7 @@ from tests.core.support import raw_id
 from tests.delivery.conftest import grant, marketing_customer
 from tests.delivery.support import rows, send
 from tests.webhooks.conftest import create_webhook
-from tidings.api.app import feedback_recorder
+from tidings.api.callbacks import feedback_recorder
 from tidings.core.enums import DeliveryStatus
 from tidings.core.models import WebhookDelivery
 from tidings.plugins import Feedback, FeedbackKind
@@ -39,7 +39,7 @@ async def test_each_source_reaches_the_webhook_with_ids_only(mail_api, receiver,
     assert delivery.status is DeliveryStatus.SENT and len(smtp.received) == 1
 
     opened = datetime.now(UTC) - timedelta(minutes=5)
-    recorder = feedback_recorder(api.runtime)
+    recorder = feedback_recorder(api.runtime.services.live)
     result = await recorder.record(
         "smtp",
         [
