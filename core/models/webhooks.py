@@ -44,7 +44,7 @@ class Webhook(Model):
 
     id = fields.UUIDField(primary_key=True, default=new_id)
     url = fields.CharField(max_length=2048)
-    # WebhookEventType values, as ",A,B," so one LIKE finds a subscriber on either database.
+    # WebhookEventType values, as ",A,B,": each between commas (no JSON filter on SQLite).
     events = fields.CharField(max_length=255)
     # Signs every request (HMAC-SHA256); shown once, at creation, never returned or logged.
     secret = fields.CharField(max_length=128)

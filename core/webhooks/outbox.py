@@ -24,7 +24,7 @@ from tidings.core.models.webhooks import CustomerEvent
 
 
 def events_column(types: Sequence[WebhookEventType]) -> str:
-    """How a webhook's subscriptions are stored: ",A,B,", so `LIKE '%,A,%'` finds them."""
+    """How a webhook's subscriptions are stored: ",A,B,", each type between commas."""
     return "," + ",".join(sorted({t.value for t in types})) + ","
 
 
