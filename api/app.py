@@ -21,8 +21,9 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise import connections
 
 from tidings.api.auth import Authenticator
+from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
-from tidings.api.feedback import feedback_recorder, feedback_routes
+from tidings.api.feedback import feedback_routes
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
@@ -41,6 +42,7 @@ from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.core.tracking import TrackingSigner
+from tidings.core.webhooks.dispatcher import DispatcherOptions, WebhookDispatcher
 from tidings.plugins.manager import channel_map, load_providers, plugin_manager
 from tidings.providers import BUILTIN_PROVIDER_MODULES
 from tidings.schema import SchemaOptions, build_schema
@@ -106,6 +108,8 @@ class Runtime:
     tracking: TrackingSigner
     # Keyed hashes of suppressed addresses: what a bounce stores, what a send looks up.
     hasher: AddressHasher
+    # Runs beside the worker (in `serve` with the in-process worker, and in `tidings worker`).
+    webhooks: WebhookDispatcher
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -152,6 +156,8 @@ def build_runtime(
             email_confirmation=settings.email_confirmation,
             tracking=settings.tracking,
             hasher=hasher,
+            attribution_window=timedelta(seconds=settings.attribution_window),
+            webhook_allow_private=settings.webhook_allow_private,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
@@ -169,7 +175,7 @@ def build_runtime(
                     max_attempts=settings.delivery_max_attempts,
                 ),
             ),
-            on_change=live.deliveries_changed,
+            on_change=worker_on_change(live),
             templates=templates,
             links=links,
             unsubscribe_mailto=settings.unsubscribe_mailto,
@@ -182,6 +188,7 @@ def build_runtime(
         links=links,
         tracking=tracking,
         hasher=hasher,
+        webhooks=WebhookDispatcher(DispatcherOptions(allow_private=settings.webhook_allow_private)),
     )
 
 
@@ -254,14 +261,17 @@ def create_app(
             await prepare_database(settings)
         await runtime.bus.start()
         stop = asyncio.Event()
-        task = None
+        tasks = []
         if settings.in_process_worker:
-            task = asyncio.create_task(runtime.worker.run(stop), name="tidings-worker")
+            tasks = [
+                asyncio.create_task(runtime.worker.run(stop), name="tidings-worker"),
+                asyncio.create_task(runtime.webhooks.run(stop), name="tidings-webhooks"),
+            ]
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
+            for task in tasks:
                 await task
             await runtime.registry.aclose()
             await runtime.bus.aclose()

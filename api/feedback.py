@@ -14,33 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tidings.core.address_hash import AddressHasher
-from tidings.core.delivery.feedback import FEEDBACK_KEY_LABEL, FeedbackRecorder
+from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.registry import ProviderRegistry
-from tidings.core.keys import derive_key
-from tidings.core.services import Services
-from tidings.core.services.bounces import BounceSuppressor
-from tidings.core.services.complaints import withdraw_for_complaint
-from tidings.core.services.sms_replies import handle_sms_reply
 from tidings.plugins.feedback import Feedback, FeedbackRejected, FeedbackRequest
 
 logger = logging.getLogger(__name__)
-
-
-def feedback_recorder(
-    services: Services, secret_key: str, hasher: AddressHasher
-) -> FeedbackRecorder:
-    """The one recorder every way feedback comes in shares (this route, `inbound-smtp`): live
-    updates for `deliveryUpdates`, STOP replies, complaints withdrawing marketing, bounces
-    suppressing addresses. Reply digests are keyed from the secret key, so every process
-    recognises the same retry."""
-    return FeedbackRecorder(
-        on_change=services.live.deliveries_changed,
-        on_reply=handle_sms_reply,
-        on_complaint=withdraw_for_complaint,
-        on_bounce=BounceSuppressor(hasher),
-        key=derive_key(secret_key, FEEDBACK_KEY_LABEL),
-    )
 
 
 class FeedbackEndpoint:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
 
-from tidings.api.feedback import feedback_recorder
+from tidings.api.callbacks import feedback_recorder
 from tidings.api.inbound_unsubscribe import MailUnsubscribe
 from tidings.api.serving import run_command, with_db
 from tidings.api.settings import Settings

@@ -215,7 +215,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(signum, stop.set)
             print("  Tidings worker: delivering (Ctrl-C to stop)", flush=True)
             try:
-                await runtime.worker.run(stop)
+                # The webhook dispatcher runs beside the delivery worker, as a task of its own.
+                await asyncio.gather(runtime.worker.run(stop), runtime.webhooks.run(stop))
             finally:
                 await runtime.registry.aclose()
                 await runtime.bus.aclose()

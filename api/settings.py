@@ -82,6 +82,11 @@ class Settings:
     email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY
     # Engagement tracking (open pixel, tracked links) where a category asks; off: nowhere.
     tracking: bool = True
+    # Conversions are attributed to a delivery clicked (else opened) this long before (seconds).
+    attribution_window: int = 7 * 24 * 3600
+    # Whether webhook endpoints may be private or loopback addresses (SSRF guard off).
+    # Default: true in development, false in production.
+    webhook_allow_private: bool = True
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -196,6 +201,10 @@ class Settings:
             bounce_address=bounce_address,
             email_confirmation=EmailConfirmation(confirmation),
             tracking=_bool(config, "TIDINGS_TRACKING", True),
+            attribution_window=_duration(config, "TIDINGS_ATTRIBUTION_WINDOW", 7 * 24 * 3600),
+            webhook_allow_private=_bool(
+                config, "TIDINGS_WEBHOOK_ALLOW_PRIVATE", env == "development"
+            ),
             limits=limits,
             plugin_config=config,
         )

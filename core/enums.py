@@ -132,3 +132,23 @@ class RuleVerdict(str, Enum):
     PASS = "pass"
     STOP = "stop"
     SKIP = "skip"
+
+
+class WebhookEventType(str, Enum):
+    """What an outbound webhook may subscribe to (docs/webhooks.md shows each payload)."""
+
+    DELIVERY_STATUS = "DELIVERY_STATUS"
+    ENGAGEMENT = "ENGAGEMENT"
+    CONSENT = "CONSENT"
+    CONVERSION = "CONVERSION"
+
+
+class WebhookDeliveryStatus(str, Enum):
+    """One event on its way to one webhook: PENDING until the endpoint answers 2xx
+    (DELIVERED), or until its retry budget runs out (FAILED); CANCELLED when the webhook was
+    deleted first."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"

@@ -19,6 +19,7 @@ from tidings.schema.customers.mutations import CustomerMutations
 from tidings.schema.customers.queries import CustomerQueries
 from tidings.schema.engagement.mutations import EngagementMutations
 from tidings.schema.errors import adopt_client_extensions
+from tidings.schema.events.mutations import EventMutations
 from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
 from tidings.schema.extensions.input_text import StorableText
 from tidings.schema.extensions.input_values import CodedInputExecutor, CodedInputValues
@@ -38,6 +39,8 @@ from tidings.schema.messages.queries import MessageQueries
 from tidings.schema.refetch import NodeQueries
 from tidings.schema.suppressions.mutations import SuppressionMutations
 from tidings.schema.suppressions.queries import SuppressionQueries
+from tidings.schema.webhooks.mutations import WebhookMutations
+from tidings.schema.webhooks.queries import WebhookQueries
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -54,6 +57,7 @@ class Query(
     MessageQueries,
     InboxQueries,
     SuppressionQueries,
+    WebhookQueries,
 ):
     pass
 
@@ -70,6 +74,8 @@ class Mutation(
     InboxMutations,
     EngagementMutations,
     SuppressionMutations,
+    EventMutations,
+    WebhookMutations,
 ):
     pass
 

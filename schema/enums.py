@@ -27,6 +27,8 @@ from tidings.core.enums import (
     RuleVerdict,
     SuppressionReason,
     Tier,
+    WebhookDeliveryStatus,
+    WebhookEventType,
 )
 from tidings.plugins.feedback import FeedbackKind
 
@@ -208,6 +210,28 @@ SuppressionReasonEnum = describe(
         "refuses mail for good.",
         "SOFT_BOUNCES": "Three temporary bounces at least, the first and the last 72 hours "
         "apart or more, with no delivery arriving between them.",
+    },
+)
+WebhookEventTypeEnum = describe(
+    WebhookEventType,
+    "What an outbound webhook hears about (docs/webhooks.md shows each payload). Payloads "
+    "carry ids, statuses and times, never addresses, phone numbers or message text.",
+    {
+        "DELIVERY_STATUS": "A delivery's status changed: sent, delivered, failed, bounced, ...",
+        "ENGAGEMENT": "A delivery was opened or clicked.",
+        "CONSENT": "A permission was granted or withdrawn (any source: the API, the preference "
+        "page, a complaint, an SMS STOP or START).",
+        "CONVERSION": "A customer event was recorded (`recordEvent`), with its attribution.",
+    },
+)
+WebhookDeliveryStatusEnum = describe(
+    WebhookDeliveryStatus,
+    "Where one event stands on its way to one webhook.",
+    {
+        "PENDING": "Not yet accepted by the endpoint: waiting for its first or next attempt.",
+        "DELIVERED": "The endpoint answered 2xx.",
+        "FAILED": "Every attempt failed, up to the retry cap; no more are made.",
+        "CANCELLED": "The webhook was deleted before the event reached it.",
     },
 )
 

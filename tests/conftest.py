@@ -76,6 +76,9 @@ async def database_url(
 TABLES = (
     "suppressions",
     "bounce_tallies",
+    "webhook_deliveries",
+    "webhooks",
+    "customer_events",
     "notifications",
     "inbound_replies",
     "delivery_events",

@@ -31,6 +31,9 @@ it changes:
   text from the same number within `REPLY_WINDOW` is handed on marked `maybe_retry`, and
   the handler decides (a STOP acts anyway, a START does not: doubt never resumes
   messaging). Otherwise a retried START could undo a newer STOP.
+- Every newly recorded feedback is handed to `on_recorded` inside its transaction, with the
+  delivery as it now stands and whether its status moved (the outbound webhooks' ENGAGEMENT
+  and DELIVERY_STATUS events are written there, so they commit with the feedback).
 """
 
 from __future__ import annotations
@@ -131,6 +134,9 @@ OnComplaint = Callable[[str, Delivery, datetime], Awaitable[object]]
 # What a newly recorded BOUNCED feedback is handed to, inside its transaction: the provider's
 # name, the delivery, whether the bounce is permanent (hard) and when it happened.
 OnBounce = Callable[[str, Delivery, bool, datetime], Awaitable[object]]
+# What every newly recorded feedback is handed to, inside its transaction: the delivery as it
+# now stands, the kind's value, when it happened, and whether the status moved.
+OnRecorded = Callable[[Delivery, str, datetime, bool], Awaitable[object]]
 
 
 def next_status(current: DeliveryStatus, kind: FeedbackKind) -> DeliveryStatus | None:
@@ -150,6 +156,7 @@ class FeedbackRecorder:
         on_complaint: OnComplaint | None = None,
         key: bytes | None = None,
         on_bounce: OnBounce | None = None,
+        on_recorded: OnRecorded | None = None,
     ) -> None:
         """`key`: keys reply digests (default: a random one, good for this process only)."""
         self.on_change = on_change
@@ -157,6 +164,7 @@ class FeedbackRecorder:
         self.on_complaint = on_complaint
         self.key = key or secrets.token_bytes(32)
         self.on_bounce = on_bounce
+        self.on_recorded = on_recorded
 
     async def record(self, provider: str, items: Sequence[Feedback]) -> FeedbackResult:
         result = FeedbackResult()
@@ -218,9 +226,11 @@ class FeedbackRecorder:
         delivery = await Delivery.filter(id=delivery_id).first()
         if delivery is None:
             return None
-        new, fields = await engagement.record_engagement(
-            delivery, kind, _aware(at) or datetime.now(UTC), source, detail
-        )
+        when = _aware(at) or datetime.now(UTC)
+        async with in_transaction():  # the webhook event commits with the engagement
+            new, fields = await engagement.record_engagement(delivery, kind, when, source, detail)
+            if new and self.on_recorded is not None:
+                await self.on_recorded(delivery, kind.value, when, False)
         if fields and self.on_change is not None and delivery.channel != "in_app":
             await self.on_change([delivery])
         return new
@@ -273,6 +283,8 @@ class FeedbackRecorder:
                     await self.on_complaint(provider, row, at)
                 if item.kind is FeedbackKind.BOUNCED and self.on_bounce is not None:
                     await self.on_bounce(provider, row, item.permanent, at)
+                if self.on_recorded is not None:
+                    await self.on_recorded(row, item.kind.value, at, "status" in fields)
                 for name in ("status", *FIRST_TIMES.values()):
                     setattr(delivery, name, getattr(row, name))
         except IntegrityError:

@@ -14,6 +14,7 @@ from tidings.core.models.messages import (
 )
 from tidings.core.models.permissions import PermissionEntry, PermissionState, Preference
 from tidings.core.models.suppressions import BounceTally, Suppression
+from tidings.core.models.webhooks import CustomerEvent, Webhook, WebhookDelivery
 
 __all__ = [
     "AccessGrant",
@@ -21,6 +22,7 @@ __all__ = [
     "BounceTally",
     "Category",
     "Customer",
+    "CustomerEvent",
     "Delivery",
     "DeliveryEvent",
     "Device",
@@ -34,4 +36,6 @@ __all__ = [
     "Staff",
     "Suppression",
     "Template",
+    "Webhook",
+    "WebhookDelivery",
 ]

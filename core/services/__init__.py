@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.feedback import FeedbackRecorder
@@ -19,9 +20,12 @@ from tidings.core.services.categories import CategoryService
 from tidings.core.services.consent import ConsentService
 from tidings.core.services.customers import CustomerService
 from tidings.core.services.engagement import EngagementService
+from tidings.core.services.events import DEFAULT_ATTRIBUTION_WINDOW, EventService
 from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
 from tidings.core.services.suppressions import SuppressionService
+from tidings.core.services.webhooks import WebhookService
+from tidings.core.webhooks import outbox
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class Services:
     # Opens and clicks Tidings sees itself (tracked mail, apps); records nothing when off.
     engagement: EngagementService
     suppressions: SuppressionService
+    events: EventService
+    webhooks: WebhookService
 
     @classmethod
     def build(
@@ -57,6 +63,8 @@ class Services:
         email_confirmation: EmailConfirmation = EmailConfirmation.CATEGORY,
         tracking: bool = True,
         hasher: AddressHasher | None = None,
+        attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW,
+        webhook_allow_private: bool = False,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -66,7 +74,9 @@ class Services:
         `links`: signs customer links (default: a random key, links to the development URL).
         `email_confirmation`: TIDINGS_EMAIL_CONFIRMATION.
         `tracking`: TIDINGS_TRACKING (off: no opens or clicks recorded, markRead's neither).
-        `hasher`: hashes addresses to find suppressed ones (without it, none are)."""
+        `hasher`: hashes addresses to find suppressed ones (without it, none are).
+        `attribution_window`: TIDINGS_ATTRIBUTION_WINDOW.
+        `webhook_allow_private`: TIDINGS_WEBHOOK_ALLOW_PRIVATE."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -91,7 +101,13 @@ class Services:
             links=links,
             email_confirmation=email_confirmation,
             engagement=EngagementService(
-                FeedbackRecorder(on_change=live.deliveries_changed) if tracking else None
+                FeedbackRecorder(
+                    on_change=live.deliveries_changed, on_recorded=outbox.feedback_recorded
+                )
+                if tracking
+                else None
             ),
             suppressions=SuppressionService(),
+            events=EventService(attribution_window),
+            webhooks=WebhookService(webhook_allow_private),
         )

@@ -4,7 +4,8 @@ under the state row's lock, in one transaction. (And the preference row's locked
 What to append is decided inside the lock (`decide` sees the locked state), so a grant can
 tell whether confirmation is still needed, and a confirmation whether its pending entry is
 still the current one, without racing a concurrent change. `after` runs in the same
-transaction (the confirmation mail is queued there, so it exists exactly when its entry does).
+transaction (the confirmation mail is queued there, so it exists exactly when its entry does),
+and so does the CONSENT webhook event of every entry (core/webhooks/outbox.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from tidings.core.enums import GrantStatus
 from tidings.core.models import PermissionEntry, PermissionState, Preference
+from tidings.core.webhooks.outbox import consent_recorded
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ async def append(
                     await state.save(update_fields=[*values.keys(), "updated_at"])
                 if after is not None:
                     await after(entry)
+                await consent_recorded(entry)  # the CONSENT webhook rows commit with it
             return entry
         except IntegrityError:
             if retry:

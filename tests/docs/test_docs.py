@@ -32,6 +32,7 @@ PAGES = (
     "templates",
     "preferences",
     "suppression",
+    "webhooks",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {

@@ -225,3 +225,54 @@ INBOX_OPS: dict[str, Op] = {
         {"CUSTOMER_OTHER": NOT_FOUND},
     ),
 }
+
+
+async def fresh_webhook(world: World) -> dict[str, Any]:
+    """A webhook of its own for each caller, so a deletion does not leave the next none."""
+    from tidings.core.enums import WebhookEventType
+    from tidings.core.services.webhooks import WebhookService
+
+    hook, _ = await WebhookService(allow_private=True).create(
+        world.admin_viewer, "http://127.0.0.1:9/roles", [WebhookEventType.CONSENT]
+    )
+    return {"id": to_global_id("Webhook", hook.id)}
+
+
+async def webhook_of(world: World) -> dict[str, Any]:
+    return {"webhookId": (await fresh_webhook(world))["id"]}
+
+
+def event_input(world: World) -> dict[str, Any]:
+    return {
+        "input": {
+            "idempotencyKey": f"roles-{secrets.token_hex(4)}",
+            "customerId": target(world),
+            "type": "purchase",
+            "value": "42.50",
+            "currency": "EUR",
+        }
+    }
+
+
+# Conversions and webhooks are the company's back end's business: ADMIN and ADMIN API keys.
+WEBHOOK_OPS: dict[str, Op] = {
+    "recordEvent": Op(
+        with_input("recordEvent", "RecordEventInput", "event { id }"), ADMINS, fixed(event_input)
+    ),
+    "createWebhook": Op(
+        with_input("createWebhook", "CreateWebhookInput", "webhook { id } secret"),
+        ADMINS,
+        fixed(lambda w: {"input": {"url": "http://127.0.0.1:9/hook", "events": ["CONSENT"]}}),
+    ),
+    "deleteWebhook": Op(
+        payload("deleteWebhook", "(id: $id)", "webhook { id }", "($id: ID!)"),
+        ADMINS,
+        fresh_webhook,
+    ),
+    "webhooks": Op("{ webhooks { id } }", ADMINS),
+    "webhookDeliveries": Op(
+        "query($webhookId: ID!) { webhookDeliveries(webhookId: $webhookId) { nodes { id } } }",
+        ADMINS,
+        webhook_of,
+    ),
+}

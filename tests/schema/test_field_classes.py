@@ -44,6 +44,8 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
         "confirmEmail trackEngagement"
     ),
     "CategoryPayload": _public("category errors"),
+    # `secret` is shown once, to the ADMIN who called createWebhook (an operation gate).
+    "CreateWebhookPayload": _public("webhook secret errors"),
     "Channel": _public("name providers"),
     "Customer": _public(
         "id externalId name locale timezone tier attributes createdAt emailMasked "
@@ -55,6 +57,12 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
         preferenceLink=PII,
     ),
     "CustomerConnection": _public(CONNECTION),
+    # Reached only by recordEvent (ADMIN): ids, a type, an amount and times, no personal data.
+    "CustomerEvent": _public(
+        "id customerId type value currency occurredAt recordedAt idempotencyKey "
+        "attributedDeliveryId attributedMessageId"
+    ),
+    "CustomerEventPayload": _public("event errors"),
     "CustomerEdge": _public("cursor node"),
     "CustomerPayload": _public("customer errors"),
     "Device": _public("id platform createdAt lastSeenAt"),
@@ -125,6 +133,16 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "TemplatePayload": _public("template errors"),
     "TokenPayload": _public("token errors"),
     "UserError": _public("code field message"),
+    # Webhooks are reached only through ADMIN roots (webhooks, webhookDeliveries, the
+    # mutations); their rows hold ids and statuses, never an address or content.
+    "Webhook": _public("id url events createdAt"),
+    "WebhookDelivery": _public(
+        "id eventId eventType status attempts lastError lastStatusCode nextAttemptAt "
+        "deliveredAt createdAt"
+    ),
+    "WebhookDeliveryConnection": _public(CONNECTION),
+    "WebhookDeliveryEdge": _public("cursor node"),
+    "WebhookPayload": _public("webhook errors"),
 }
 
 

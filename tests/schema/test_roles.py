@@ -33,6 +33,7 @@ from tests.schema.roles_table import (
     SUPPRESSION_OPS,
     UNSEEN,
     UNSEEN_BY_AGENTS,
+    WEBHOOK_OPS,
     Op,
     fixed,
     payload,
@@ -271,6 +272,7 @@ OPS: dict[str, Op] = {
     **MESSAGE_OPS,
     **INBOX_OPS,
     **SUPPRESSION_OPS,
+    **WEBHOOK_OPS,
 }
 
 

@@ -1,0 +1,1 @@
+"""Customer events: recordEvent (conversions and anything else the company counts)."""

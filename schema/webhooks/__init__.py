@@ -1,0 +1,1 @@
+"""Outbound webhooks: createWebhook, deleteWebhook, webhooks and webhookDeliveries."""
