@@ -57,7 +57,7 @@ WHERE id = ANY($1::uuid[])
 """
 _PG_DEVICES = "SELECT DISTINCT customer_id FROM devices WHERE customer_id = ANY($1::uuid[])"
 _PG_GRANTS = """
-SELECT customer_id, channel, status, expires_at FROM permission_states
+SELECT customer_id, channel, status, expires_at, source FROM permission_states
 WHERE customer_id = ANY($1::uuid[]) AND category = $2
 """
 _PG_PREFERENCES = """
@@ -85,7 +85,7 @@ class _Inputs:
     def __init__(self) -> None:
         self.customers: list = []
         self.with_devices: set[uuid.UUID] = set()
-        self.grants: list = []  # (customer_id, channel, status, expires_at)
+        self.grants: list = []  # (customer_id, channel, status, expires_at, source)
         self.preferences: list = []  # (customer_id, channels, frequency, start, end)
         self.counted: list = []  # (customer_id, category, channel, created_at, not_before, digest)
 
@@ -99,7 +99,7 @@ async def _fetch_orm(ids: list[uuid.UUID], category: str, window_start: datetime
         await Device.filter(customer_id__in=ids).distinct().values_list("customer_id", flat=True)
     )
     found.grants = await PermissionState.filter(customer_id__in=ids, category=category).values_list(
-        "customer_id", "channel", "status", "expires_at"
+        "customer_id", "channel", "status", "expires_at", "source"
     )
     found.preferences = await Preference.filter(customer_id__in=ids, category=category).values_list(
         "customer_id", "channels", "frequency", "quiet_start", "quiet_end"
@@ -178,11 +178,13 @@ async def load_recipients(
 
     grant_states: dict[tuple, GrantState] = {}
     grants: dict[uuid.UUID, dict[tuple[str, str], GrantState]] = defaultdict(dict)
-    for customer_id, channel, status, expires_at in found.grants:
-        state = grant_states.get((status, expires_at))
+    for customer_id, channel, status, expires_at, source in found.grants:
+        # The source matters to a decision only where the grant stops it (explained by it).
+        why = source if status != GrantStatus.GRANTED else None
+        state = grant_states.get((status, expires_at, why))
         if state is None:
-            state = grant_states[(status, expires_at)] = GrantState(
-                status=GrantStatus(status), expires_at=expires_at
+            state = grant_states[(status, expires_at, why)] = GrantState(
+                status=GrantStatus(status), expires_at=expires_at, source=why
             )
         grants[customer_id][(channel, category)] = state
     preference_states: dict[tuple, PreferenceState] = {}

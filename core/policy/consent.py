@@ -85,7 +85,11 @@ def _permission(
     if status is GrantStatus.PENDING:  # confirmed opt-in: the customer has not confirmed yet
         return STOP, "awaiting confirmation"
     if status != GrantStatus.GRANTED:
-        return STOP, "no permission recorded" if status is None else f"permission {status.value}"
+        if status is None:
+            return STOP, "no permission recorded"
+        if status is GrantStatus.WITHDRAWN and grant is not None and grant.source:
+            return STOP, f"permission WITHDRAWN ({grant.source})"  # a complaint, a STOP reply
+        return STOP, f"permission {status.value}"
     assert grant is not None
     until = f" until {as_utc(grant.expires_at).isoformat()}" if grant.expires_at else ""
     return PASS, f"permission GRANTED{until}"

@@ -62,6 +62,8 @@ class GrantState:
 
     status: GrantStatus
     expires_at: datetime | None
+    # What last changed it, where that explains a refusal ("complaint", "sms_stop", ...).
+    source: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", GrantStatus(self.status))

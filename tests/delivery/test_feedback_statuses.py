@@ -178,6 +178,20 @@ async def test_a_complaint_withdraws_marketing_on_that_channel_once(chat):
     assert await PermissionEntry.filter(source="complaint").count() == 2
 
 
+async def test_explain_delivery_says_a_complaint_withdrew_the_permission(chat):
+    """After a complaint, `explainDelivery` names it: the customer did not just opt out."""
+    token, customer, [row] = await marketing_world(chat)
+    await post(chat, [{"kind": "COMPLAINED", "id": row.provider_id, "at": at(5)}])
+    variables = {"c": customer["id"], "cat": "news", "ch": "chat"}
+    got = data(await chat.gql(EXPLAIN, variables, token))["explainDelivery"]
+    assert (got["status"], got["reason"]) == ("SUPPRESSED", "NO_PERMISSION")
+    assert got["rules"][0]["detail"] == "permission WITHDRAWN (complaint)"
+    # Granted again, the source no longer explains anything: the grant passes.
+    await grant(chat, token, customer["id"], "news", "chat")
+    got = data(await chat.gql(EXPLAIN, variables, token))["explainDelivery"]
+    assert got["status"] == "QUEUED"
+
+
 async def test_a_bounce_withdraws_nothing(chat):
     _, customer, [row] = await marketing_world(chat)
     item = {"kind": "BOUNCED", "id": row.provider_id}
