@@ -72,10 +72,12 @@ async def record_engagement(
     return any(e.kind == kind.value for e in new), fields
 
 
-async def record_opens(delivery_ids: Sequence[uuid.UUID], at: datetime, source: str) -> int:
+async def record_opens(
+    delivery_ids: Sequence[uuid.UUID], at: datetime, source: str
+) -> list[uuid.UUID]:
     """Record an open on each existing delivery of `delivery_ids` (an inbox read many at once),
-    in a few statements per CHUNK; the number newly recorded."""
-    recorded = 0
+    in a few statements per CHUNK; the deliveries newly opened."""
+    recorded: list[uuid.UUID] = []
     ids = list(dict.fromkeys(delivery_ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
@@ -86,7 +88,7 @@ async def record_opens(delivery_ids: Sequence[uuid.UUID], at: datetime, source: 
                 id__in=[e.delivery_id for e in new],  # type: ignore[attr-defined]
                 opened_at__isnull=True,
             ).update(opened_at=at)
-        recorded += len(new)
+        recorded += [e.delivery_id for e in new]  # type: ignore[attr-defined]
     return recorded
 
 

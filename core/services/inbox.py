@@ -21,6 +21,7 @@ from tidings.core.live import LivePublisher
 from tidings.core.models.messages import Notification
 from tidings.core.pagination import Page, paginate
 from tidings.core.viewer import Viewer
+from tidings.core.webhooks import outbox
 
 # The most ids one call may name unless the caller passes its own limit (the API passes its
 # page size, so a client can act on any page it was given).
@@ -144,9 +145,12 @@ class InboxService:
         return await self._announce(customer_id, change)
 
     async def _opened(self, delivery_ids: list[uuid.UUID], now: datetime) -> None:
-        """After the commit: each newly read notification's delivery counts as opened."""
+        """After the commit: each newly read notification's delivery counts as opened, and
+        webhooks hear of it (ENGAGEMENT) in the same transaction as the open."""
         if self.record_opens and delivery_ids:
-            await record_opens(delivery_ids, now, INBOX)
+            async with in_transaction():
+                opened = await record_opens(delivery_ids, now, INBOX)
+                await outbox.opens_recorded(opened, now)
 
     async def _announce(self, customer_id: uuid.UUID, change: InboxChange) -> InboxChange:
         """After the commit: tell the customer's other devices, when anything changed."""

@@ -143,6 +143,25 @@ async def feedback_recorded(
         await enqueue(WebhookEventType.ENGAGEMENT, [item], hooks=engagement_hooks)
 
 
+async def opens_recorded(delivery_ids: Sequence[uuid.UUID], at: datetime) -> None:
+    """ENGAGEMENT (OPENED) for deliveries opened together (an inbox read many at once), in
+    the caller's transaction: one SELECT when nobody listens, three more when someone does."""
+    if not delivery_ids:
+        return
+    hooks = (await subscribers(WebhookEventType.ENGAGEMENT)).get(WebhookEventType.ENGAGEMENT)
+    if not hooks:
+        return
+    rows = await Delivery.filter(id__in=list(delivery_ids)).order_by("id")
+    categories = await _categories([r.message_id for r in rows])  # type: ignore[attr-defined]
+    items = []
+    for row in rows:
+        data = delivery_data(row, categories)
+        item = {k: data[k] for k in ("deliveryId", "messageId", "customerId", "category")}
+        item.update(channel=row.channel, kind="OPENED", at=_iso(at))
+        items.append(item)
+    await enqueue(WebhookEventType.ENGAGEMENT, items, now=at, hooks=hooks)
+
+
 async def consent_recorded(entry: PermissionEntry) -> None:
     """CONSENT for one ledger entry, inside the ledger's transaction. The evidence stays out
     (it may hold an IP address or the text of an SMS reply)."""

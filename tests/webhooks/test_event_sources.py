@@ -12,9 +12,11 @@ from tests.conftest import SECRET, data
 from tests.core.support import raw_id
 from tests.delivery.conftest import grant, marketing_customer
 from tests.delivery.support import rows, send
+from tests.inbox.support import MARK_ALL_READ
+from tests.inbox.test_engagement import in_app_messages
 from tests.webhooks.conftest import create_webhook
 from tidings.api.callbacks import feedback_recorder
-from tidings.core.enums import DeliveryStatus
+from tidings.core.enums import DeliveryStatus, Role
 from tidings.core.models import WebhookDelivery
 from tidings.plugins import Feedback, FeedbackKind
 
@@ -95,3 +97,31 @@ async def test_each_source_reaches_the_webhook_with_ids_only(mail_api, receiver,
     )
     assert again.duplicates == 1
     assert await WebhookDelivery.filter(status="PENDING").count() == 0
+
+
+async def test_engagement_tidings_sees_itself_reaches_the_webhook(mail_api, receiver):
+    """An inbox read (markAllRead: one event per newly opened delivery) and a tracked click
+    each write their ENGAGEMENT event with the engagement; reading again writes nothing."""
+    api = mail_api
+    _, token = await api.staff(Role.ADMIN)
+    created = await create_webhook(api, token, receiver.url, ["ENGAGEMENT"])
+    assert created["errors"] == []
+    _, customer_token, notes = await in_app_messages(api, 3)
+    read = data(await api.gql(MARK_ALL_READ, {}, customer_token))["markAllRead"]
+    assert read["errors"] == []
+    await api.gql(MARK_ALL_READ, {}, customer_token)  # nothing new: no event
+    clicked = notes[0].delivery_id
+    await api.runtime.services.engagement.tracked(
+        clicked, FeedbackKind.CLICKED, "https://shop.example/p/1"
+    )
+    assert await api.runtime.webhooks.run_once() == 4
+    bodies = [r.json["data"] for r in receiver.received]
+    assert all(r.verified(created["secret"]) for r in receiver.received)
+    assert Counter(b["kind"] for b in bodies) == {"OPENED": 3, "CLICKED": 1}
+    assert {b["deliveryId"] for b in bodies if b["kind"] == "OPENED"} == {
+        str(n.delivery_id) for n in notes
+    }
+    [click] = [b for b in bodies if b["kind"] == "CLICKED"]
+    assert click["deliveryId"] == str(clicked) and click["channel"] == "in_app"
+    assert all(b["category"] == "orders" for b in bodies)
+    assert b"shop.example" not in b"".join(r.body for r in receiver.received)
