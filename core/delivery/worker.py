@@ -24,6 +24,7 @@ from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.links import LinkSigner
 from tidings.core.models.messages import Delivery
+from tidings.core.rounds import run_rounds
 from tidings.core.tracking import TrackingSigner
 
 logger = logging.getLogger("tidings.delivery")
@@ -81,24 +82,11 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sleeps briefly when there is nothing due."""
         await self.registry.start()
-        while not stop.is_set():
-            try:
-                done = await self.expand_once()
-                done += await self.run_once()
-            except Exception:  # a failed round is logged and retried; rows stay leased
-                logger.exception("delivery round failed")
-                done = 0
-            if done == 0:
-                self.wakeup.clear()
-                waiters = [
-                    asyncio.ensure_future(stop.wait()),
-                    asyncio.ensure_future(self.wakeup.wait()),
-                ]
-                await asyncio.wait(
-                    waiters, timeout=self.options.idle_sleep, return_when=asyncio.FIRST_COMPLETED
-                )
-                for waiter in waiters:
-                    waiter.cancel()
+
+        async def round_once() -> int:
+            return await self.expand_once() + await self.run_once()
+
+        await run_rounds(round_once, stop, self.wakeup, self.options.idle_sleep, logger, "delivery")
 
     async def expand_once(self, now: datetime | None = None, max_batches: int = 20) -> int:
         """Expand some batches of one due tier or scheduled send, holding the job for this

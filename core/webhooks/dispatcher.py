@@ -33,6 +33,7 @@ from tortoise import connections
 from tidings.core.delivery.claims import _claim_pg, _sqlite_time, is_postgres
 from tidings.core.enums import WebhookDeliveryStatus
 from tidings.core.models import WebhookDelivery
+from tidings.core.rounds import run_rounds
 from tidings.core.webhooks.urls import UnsafeDestinationError, check_destination
 
 logger = logging.getLogger("tidings.webhooks")
@@ -139,25 +140,9 @@ class WebhookDispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set; sleeps briefly when nothing is due."""
         try:
-            while not stop.is_set():
-                try:
-                    done = await self.run_once()
-                except Exception:  # a failed round is logged and retried; rows stay leased
-                    logger.exception("webhook round failed")
-                    done = 0
-                if done == 0:
-                    self.wakeup.clear()
-                    waiters = [
-                        asyncio.ensure_future(stop.wait()),
-                        asyncio.ensure_future(self.wakeup.wait()),
-                    ]
-                    await asyncio.wait(
-                        waiters,
-                        timeout=self.options.idle_sleep,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    for waiter in waiters:
-                        waiter.cancel()
+            await run_rounds(
+                self.run_once, stop, self.wakeup, self.options.idle_sleep, logger, "webhook"
+            )
         finally:
             await self.aclose()
 
