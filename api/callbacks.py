@@ -7,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from tidings.core.address_hash import AddressHasher
-from tidings.core.delivery.feedback import FEEDBACK_KEY_LABEL, FeedbackRecorder
+from tidings.core.delivery.feedback import FeedbackRecorder
+from tidings.core.delivery.replies import FEEDBACK_KEY_LABEL
 from tidings.core.keys import derive_key
 from tidings.core.live import LivePublisher
 from tidings.core.models import Delivery
