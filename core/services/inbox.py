@@ -7,6 +7,7 @@ customer's other devices follow.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from tidings.core.models.messages import Notification
 from tidings.core.pagination import Page, paginate
 from tidings.core.viewer import Viewer
 from tidings.core.webhooks import outbox
+
+logger = logging.getLogger(__name__)
 
 # The most ids one call may name unless the caller passes its own limit (the API passes its
 # page size, so a client can act on any page it was given).
@@ -147,10 +150,14 @@ class InboxService:
     async def _opened(self, delivery_ids: list[uuid.UUID], now: datetime) -> None:
         """After the commit: each newly read notification's delivery counts as opened, and
         webhooks hear of it (ENGAGEMENT) in the same transaction as the open."""
-        if self.record_opens and delivery_ids:
+        if not self.record_opens or not delivery_ids:
+            return
+        try:
             async with in_transaction():
                 opened = await record_opens(delivery_ids, now, INBOX)
                 await outbox.opens_recorded(opened, now)
+        except Exception as error:  # the read is saved: a lost open must not fail it
+            logger.warning("recording inbox opens failed (%s)", type(error).__name__)
 
     async def _announce(self, customer_id: uuid.UUID, change: InboxChange) -> InboxChange:
         """After the commit: tell the customer's other devices, when anything changed."""

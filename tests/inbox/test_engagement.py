@@ -133,3 +133,22 @@ async def test_someone_elses_or_unsent_delivery_is_refused_and_staff_may_not_rep
     assert refused["data"] == {"recordEngagement": None}
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await DeliveryEvent.all().count() == 0
+
+
+async def test_a_read_is_saved_when_recording_its_open_fails(api, caplog):
+    """The open is recorded after the read commits: when that fails (here its table is
+    gone for a moment), the read still stands and the answer is still a success."""
+    from tortoise import connections
+
+    _, token, rows = await in_app_messages(api, 1)
+    conn = connections.get("default")
+    await conn.execute_script('ALTER TABLE "delivery_events" RENAME TO "delivery_events_away"')
+    try:
+        answer = data(await api.gql(MARK_READ, {"ids": [gid(rows[0].id)]}, token))["markRead"]
+    finally:
+        await conn.execute_script('ALTER TABLE "delivery_events_away" RENAME TO "delivery_events"')
+    assert answer["errors"] == [] and answer["unreadCount"] == 0
+    await rows[0].refresh_from_db()
+    assert rows[0].read_at is not None
+    assert await opened(rows) == [False]
+    assert "recording inbox opens failed" in caplog.text
