@@ -19,6 +19,9 @@ from tidings.core.webhooks.outbox import events_column
 from tidings.core.webhooks.urls import UnsafeDestinationError, check_destination, check_url
 
 SECRET_PREFIX = "whsec_"
+# Live webhooks at most: each event is written once per subscribed webhook, and `webhooks`
+# lists them all on one page.
+MAX_WEBHOOKS = 50
 
 
 def _require_admin(viewer: Viewer) -> None:
@@ -39,6 +42,10 @@ class WebhookService:
         url = check_url(url)
         if not events:
             raise UserInputError("REQUIRED", "Subscribe to at least one event type.", "events")
+        if await Webhook.filter(deleted_at__isnull=True).count() >= MAX_WEBHOOKS:
+            raise UserInputError(
+                "TOO_MANY", f"At most {MAX_WEBHOOKS} webhooks; delete one first.", "url"
+            )
         try:
             await check_destination(url, self.allow_private)
         except UnsafeDestinationError:

@@ -244,3 +244,24 @@ async def test_concurrent_dispatchers_claim_disjoint_rows(hook_api, receiver):
     claims = await asyncio.gather(*(claim_due(now, 10, timedelta(minutes=1)) for _ in range(6)))
     claimed = [row for claim in claims for row in claim]
     assert len(claimed) == len(set(claimed)) == 40
+
+
+async def test_live_webhooks_are_capped_and_a_deleted_one_frees_its_place(hook_api, receiver):
+    """Each event is written once per webhook: their number is bounded."""
+    from tidings.core.models import Webhook
+    from tidings.core.services.webhooks import MAX_WEBHOOKS
+
+    api = hook_api
+    _, token = await api.staff(Role.ADMIN)
+    await Webhook.bulk_create(
+        [
+            Webhook(url=f"{receiver.url}/{n}", events=",CONSENT,", secret="s", created_by="t")
+            for n in range(MAX_WEBHOOKS)
+        ]
+    )
+    refused = await create_webhook(api, token, receiver.url, ["CONSENT"])
+    assert refused["webhook"] is None and refused["secret"] is None
+    assert [e["code"] for e in refused["errors"]] == ["TOO_MANY"]
+    await Webhook.filter(url=f"{receiver.url}/0").update(deleted_at=datetime.now(UTC))
+    created = await create_webhook(api, token, receiver.url, ["CONSENT"])
+    assert created["errors"] == [] and created["secret"].startswith("whsec_")
