@@ -40,7 +40,7 @@ async def test_a_queued_delivery_withdrawn_before_sending_says_why(mail_api, smt
         {
             "rule": "NO_PERMISSION",
             "verdict": "stop",
-            "detail": "permission WITHDRAWN",
+            "detail": "permission WITHDRAWN (api)",  # the ledger source that withdrew it
             "channel": "email",
         }
     ]
