@@ -143,7 +143,7 @@ def build_runtime(
         settings.secret_key.reveal(), settings.public_url, settings.preference_link_ttl
     )
     tracking = TrackingSigner(settings.secret_key.reveal(), settings.public_url)
-    hasher = AddressHasher(settings.secret_key.reveal())
+    hasher = AddressHasher(settings.secret_key.reveal(), channels)
     return Runtime(
         settings=settings,
         services=Services.build(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection
 
 from tidings.core.keys import derive_key
 
@@ -35,8 +36,12 @@ def normalise(channel: str, address: str) -> str:
 class AddressHasher:
     """Hashes a channel's address under a key of its own, derived from the secret key."""
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, channels: Collection[str] | None = None) -> None:
+        """`channels`: the channels a provider serves, the only ones a bounce can come back
+        on, so the only addresses worth hashing when a batch looks for suppressions (None:
+        email, sms and every channel a customer's attributes name)."""
         self._key = derive_key(secret_key, _KEY_LABEL)
+        self.channels = None if channels is None else frozenset(channels)
 
     def __repr__(self) -> str:
         return "<AddressHasher>"

@@ -11,7 +11,7 @@ never are.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from tidings.core.address_hash import AddressHasher
@@ -31,11 +31,13 @@ def suppressible(
     email: str | None,
     phone: str | None,
     attributes: Mapping[str, Any] | None,
+    channels: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """Each suppressible channel of the customer with its address: email, sms, and the
-    channels its attributes name."""
+    """Each suppressible channel of the customer with its address: of `channels` (those a
+    provider serves), or when None email, sms and the channels its attributes name."""
     found: dict[str, str] = {}
-    for channel in ("email", "sms", *(attributes or {})):
+    candidates = ("email", "sms", *(attributes or {})) if channels is None else sorted(channels)
+    for channel in candidates:
         if channel in NEVER_SUPPRESSED or channel in found:
             continue
         address = address_of(channel, customer_id, email, phone, attributes or {})
@@ -50,7 +52,8 @@ async def suppressed_channels(
     """Each customer's suppressed channels and why, for those that have any. One query."""
     wanted: dict[tuple[str, str], list[uuid.UUID]] = {}
     for customer_id, email, phone, attributes in contacts:
-        for channel, address in suppressible(customer_id, email, phone, attributes).items():
+        addresses = suppressible(customer_id, email, phone, attributes, hasher.channels)
+        for channel, address in addresses.items():
             wanted.setdefault((channel, hasher.digest(channel, address)), []).append(customer_id)
     if not wanted:
         return {}

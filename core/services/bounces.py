@@ -44,9 +44,9 @@ class BounceSuppressor:
         contact = await Customer.filter(id=delivery.customer_id).first()
         if contact is None:
             return None
-        address = suppressible(contact.id, contact.email, contact.phone, contact.attributes).get(
-            delivery.channel
-        )
+        address = suppressible(
+            contact.id, contact.email, contact.phone, contact.attributes, [delivery.channel]
+        ).get(delivery.channel)
         if address is None:
             return None
         digest = self.hasher.digest(delivery.channel, address)

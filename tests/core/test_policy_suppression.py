@@ -4,12 +4,14 @@ delivery is stopped by it too. The keyed hash the suppressions are kept by."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from tidings.core.address_hash import AddressHasher, normalise
+from tidings.core.delivery.suppressed import suppressible
 from tidings.core.enums import (
     CategoryKind,
     DeliveryReason,
@@ -120,3 +122,17 @@ def test_addresses_are_normalised_then_hashed_under_a_key_of_their_own(channel, 
     assert AddressHasher("another-secret-key").digest(channel, same_as) != digest
     assert hasher.digest("other", same_as) != digest  # per channel
     assert "secret" not in repr(hasher)
+
+
+def test_only_served_channels_are_hashed_when_a_batch_looks_for_suppressions():
+    """A customer's attributes hold all sorts of strings: only the channels a provider
+    serves can ever bounce, so only their addresses are looked up."""
+    customer = uuid.uuid4()
+    attributes = {"chat": "ann-handle", "nickname": "ann", "plan": "gold"}
+    everything = suppressible(customer, "ann@example.com", "+15550001234", attributes)
+    assert set(everything) == {"email", "sms", "chat", "nickname", "plan"}
+    served = suppressible(
+        customer, "ann@example.com", None, attributes, ["email", "sms", "chat", "push", "in_app"]
+    )
+    assert served == {"email": "ann@example.com", "chat": "ann-handle"}
+    assert AddressHasher("a-secret-key", ["email", "chat"]).channels == {"email", "chat"}
