@@ -116,6 +116,18 @@ class DeliveryReason(str, Enum):
     SENDER_NOT_ALLOWED = "SENDER_NOT_ALLOWED"
 
 
+class StatsDimension(str, Enum):
+    """What `deliveryStats` and `consentStats` group by. DAY is the day of the delivery's
+    creation in the query's time zone; late feedback counts toward that day."""
+
+    CATEGORY = "CATEGORY"
+    CHANNEL = "CHANNEL"
+    TIER = "TIER"
+    DAY = "DAY"
+    MESSAGE = "MESSAGE"
+    REASON = "REASON"
+
+
 class SuppressionReason(str, Enum):
     """Why an address is suppressed on a channel: one hard (permanent) bounce, or soft bounces
     (three at least, across 72 hours or more, with no delivery between them)."""

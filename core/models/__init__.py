@@ -13,6 +13,7 @@ from tidings.core.models.messages import (
     Template,
 )
 from tidings.core.models.permissions import PermissionEntry, PermissionState, Preference
+from tidings.core.models.stats import StatsDay, StatsDelta, StatsHour, StatsQuarter
 from tidings.core.models.suppressions import BounceTally, Suppression
 from tidings.core.models.webhooks import CustomerEvent, Webhook, WebhookDelivery
 
@@ -34,6 +35,10 @@ __all__ = [
     "PermissionState",
     "Preference",
     "Staff",
+    "StatsDay",
+    "StatsDelta",
+    "StatsHour",
+    "StatsQuarter",
     "Suppression",
     "Template",
     "Webhook",

@@ -69,6 +69,14 @@ class Delivery(Model):
     delivered_at = fields.DatetimeField(null=True)
     opened_at = fields.DatetimeField(null=True)
     clicked_at = fields.DatetimeField(null=True)
+    # The customer's tier when the delivery was decided (a Tier value): the stats group by
+    # it, so a customer moving tier later does not move their history.
+    tier = fields.CharField(max_length=16, null=True)
+    # A conversion attributed to this delivery (the first), and the sum of their values.
+    converted_at = fields.DatetimeField(null=True)
+    revenue = fields.DecimalField(max_digits=18, decimal_places=4, null=True)
+    # The customer withdrew through this delivery (its one-click unsubscribe link).
+    unsubscribed_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
