@@ -11,16 +11,33 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from bench import customers_page, dataset, fanout, feedback, live, mail, mail_tracking
+from bench import (
+    customers_page,
+    dataset,
+    fanout,
+    feedback,
+    live,
+    mail,
+    mail_tracking,
+    stats,
+    stats_upkeep,
+)
 from bench.load import Budget
 from bench.report import Comparison, describe, table
 from tidings.core import db
 
-Result = fanout.FanoutResult | mail.MailResult | mail_tracking.TrackingResult | live.LiveResult
+Result = (
+    fanout.FanoutResult
+    | mail.MailResult
+    | mail_tracking.TrackingResult
+    | live.LiveResult
+    | stats.StatsResult
+    | stats_upkeep.UpkeepResult
+)
 CUSTOMERS = 10_000
 # The issue's goal: within 1.5x of the bare baseline.
 GOAL = 1.5
-ALL = ("page", "fanout", "email", "tracking", "live", "feedback")
+ALL = ("page", "fanout", "email", "tracking", "live", "feedback", "stats", "upkeep")
 
 
 def budget_from_env() -> Budget:
@@ -32,7 +49,8 @@ def budget_from_env() -> Budget:
 
 
 def selected() -> set[str]:
-    """BENCH_ONLY=page,fanout,email,tracking,live,feedback picks benchmarks (all by default)."""
+    """BENCH_ONLY=page,fanout,email,tracking,live,feedback,stats,upkeep picks benchmarks (all by
+    default)."""
     raw = os.environ.get("BENCH_ONLY", "")
     return {part.strip() for part in raw.split(",") if part.strip()} or set(ALL)
 
@@ -76,6 +94,10 @@ async def run() -> int:
         others.append(await live.run(live.options_from_env()))
     if "feedback" in chosen:
         others.append(await feedback.run(budget))
+    if "stats" in chosen:
+        others.append(await stats.run(stats.deliveries_from_env(), stats.keep_from_env()))
+    if "upkeep" in chosen:
+        others.append(await stats_upkeep.run(stats_upkeep.options_from_env()))
     print_report(comparisons, note, budget, load_seconds, others)
     busy = max(load_before, os.getloadavg()[0])
     print(f"(whole run {time.perf_counter() - started:.0f} s; highest load average {busy:.1f})")
@@ -89,7 +111,11 @@ def busy_note(chosen: set[str]) -> str:
     email interleave their rounds with the baseline's; fan-out and live measure one side,
     then the other (live: the baseline first)."""
     note = "Note: the machine was busy with other work: absolute figures are low."
-    interleaved = [name for name in ("page", "email", "tracking", "feedback") if name in chosen]
+    interleaved = [
+        name
+        for name in ("page", "email", "tracking", "feedback", "stats", "upkeep")
+        if name in chosen
+    ]
     one_then_other = [name for name in ("fanout", "live") if name in chosen]
     if interleaved:
         note += (
