@@ -120,10 +120,10 @@ async def _deltas(url: str) -> int:
 
 
 async def _fold() -> float:
-    from tidings.core.stats.fold import fold_deltas
+    from tidings.core.stats.fold import fold_all
 
     started = time.perf_counter()
-    await fold_deltas()
+    await fold_all()
     return time.perf_counter() - started
 
 
