@@ -6,7 +6,7 @@ database, the order flipping every round; an enabled round also counts the time
 
 Fan-out: BENCH_UPKEEP_FANOUT customers (200,000 by default: 300,000 deliveries a run), the B1
 child process (send to the tier, expand_due until done), the messages and stats emptied
-before every run. Email: BENCH_UPKEEP_EMAILS a side (2,000 by default), the B5 worker loop
+before every run. Email: BENCH_UPKEEP_EMAILS a side (4,000 by default), the B5 worker loop
 through the real SMTP provider to the aiosmtpd sink; a round queues its own customers."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bench import dataset, fanout, fanout_data, mail, stats_data
 from bench.customers_page import BenchmarkError, progress
 
 DEFAULT_FANOUT = 200_000
-DEFAULT_EMAILS = 2_000
+DEFAULT_EMAILS = 4_000
 FANOUT_ROUNDS = 3
 MAIL_ROUNDS = 4
 GOAL = 1.10  # the issue's: the upkeep costs B1 and B5 at most 10%
@@ -63,9 +63,13 @@ class Pair:
         return (
             f"{self.name} ({self.rows:,} deliveries a run, {len(self.on)} runs each way): "
             f"triggers on {sum(self.on):.2f} s + fold {sum(self.fold):.2f} s, off "
-            f"{sum(self.off):.2f} s = {self.ratio:.2f}x; delta rows per run "
-            f"{', '.join(f'{d:,}' for d in self.deltas)}"
+            f"{sum(self.off):.2f} s = {self.ratio:.2f}x (runs on: {_list(self.on)}; off: "
+            f"{_list(self.off)}); delta rows per run {', '.join(f'{d:,}' for d in self.deltas)}"
         )
+
+
+def _list(seconds: tuple[float, ...]) -> str:
+    return ", ".join(f"{s:.2f}" for s in seconds)
 
 
 @dataclass(frozen=True)
