@@ -5,8 +5,8 @@ in the same process. Three figures: category x channel x day in UTC, the same in
 Asia/Shanghai, and message over the last 7 days. The two answers must agree, group by group.
 
 BENCH_STATS_KEEP=1 keeps the database (tidings_bench_stats) after the run and reuses it next
-time when it holds a complete history of the same size and VERSION (bench/stats_data.py):
-the load is skipped, the migrations and the rollup rebuild still run."""
+time when it holds a complete history of the same size, VERSION and migrations
+(bench/stats_data.py `version`): the load is skipped, the migrations and the rebuild still run."""
 
 from __future__ import annotations
 

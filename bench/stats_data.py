@@ -12,9 +12,11 @@ a fixed seed, so two loads of the same size hold the same history.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 
@@ -27,6 +29,17 @@ CHUNK = 1_000_000
 MARKETING = ("marketing", "newsletter", "promotions", "product_updates")
 TRANSACTIONAL_CATEGORIES = ("orders", "security")
 TRIGGER_PREFIX = "tidings_stats_"
+
+
+def version() -> str:
+    """VERSION and a digest of the migrations: a kept database whose schema came from other
+    migrations (one edited in place included) is loaded again, not reused."""
+    import tidings.core.migrations as migrations
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(migrations.__path__[0]).glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return f"{VERSION}:{digest.hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
@@ -62,12 +75,12 @@ async def set_triggers(conn: asyncpg.Connection, enabled: bool) -> list[str]:
 
 
 async def marker(conn: asyncpg.Connection) -> History | None:
-    """The history a kept database holds, if it is complete and of this VERSION."""
+    """The history a kept database holds, if it is complete and of this `version()`."""
     exists = await conn.fetchval("SELECT to_regclass('bench_history') IS NOT NULL")
     if not exists:
         return None
     row = await conn.fetchrow(
-        "SELECT start_at, end_at, deliveries FROM bench_history WHERE version = $1", VERSION
+        "SELECT start_at, end_at, deliveries FROM bench_history WHERE version = $1", version()
     )
     return History(row[0], row[1], row[2]) if row else None
 
@@ -240,7 +253,7 @@ async def load(url: str, deliveries: int, progress: Callable[[str], None]) -> Hi
             " deliveries bigint)"
         )
         await conn.execute(
-            "INSERT INTO bench_history VALUES ($1, $2, $3, $4)", VERSION, start, end, deliveries
+            "INSERT INTO bench_history VALUES ($1, $2, $3, $4)", version(), start, end, deliveries
         )
     finally:
         await conn.close()
