@@ -238,3 +238,18 @@ async def test_a_missing_tier_is_read_once_for_the_batch(db):
     }
     assert uuid.UUID(str(message.id))
     assert connections.get("default") is not None
+
+
+async def test_a_customer_erased_leaves_the_stats_with_their_deliveries(db):
+    await history()
+    other = await Customer.create(external_id="d", tier=Tier.ORDINARY)
+    message = await Message.first()
+    await Delivery.create(
+        message_id=message.id, customer_id=other.id, channel="sms", status=DeliveryStatus.SENT,
+        tier="ORDINARY",
+    )  # fmt: skip
+    await fold_all()
+    await other.delete()  # the deliveries go by ON DELETE CASCADE, through the triggers
+    rows = await delivery_stats(WIDE, receipts)
+    assert rows == await scan_delivery_stats(WIDE, receipts)
+    assert {r.tier for r in rows} == {Tier.POTENTIAL}
