@@ -95,6 +95,11 @@ TABLES = (
     "categories",
     "customers",
     "staff",
+    # Last: emptying deliveries on SQLite logs deltas through the stats triggers.
+    "stats_deltas",
+    "stats_quarters",
+    "stats_hours",
+    "stats_days",
 )
 
 

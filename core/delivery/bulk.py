@@ -10,7 +10,7 @@ would write: same columns, same defaults, `rules` as the same JSON.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
@@ -19,7 +19,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.fields.data import JSON_DUMPS
 
 from tidings.core.delivery.claims import is_postgres
+from tidings.core.enums import Tier
 from tidings.core.ids import new_id
+from tidings.core.models.customers import Customer
 from tidings.core.models.messages import Delivery
 from tidings.core.policy import Decision, RuleOutcome, stored_rules
 
@@ -37,6 +39,7 @@ COLUMNS = (
     "provider",
     "provider_id",
     "last_error",
+    "tier",
     "created_at",
     "updated_at",
 )
@@ -70,10 +73,14 @@ async def write_decided(
     message_id: uuid.UUID,
     decided: Sequence[tuple[uuid.UUID, Decision]],
     rules_json: RulesJson,
+    tiers: Mapping[uuid.UUID, str] | None = None,
 ) -> int:
-    """Write one delivery row per (customer id, decision). Returns how many."""
+    """Write one delivery row per (customer id, decision). Returns how many. `tiers`: each
+    customer's tier now (kept on the row for the stats); those missing are read, in one
+    query."""
     if not decided:
         return 0
+    tiers = await _tiers(decided, tiers or {})
     if not is_postgres():
         await Delivery.bulk_create(
             [
@@ -85,6 +92,7 @@ async def write_decided(
                     reason=decision.reason,
                     rules=stored_rules(decision.rules),
                     not_before=decision.not_before,
+                    tier=tiers.get(customer_id),
                 )
                 for customer_id, decision in decided
             ],
@@ -107,6 +115,7 @@ async def write_decided(
             None,
             None,
             None,
+            tiers.get(customer_id),
             now,
             now,
         )
@@ -118,6 +127,16 @@ async def write_decided(
         except asyncpg.IntegrityConstraintViolationError as error:
             raise IntegrityError(error) from error
     return len(records)
+
+
+async def _tiers(
+    decided: Sequence[tuple[uuid.UUID, Decision]], known: Mapping[uuid.UUID, str]
+) -> Mapping[uuid.UUID, str]:
+    missing = {customer_id for customer_id, _ in decided if customer_id not in known}
+    if not missing:
+        return known
+    found = await Customer.filter(id__in=missing).values_list("id", "tier")
+    return {**known, **{customer_id: Tier(tier).value for customer_id, tier in found}}
 
 
 # The PostgreSQL array type of each column `update_rows` may write.

@@ -283,7 +283,7 @@ class DeliveryPipeline:
             self.tiers.for_tier(recipient.tier),
             now,
         )
-        return delivery_row(row.message_id, row.customer_id, decision)
+        return delivery_row(row.message_id, row.customer_id, decision, row.tier)
 
     async def _announce(self, rows: Sequence[Delivery]) -> None:
         """Tell the live bus what this round changed; the changes are committed already. A

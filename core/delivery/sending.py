@@ -52,10 +52,13 @@ def category_rule(category: Category) -> CategoryRule:
     )
 
 
-def delivery_row(message_id: uuid.UUID, customer_id: uuid.UUID, decision: Decision) -> Delivery:
+def delivery_row(
+    message_id: uuid.UUID, customer_id: uuid.UUID, decision: Decision, tier: str | None
+) -> Delivery:
     return Delivery(
         message_id=message_id,
         customer_id=customer_id,
+        tier=tier,
         channel=decision.channel,
         status=decision.status,
         reason=decision.reason,
@@ -78,17 +81,19 @@ async def write_deliveries(
     rule = category_rule(category)
     recipients, _ = await load_recipients(customer_ids, category.key, now, hasher)
     decided: list[tuple[uuid.UUID, Decision]] = []
+    tiers_now: dict[uuid.UUID, str] = {}
     requested = tuple(message.channels) if message.channels else None
     for customer_id in customer_ids:
         recipient = recipients.get(customer_id)
         if recipient is None:
             continue  # erased between the request and now
         channels = channels_for(rule, recipient, requested)
+        tiers_now[customer_id] = recipient.tier.value
         for decision in decide_channels(
             rule, channels, recipient, tiers.for_tier(recipient.tier), now
         ):
             decided.append((customer_id, decision))
-    return await write_decided(message.id, decided, rules_json)
+    return await write_decided(message.id, decided, rules_json, tiers_now)
 
 
 class SendService:

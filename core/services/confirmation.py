@@ -180,6 +180,7 @@ async def queue_confirmation(
         customer_id=customer.id,
         channel=EMAIL,
         status=DeliveryStatus.QUEUED,
+        tier=customer.tier.value,
         rules=_RULES,
         not_before=now,
     )

@@ -36,6 +36,8 @@ class StatsService:
         self._check(viewer)
         return await delivery_stats(query, self.receipts)
 
-    async def consent_stats(self, viewer: Viewer, query: ConsentStatsQuery) -> list[ConsentStatsRow]:
+    async def consent_stats(
+        self, viewer: Viewer, query: ConsentStatsQuery
+    ) -> list[ConsentStatsRow]:
         self._check(viewer)
         return await consent_stats(query)

@@ -3,12 +3,25 @@ deliveries: rollup rows and the deltas not yet folded, read in one statement."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tortoise import connections
+
+from tidings.core.delivery.claims import is_postgres
+from tidings.core.enums import StatsDimension
 from tidings.core.errors import UserInputError
-from tidings.core.stats.rows import MAX_DAYS, QUARTER, DeliveryStatsQuery, DeliveryStatsRow
+from tidings.core.stats.fold import COUNTED
+from tidings.core.stats.rows import (
+    MAX_DAYS,
+    QUARTER,
+    DeliveryStatsQuery,
+    DeliveryStatsRow,
+    finish_rows,
+)
 
 
 def check_query(query: DeliveryStatsQuery) -> ZoneInfo:
@@ -45,11 +58,129 @@ async def delivery_stats(
 ) -> list[DeliveryStatsRow]:
     """The rows for `query`, sorted by their dimensions. `receipts(channel)`: whether the
     channel's providers report delivery receipts."""
-    check_query(query)
-    from tidings.core.stats.scan import scan_delivery_stats  # until the rollups answer
+    zone = check_query(query)
+    flt = query.filter
+    if any(v is not None and not v for v in vars(flt).values()):
+        return []  # an empty filter list matches nothing
+    dims = query.group_by
+    by_message = StatsDimension.MESSAGE in dims or flt.message_ids is not None
+    widths = (QUARTER,) if by_message else WIDTHS
+    segments: list[tuple[int, int, int, int]] = []
+    for day, lo, hi in _intervals(query, zone):
+        segments.append((0, lo, hi, day))
+        segments.extend((w, a, b, day) for w, a, b in _split(lo, hi, widths))
+    postgres = is_postgres()
+    sql, values = _statement(query, segments, postgres)
+    _, found = await connections.get("default").execute_query(sql, values)
+    groups: dict[tuple, tuple[list[int], Decimal]] = {}
+    for row in found:
+        day, category, channel, tier, reason, message = tuple(row)[:6]
+        counts = [int(v) for v in tuple(row)[6:]]
+        key = (
+            date.fromordinal(day) if StatsDimension.DAY in dims else None,
+            category,
+            channel,
+            tier,
+            reason,
+            uuid.UUID(message) if message else None,
+            channel,
+        )
+        groups[key] = (counts[:-1], (Decimal(counts[-1]) / 10000).quantize(CENTS))
+    return finish_rows(groups, dims, receipts)
 
-    return await scan_delivery_stats(query, receipts)
+
+WIDTHS = (86400, 3600, QUARTER)
+TABLES = {86400: "stats_days", 3600: "stats_hours", QUARTER: "stats_quarters", 0: "stats_deltas"}
+CENTS = Decimal("0.0001")
+NAMES = ("d", "category", "channel", "tier", "reason", "message_id", *COUNTED)
 
 
-def utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+def _intervals(query: DeliveryStatsQuery, zone: ZoneInfo) -> list[tuple[int, int, int]]:
+    """(day ordinal, start, end) in epoch seconds: one per local day when DAY is grouped,
+    else the whole period as day 0."""
+    start, end = int(query.start.timestamp()), int(query.end.timestamp())
+    if StatsDimension.DAY not in query.group_by:
+        return [(0, start, end)]
+    out = []
+    day = query.start.astimezone(zone).date()
+    while True:
+        midnight = int(datetime.combine(day, time(), zone).timestamp())
+        following = int(datetime.combine(day + timedelta(days=1), time(), zone).timestamp())
+        lo, hi = max(start, midnight), min(end, following)
+        if lo >= end:
+            return out
+        if lo < hi:
+            out.append((day.toordinal(), lo, hi))
+        day += timedelta(days=1)
+
+
+def _split(lo: int, hi: int, widths: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """[lo, hi) as whole buckets, the widest that fit: (width, start, end) pieces."""
+    if lo >= hi:
+        return []
+    width = widths[0]
+    if len(widths) == 1:
+        return [(width, lo, hi)]
+    first, last = -(-lo // width) * width, hi // width * width
+    if first >= last:
+        return _split(lo, hi, widths[1:])
+    return [*_split(lo, first, widths[1:]), (width, first, last), *_split(last, hi, widths[1:])]
+
+
+def _statement(
+    query: DeliveryStatsQuery, segments: list[tuple[int, int, int, int]], postgres: bool
+) -> tuple[str, list[object]]:
+    """One statement over every rollup level and the unfolded deltas."""
+    dims = query.group_by
+    flt = query.filter
+    values: list[object] = []
+
+    def mark(value: object) -> str:
+        values.append(value)
+        return f"${len(values)}" if postgres else "?"
+
+    def pick(column: str, dim: StatsDimension) -> str:
+        return f"r.{column}" if dim in dims else "''"
+
+    message = "CAST(r.message_id AS TEXT)"
+    seg_rows = ", ".join(
+        f"(CAST({w} AS BIGINT), CAST({a} AS BIGINT), CAST({b} AS BIGINT), CAST({d} AS BIGINT))"
+        for w, a, b, d in segments
+    )
+    branches = []
+    for width in sorted({s[0] for s in segments}):
+        table = TABLES[width]
+        has_message = width in (0, QUARTER)
+        where = []
+        for column, chosen in (
+            ("r.category", flt.categories),
+            ("r.channel", flt.channels),
+            ("r.tier", None if flt.tiers is None else [t.value for t in flt.tiers]),
+            ("r.reason", None if flt.reasons is None else [r.value for r in flt.reasons]),
+            (message, None if flt.message_ids is None else [str(i) for i in flt.message_ids]),
+        ):
+            if chosen is not None:
+                where.append(f"{column} IN ({', '.join(mark(v) for v in chosen)})")
+        columns = [
+            "s.d",
+            pick("category", StatsDimension.CATEGORY),
+            "r.channel",
+            pick("tier", StatsDimension.TIER),
+            pick("reason", StatsDimension.REASON),
+            message if has_message and StatsDimension.MESSAGE in dims else "''",
+            *(f"r.{c}" for c in COUNTED),
+        ]
+        named = ", ".join(f"{c} AS {n}" for c, n in zip(columns, NAMES, strict=True))
+        branches.append(
+            f"SELECT {named} FROM {table} r JOIN seg s ON s.w = {width} "
+            f"AND r.bucket >= s.lo AND r.bucket < s.hi"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+        )
+    sums = ", ".join(f"sum({c})" for c in COUNTED)
+    sql = (
+        f"WITH seg(w, lo, hi, d) AS (VALUES {seg_rows}) "
+        f"SELECT d, category, channel, tier, reason, message_id, {sums} FROM ("
+        + " UNION ALL ".join(branches)
+        + ") x GROUP BY d, category, channel, tier, reason, message_id"
+    )
+    return sql, values
