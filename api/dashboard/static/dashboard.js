@@ -43,8 +43,11 @@
     })
   });
 
+  // Days as MM-DD on the axis (the year is in the period above the charts).
+  var dayAxis = { type: "category", data: data.daily.days, axisLabel: { formatter: function (v) { return v.slice(5); } } };
+
   draw("chart-rates", {
-    xAxis: { type: "category", data: data.daily.days },
+    xAxis: dayAxis,
     yAxis: { type: "value", min: 0, max: 1, axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } },
     tooltip: { renderMode: "richText", trigger: "axis", valueFormatter: percent },
     series: data.daily.rates.map(function (s) {
@@ -53,7 +56,7 @@
   });
 
   draw("chart-complaints", {
-    xAxis: { type: "category", data: data.daily.days },
+    xAxis: dayAxis,
     yAxis: { type: "value", minInterval: 1 },
     series: data.daily.complaints.map(function (s) {
       return { type: "bar", name: s.name, data: s.data, stack: "feedback", barMaxWidth: 18 };
@@ -74,6 +77,7 @@
     yAxis: { type: "category", data: consent.categories, splitArea: { show: true } },
     visualMap: {
       min: 0, max: 1, calculable: false, orient: "horizontal", left: "center", bottom: 0,
+      text: ["100%", "0%"], itemHeight: 120,
       inRange: { color: ["#fdecea", "#f4b183", "#8fbf6a", "#1e7b34"] },
       formatter: function (v) { return Math.round(v * 100) + "%"; }
     },
