@@ -68,7 +68,7 @@ MESSAGES = (
 )
 LATEST = 10  # messages in the live table
 RECENT = timedelta(days=7)  # how far back the live table looks
-OTHER = "other"  # the row that gathers groups smaller than TIDINGS_STATS_MIN_GROUP
+OTHER = "other"  # the row that gathers the groups too small to show (the stats' minimum group)
 TABLES = ("funnel", "daily", "consent", "messages")
 UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 
