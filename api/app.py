@@ -23,6 +23,7 @@ from tortoise import connections
 from tidings.api.auth import Authenticator
 from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
+from tidings.api.dashboard import dashboard_routes
 from tidings.api.feedback import feedback_routes
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
@@ -295,6 +296,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *page_routes(runtime),
+        *dashboard_routes(runtime),
         *tracking_routes(runtime.tracking, runtime.services.engagement),
         *feedback_routes(
             runtime.registry,
