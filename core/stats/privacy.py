@@ -5,7 +5,8 @@ is folded into one row marked `other`: one per day when the rows are grouped by 
 day's total stays right), a single one otherwise. Its other dimensions are None, its counts
 the sums of what it gathers, its `receipts_reported` true only when every gathered row's
 was. An "other" row that is itself below the minimum is withheld altogether: folding one
-small group alone would only rename it. A minimum of 1 folds nothing.
+small group alone would only rename it. A minimum of 1 folds nothing. The "other" rows come
+last, in day order.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def fold_delivery_rows(rows: Sequence[DeliveryStatsRow], min_group: int) -> list
         if other is None:
             others[row.day] = other = DeliveryStatsRow(day=row.day, other=True)
         other.add(row)
-    kept.extend(other for other in others.values() if other.attempted >= min_group)
-    return sorted(kept, key=sort_key)
+    folded = [other for other in others.values() if other.attempted >= min_group]
+    return sorted(kept, key=sort_key) + sorted(folded, key=sort_key)
 
 
 def fold_consent_rows(rows: Sequence[ConsentStatsRow], min_group: int) -> list[ConsentStatsRow]:
