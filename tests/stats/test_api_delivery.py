@@ -134,3 +134,48 @@ async def test_receipts_follow_the_providers_attribute(db):
         "chat": False,
     }
     app.state.runtime.templates.close()
+
+
+async def test_more_than_ten_thousand_rows_asks_to_narrow(api):
+    """10,001 messages of one delivery each, grouped by MESSAGE: refused, naming the fix; the
+    same deliveries grouped by CHANNEL answer."""
+    from tidings.core.enums import DeliveryStatus, MessageStatus
+    from tidings.core.ids import new_id
+    from tidings.core.models import Customer
+    from tidings.core.models.messages import Delivery, Message
+
+    _, token = await api.staff(Role.MARKETER)
+    customer = await Customer.create(external_id="many")
+    messages = [
+        Message(
+            id=new_id(),
+            category="bulk",
+            status=MessageStatus.EXPANDED,
+            idempotency_scope="s",
+            idempotency_key=f"k{n}",
+            request_hash="-",
+            audience={},
+            created_by="test",
+        )
+        for n in range(10_001)
+    ]
+    await Message.bulk_create(messages, batch_size=1000)
+    await Delivery.bulk_create(
+        [
+            Delivery(
+                message_id=m.id,
+                customer_id=customer.id,
+                channel="email",
+                status=DeliveryStatus.SENT,
+            )
+            for m in messages
+        ],
+        batch_size=1000,
+    )
+    result = await api.gql(STATS, {**period(), "g": ["MESSAGE"]}, token)
+    assert result["data"] == {"deliveryStats": None}
+    [error] = result["errors"]
+    assert error["extensions"]["reason"] == "TOO_MANY_ROWS"
+    assert "narrow" in error["message"]
+    [row] = await stats(api, token, ["CHANNEL"])
+    assert row["attempted"] == 10_001
