@@ -33,6 +33,7 @@ PAGES = (
     "preferences",
     "suppression",
     "webhooks",
+    "stats",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {
