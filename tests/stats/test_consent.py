@@ -270,3 +270,28 @@ async def test_a_bounded_number_of_statements_whatever_the_size(api):
         assert sum(r.customers for r in rows) > 0
     # The categories, the counts, the withdrawals: three, at three customers and at six.
     assert seen == [3, 3]
+
+
+async def test_a_plugin_channel_is_reachable_through_a_non_empty_string_attribute(api):
+    """A channel a plugin adds reads `attributes[channel]` (core/delivery/addresses.py): only a
+    non-empty string is an address. The ledger entries are written as a plugin channel's grant
+    would be (no such provider is installed here)."""
+    from tidings.core.enums import GrantStatus
+    from tidings.core.models import PermissionEntry
+
+    _, token = await api.staff(Role.ADMIN)
+    await create_category(api, token, "promos", defaultChannels=["email"])
+    for attributes in ({"chat": "@ann"}, {"chat": ""}, {"chat": 5}, {}):
+        customer = (await create_customer(api, token, attributes=attributes))["id"]
+        await PermissionEntry.create(
+            customer_id=raw_id(customer),
+            channel="chat",
+            category="promos",
+            status=GrantStatus.GRANTED,
+            source="api",
+            granted_at=datetime.now(UTC),
+            recorded_by="test",
+        )
+    rows = data(await api.gql(CONSENT, {"g": ["CHANNEL"]}, token))["consentStats"]
+    chat = {r["channel"]: r for r in rows}["chat"]
+    assert (chat["customers"], chat["granted"], chat["reachable"]) == (4, 4, 1)
