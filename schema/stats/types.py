@@ -11,7 +11,7 @@ from tidings.core.stats.rows import ConsentStatsRow as ConsentRow
 from tidings.core.stats.rows import DeliveryStatsRow
 from tidings.core.stats.rows import StatsFilter as CoreFilter
 from tidings.schema.enums import DeliveryReasonEnum, TierEnum
-from tidings.schema.ids import parse_id, to_global_id
+from tidings.schema.ids import MISSING, parse_id, to_global_id
 
 GROUPED = "null where the rows are not grouped by it, and on the `other` row."
 
@@ -141,7 +141,9 @@ class StatsFilter:
             channels=listed(self.channels),
             tiers=listed(self.tiers),
             # An ID that names no message matches nothing (MISSING), like an unknown key.
-            message_ids=None if ids is None else tuple(parse_id(i, "Message") for i in ids),  # type: ignore[misc]
+            message_ids=None
+            if ids is None
+            else tuple(parse_id(i, "Message") or MISSING for i in ids),
             reasons=listed(self.reasons),
         )
 

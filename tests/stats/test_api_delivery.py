@@ -125,6 +125,12 @@ async def test_receipts_follow_the_providers_attribute(db):
         ),
         manage_database=False,
     )
+    from tidings.providers.fcm import FcmPushProvider
+    from tidings.providers.smtp import SmtpEmailProvider
+
+    # Neither declares receipts (FCM is not configured here, so push has no provider at all).
+    assert not hasattr(SmtpEmailProvider, "reports_receipts")
+    assert not hasattr(FcmPushProvider, "reports_receipts")
     receipts = app.state.runtime.services.stats.receipts
     assert {c: receipts(c) for c in ("in_app", "sms", "email", "push", "chat")} == {
         "in_app": True,
