@@ -44,7 +44,12 @@ from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.core.tracking import TrackingSigner
 from tidings.core.webhooks.dispatcher import DispatcherOptions, WebhookDispatcher
-from tidings.plugins.manager import channel_map, load_providers, plugin_manager
+from tidings.plugins.manager import (
+    channel_map,
+    load_providers,
+    plugin_manager,
+    receipt_channels,
+)
 from tidings.providers import BUILTIN_PROVIDER_MODULES
 from tidings.schema import SchemaOptions, build_schema
 
@@ -159,6 +164,8 @@ def build_runtime(
             hasher=hasher,
             attribution_window=timedelta(seconds=settings.attribution_window),
             webhook_allow_private=settings.webhook_allow_private,
+            receipt_channels=receipt_channels(providers),
+            stats_min_group=settings.stats_min_group,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl

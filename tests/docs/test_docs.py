@@ -34,6 +34,7 @@ PAGES = (
     "suppression",
     "webhooks",
     "dashboard",
+    "stats",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {
