@@ -4,7 +4,6 @@ drawn by Apache ECharts, vendored in `static/` with its licence: nothing comes f
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,8 +14,6 @@ from starlette.routing import BaseRoute, Route
 from tidings.api.dashboard.session import DashboardSessions
 from tidings.api.dashboard.tables import DashboardData
 from tidings.api.dashboard.views import Dashboard
-from tidings.core.delivery.registry import ProviderRegistry
-from tidings.core.services.stats import StatsService
 
 if TYPE_CHECKING:
     from tidings.api.app import Runtime
@@ -31,24 +28,6 @@ STATIC_FILES = {
     "echarts-NOTICE.txt": "text/plain",
     "echarts-LICENSE-d3.txt": "text/plain",
 }
-
-
-def receipts_reported(registry: ProviderRegistry) -> Callable[[str], bool]:
-    """Whether a channel has a provider that takes its vendor's reports (receipts)."""
-
-    def reported(channel: str) -> bool:
-        return any(callable(getattr(p, "feedback", None)) for p in registry.for_channel(channel))
-
-    return reported
-
-
-def stats_service(runtime: Runtime) -> StatsService:
-    """The app's StatsService when the runtime holds one, else one built here (the same
-    receipts rule, the default minimum group)."""
-    wired = getattr(runtime.services, "stats", None)
-    if isinstance(wired, StatsService):
-        return wired
-    return StatsService(receipts_reported(runtime.registry))
 
 
 def static_route() -> Route:
@@ -78,7 +57,7 @@ def dashboard_routes(runtime: Runtime) -> list[BaseRoute]:
             secure=not settings.is_development,
         ),
         runtime.services.staff,
-        DashboardData(stats_service(runtime)),
+        DashboardData(runtime.services.stats),
         sorted(runtime.channels),
     )
     return [

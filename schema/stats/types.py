@@ -4,6 +4,7 @@ counts, and the filter. docs/stats.md says what each count and rate means."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import strawberry
 
@@ -64,11 +65,13 @@ class StatsRow:
         description="Credited with a customer event (`recordEvent`) by attribution."
     )
     revenue: str = strawberry.field(
-        description='The value of the conversions credited, as a decimal string ("12.50"), '
-        "like recordEvent's value."
+        description="The value of the conversions credited, as a decimal string without trailing "
+        'zeros ("12.5", "0"). Values add up as recorded, whatever their currency.'
     )
     unsubscribed: int = strawberry.field(
-        description="Followed by a withdrawal through the message's own unsubscribe link."
+        description="Followed by a withdrawal through the message's own one-click "
+        "unsubscribe link, or answered by a STOP reply (the customer's latest marketing text "
+        "in the week before it)."
     )
     delivery_rate: float | None = strawberry.field(description=_rate("delivered / sent"))
     bounce_rate: float | None = strawberry.field(description=_rate("bounced / sent"))
@@ -105,7 +108,7 @@ class StatsRow:
             opened=row.opened,
             clicked=row.clicked,
             converted=row.converted,
-            revenue=str(row.revenue),
+            revenue=decimal_text(row.revenue),
             unsubscribed=row.unsubscribed,
             delivery_rate=row.delivery_rate,
             bounce_rate=row.bounce_rate,
@@ -212,3 +215,8 @@ class ConsentStatsRow:
                 for source, count in sorted(row.withdrawals.items(), key=lambda i: (-i[1], i[0]))
             ],
         )
+
+
+def decimal_text(value: Decimal) -> str:
+    """A sum as plain digits, without trailing zeros or an exponent: "42.5", "0", "100"."""
+    return format(value.normalize(), "f") if value else "0"
