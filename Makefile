@@ -35,7 +35,8 @@ bench: $(STAMP) services
 schema: $(STAMP)
 	$(BIN)/tidings export-schema
 
-# docs/screenshots/preferences-*.png: the preference page in English and Chinese, by hand.
+# docs/screenshots/preferences-*.png and dashboard-*.png: the preference page and the staff
+# dashboard in English and Chinese, by hand.
 screenshots: $(STAMP)
 	@scripts/ensure-browser
 	$(BIN)/python scripts/screenshots.py

@@ -23,6 +23,7 @@ from tortoise import connections
 from tidings.api.auth import Authenticator
 from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
+from tidings.api.dashboard import dashboard_routes
 from tidings.api.feedback import feedback_routes
 from tidings.api.middleware import BodySizeLimit
 from tidings.api.pages import page_routes
@@ -43,7 +44,12 @@ from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.core.tracking import TrackingSigner
 from tidings.core.webhooks.dispatcher import DispatcherOptions, WebhookDispatcher
-from tidings.plugins.manager import channel_map, load_providers, plugin_manager
+from tidings.plugins.manager import (
+    channel_map,
+    load_providers,
+    plugin_manager,
+    receipt_channels,
+)
 from tidings.providers import BUILTIN_PROVIDER_MODULES
 from tidings.schema import SchemaOptions, build_schema
 
@@ -158,6 +164,8 @@ def build_runtime(
             hasher=hasher,
             attribution_window=timedelta(seconds=settings.attribution_window),
             webhook_allow_private=settings.webhook_allow_private,
+            receipt_channels=receipt_channels(providers),
+            stats_min_group=settings.stats_min_group,
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
@@ -295,6 +303,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *page_routes(runtime),
+        *dashboard_routes(runtime),
         *tracking_routes(runtime.tracking, runtime.services.engagement),
         *feedback_routes(
             runtime.registry,

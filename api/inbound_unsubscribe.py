@@ -47,7 +47,9 @@ class MailUnsubscribe:
             return False
         customer, _ = target
         evidence = {"at": datetime.now(UTC).isoformat(), "via": EVIDENCE_VIA}
-        await self.center.one_click(customer, claims.categories, claims.channel, evidence)
+        await self.center.one_click(
+            customer, claims.categories, claims.channel, evidence, claims.delivery_id
+        )
         return True
 
 

@@ -87,6 +87,8 @@ class Settings:
     # Whether webhook endpoints may be private or loopback addresses (SSRF guard off).
     # Default: true in development, false in production.
     webhook_allow_private: bool = True
+    # Stats groups smaller than this are folded into one "other" row (1: none are).
+    stats_min_group: int = 1
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -205,6 +207,7 @@ class Settings:
             webhook_allow_private=_bool(
                 config, "TIDINGS_WEBHOOK_ALLOW_PRIVATE", env == "development"
             ),
+            stats_min_group=_int(config, "TIDINGS_STATS_MIN_GROUP", 1),
             limits=limits,
             plugin_config=config,
         )

@@ -60,6 +60,8 @@ class LinkClaims:
     # confirm: the PENDING ledger entry it confirms.
     entry_id: uuid.UUID | None = None
     issued_at: int = 0
+    # unsubscribe: the delivery that carried the link, when it names one.
+    delivery_id: uuid.UUID | None = None
 
 
 class LinkSigner:
@@ -85,16 +87,22 @@ class LinkSigner:
         )
 
     def unsubscribe_token(
-        self, customer_id: uuid.UUID, category: str | Sequence[str], channel: str
+        self,
+        customer_id: uuid.UUID,
+        category: str | Sequence[str],
+        channel: str,
+        delivery_id: uuid.UUID | None = None,
     ) -> str:
         """One category, or several for a digest that stands for them all (one click then
-        withdraws each)."""
+        withdraws each). `delivery_id`: the delivery carrying the link, which the stats
+        credit with the unsubscribe."""
         if not isinstance(category, str):
             names = sorted(set(category))
             category = names[0] if len(names) == 1 else names  # type: ignore[assignment]
-        return self._encode(
-            LinkKind.UNSUBSCRIBE, customer_id, {"cat": category, "chn": channel}, int(time.time())
-        )
+        extra: dict = {"cat": category, "chn": channel}
+        if delivery_id is not None:
+            extra["dlv"] = str(delivery_id)
+        return self._encode(LinkKind.UNSUBSCRIBE, customer_id, extra, int(time.time()))
 
     def confirm_token(
         self, customer_id: uuid.UUID, category: str, channel: str, entry_id: uuid.UUID
@@ -166,6 +174,9 @@ class LinkSigner:
                 channel=str(claims["chn"]) if kind is not LinkKind.PREFERENCES else None,
                 entry_id=uuid.UUID(claims["ent"]) if kind is LinkKind.CONFIRM else None,
                 issued_at=int(claims["iat"]),
+                delivery_id=uuid.UUID(claims["dlv"])
+                if kind is LinkKind.UNSUBSCRIBE and "dlv" in claims
+                else None,
             )
         except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
             raise InvalidLinkError("invalid or expired link") from None

@@ -65,3 +65,7 @@ class Provider(Protocol):
     # (receipts, bounces, complaints, opens, clicks, replies) at `POST /feedback/<name>`
     # implements `async def feedback(self, request: FeedbackRequest) -> list[Feedback]`
     # (tidings.plugins.feedback).
+    #
+    # Optional too: `reports_receipts: ClassVar[bool] = True` on a provider whose vendor
+    # confirms delivery (receipts through `feedback`). Absent means False: the stats then
+    # count a sent message as delivered unless it bounced or failed (`receiptsReported`).

@@ -58,3 +58,13 @@ def channel_map(providers: Iterable[Provider]) -> dict[str, list[str]]:
     for provider in providers:
         channels.setdefault(provider.channel, []).append(provider.name)
     return channels
+
+
+def receipt_channels(providers: Iterable[Provider]) -> frozenset[str]:
+    """The channels on which some provider reports delivery receipts (its optional class
+    attribute `reports_receipts`, False when absent)."""
+    return frozenset(
+        provider.channel
+        for provider in providers
+        if getattr(provider, "reports_receipts", False) is True
+    )

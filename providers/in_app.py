@@ -17,6 +17,8 @@ class InAppProvider:
     name = "inbox"
     channel = "in_app"
     max_batch = 500
+    # A notification is in the inbox once sent: the send itself is the receipt.
+    reports_receipts = True
 
     def __repr__(self) -> str:
         return "<InAppProvider>"

@@ -130,6 +130,8 @@ class HttpSmsProvider:
     name = "http-sms"
     channel = "sms"
     max_batch = 100
+    # The vendor's delivery reports arrive at POST /feedback/http-sms.
+    reports_receipts = True
 
     def __init__(self, settings: HttpSmsSettings) -> None:
         self.settings = settings

@@ -37,6 +37,7 @@ from tidings.schema.live import Subscription
 from tidings.schema.messages.mutations import MessageMutations
 from tidings.schema.messages.queries import MessageQueries
 from tidings.schema.refetch import NodeQueries
+from tidings.schema.stats.queries import StatsQueries
 from tidings.schema.suppressions.mutations import SuppressionMutations
 from tidings.schema.suppressions.queries import SuppressionQueries
 from tidings.schema.webhooks.mutations import WebhookMutations
@@ -58,6 +59,7 @@ class Query(
     InboxQueries,
     SuppressionQueries,
     WebhookQueries,
+    StatsQueries,
 ):
     pass
 

@@ -25,6 +25,7 @@ from tidings.core.enums import (
     Platform,
     Role,
     RuleVerdict,
+    StatsDimension,
     SuppressionReason,
     Tier,
     WebhookDeliveryStatus,
@@ -210,6 +211,21 @@ SuppressionReasonEnum = describe(
         "refuses mail for good.",
         "SOFT_BOUNCES": "Three temporary bounces at least, the first and the last 72 hours "
         "apart or more, with no delivery arriving between them.",
+    },
+)
+StatsDimensionEnum = describe(
+    StatsDimension,
+    "What `deliveryStats` and `consentStats` group by (consent: CATEGORY, CHANNEL and TIER "
+    "only). A row carries the value of each dimension grouped by; the others are null.",
+    {
+        "CATEGORY": "The message's category key.",
+        "CHANNEL": 'The channel: "email", "sms", "push", "in_app", or one a plugin adds.',
+        "TIER": "The customer's tier (deliveries: as it was when the delivery was made; "
+        "consent: as it is now).",
+        "DAY": "The day the delivery was created, in the query's time zone; later feedback "
+        "(an open, a bounce) counts toward that day.",
+        "MESSAGE": "The message (its global ID).",
+        "REASON": "Why a delivery was suppressed, deferred or failed (null for the others).",
     },
 )
 WebhookEventTypeEnum = describe(

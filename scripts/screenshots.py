@@ -1,8 +1,11 @@
-"""Screenshots of the preference page for the docs, in English and Chinese, desktop and phone.
+"""Screenshots for the docs, in English and Chinese: the preference page (desktop and phone)
+and the staff dashboard.
 
 Run by hand (`make screenshots`), not by the tests: it serves the app on a throw-away SQLite
 database filled with the demo data, opens each demo customer's preference link in Chromium
-and writes docs/screenshots/preferences-<locale>[-phone].png.
+and writes docs/screenshots/preferences-<locale>[-phone].png; then adds a month of demo-like
+history (scripts/dashboard_demo.py), signs in to /dashboard and writes
+docs/screenshots/dashboard-<locale>.png.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 import uvicorn
-from playwright.async_api import async_playwright
+from dashboard_demo import STAFF_EMAIL, STAFF_PASSWORD, load_history
+from playwright.async_api import Browser, async_playwright
 
 from tidings.api.app import create_app
 from tidings.api.settings import Settings
@@ -27,6 +31,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 # (demo customer, page language, file name)
 SHOTS = [("cust-1001", "en", "preferences-en"), ("cust-1002", "zh-CN", "preferences-zh-CN")]
+DASHBOARD_VIEWPORT = {"width": 1280, "height": 900}
 
 
 def free_port() -> int:
@@ -76,10 +81,30 @@ async def main() -> None:
                         await page.screenshot(path=str(path), full_page=True)
                         print(path.relative_to(ROOT))
                         await context.close()
+                await load_history(app.state.runtime.services)
+                await dashboard_shots(browser, url)
                 await browser.close()
         finally:
             server.should_exit = True
             await task
+
+
+async def dashboard_shots(browser: Browser, url: str) -> None:
+    """Sign in once, then the dashboard in each language, the whole page."""
+    context = await browser.new_context(viewport=DASHBOARD_VIEWPORT)
+    page = await context.new_page()
+    await page.goto(f"{url}/dashboard")
+    await page.locator("#email").fill(STAFF_EMAIL)
+    await page.locator("#password").fill(STAFF_PASSWORD)
+    await page.locator("button.primary").click()
+    await page.wait_for_selector("#chart-funnel canvas")
+    for lang in ("en", "zh-CN"):
+        await page.goto(f"{url}/dashboard?lang={lang}&days=30")
+        await page.wait_for_selector("#chart-consent canvas")
+        path = OUT / f"dashboard-{lang}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        print(path.relative_to(ROOT))
+    await context.close()
 
 
 if __name__ == "__main__":

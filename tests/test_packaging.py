@@ -90,6 +90,11 @@ def test_every_module_is_under_tidings(wheel):
         "tidings/api/pages/__init__.py",
         "tidings/api/pages/templates/preferences.html",
         "tidings/api/pages/static/pages.css",
+        "tidings/api/dashboard/templates/dashboard.html",
+        "tidings/api/dashboard/static/dashboard.js",
+        "tidings/api/dashboard/static/echarts.min.js",
+        "tidings/api/dashboard/static/echarts-LICENSE.txt",
+        "tidings/api/dashboard/static/echarts-NOTICE.txt",
         "tidings/schema/__init__.py",
         "tidings/schema/customers/types.py",
         "tidings/schema/extensions/safe_errors.py",
@@ -123,9 +128,11 @@ def test_every_source_module_is_in_the_wheel(wheel):
 def test_every_page_template_and_stylesheet_is_in_the_wheel(wheel):
     """The customer pages render from files, not modules: each must be package data."""
     names = set(wheel.namelist())
-    folder = REPO / "api" / "pages"
-    files = [*(folder / "templates").glob("*.html"), *(folder / "static").glob("*.css")]
-    assert files
+    files = []
+    for folder in (REPO / "api" / "pages", REPO / "api" / "dashboard"):
+        files += [*(folder / "templates").glob("*.html"), *(folder / "static").glob("*.css")]
+        files += [*(folder / "static").glob("*.js"), *(folder / "static").glob("*.txt")]
+    assert len(files) > 10
     for path in files:
         assert f"tidings/{path.relative_to(REPO).as_posix()}" in names
 

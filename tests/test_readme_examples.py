@@ -1,13 +1,15 @@
 """Every GraphQL example in README.md, run verbatim on the demo data, does what the README
 says. The blocks run in the README's order, as a newcomer would paste them into GraphiQL;
 only the placeholders the README names (`<printed>`, `<customer id>`, `<message id>`) are
-filled in, each from what an earlier step printed or returned."""
+filled in, each from what an earlier step printed or returned, and the period the analytics
+example asks the reader for (`<from>`, `<to>`: today, UTC)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -172,6 +174,17 @@ def _customer(result: dict, state: dict) -> None:
     state["preference_link"] = result["preferenceLink"]
 
 
+def _delivery_stats(result: list, state: dict) -> None:
+    rows = {row["channel"]: row for row in result}
+    assert {"email", "in_app"} <= set(rows)
+    # The inbox reports receipts: whatever it sent is delivered.
+    assert rows["in_app"]["receiptsReported"] is True
+    assert rows["in_app"]["sent"] > 0 and rows["in_app"]["deliveryRate"] == 1.0
+    # No SMTP relay: email failed, nothing sent, so no delivery rate (null, not 0).
+    assert rows["email"]["sent"] == 0 and rows["email"]["failed"] > 0
+    assert rows["email"]["deliveryRate"] is None
+
+
 CHECKS: dict[str, Callable[[dict, dict], None]] = {
     "login": _login,
     "customers": _customers,
@@ -184,6 +197,7 @@ CHECKS: dict[str, Callable[[dict, dict], None]] = {
     "issueCustomerToken": _issue_token,
     "inbox": _inbox,
     "customer": _customer,
+    "deliveryStats": _delivery_stats,
 }
 
 
@@ -211,7 +225,12 @@ async def test_every_graphql_example_does_what_the_readme_says(db, capsys):
     # `make demo`.
     assert "loaded" in await load_demo()
 
-    state: dict[str, Any] = {"<printed>": printed.group(1)}
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    state: dict[str, Any] = {
+        "<printed>": printed.group(1),
+        "<from>": today.isoformat(),
+        "<to>": (today + timedelta(days=1)).isoformat(),
+    }
     stop = asyncio.Event()
     worker = asyncio.create_task(runtime.worker.run(stop))  # as `serve` runs it, in process
     transport = httpx.ASGITransport(app=app)
@@ -225,7 +244,7 @@ async def test_every_graphql_example_does_what_the_readme_says(db, capsys):
                     document = document.replace(placeholder, state[placeholder])
                 assert "login" not in document or DEV_ADMIN_EMAIL in document
                 field = root_field(document)
-                if field in ("message", "inbox"):
+                if field in ("message", "inbox", "deliveryStats"):
                     await settle()
                 token = None
                 if field != "login":
@@ -247,6 +266,8 @@ async def test_every_graphql_example_does_what_the_readme_says(db, capsys):
 @pytest.mark.parametrize("block", GRAPHQL_BLOCKS, ids=root_field)
 def test_each_example_is_valid_against_the_schema(block, tmp_path):
     app = create_app(make_settings(f"sqlite://{tmp_path / 'x.sqlite3'}"), manage_database=False)
-    document = PLACEHOLDER.sub("x", block)
+    # A placeholder standing in a DateTime needs a date to be valid at all.
+    samples = {"<from>": "2026-01-01T00:00:00Z", "<to>": "2026-01-02T00:00:00Z"}
+    document = PLACEHOLDER.sub(lambda found: samples.get(found.group(0), "x"), block)
     errors = graphql.validate(app.state.schema._schema, graphql.parse(document))
     assert errors == [], errors

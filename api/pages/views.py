@@ -188,7 +188,9 @@ class CustomerPages:
                 media_type="text/plain",
             )
         assert claims.channel is not None
-        await self.center.one_click(customer, claims.categories, claims.channel, evidence(request))
+        await self.center.one_click(
+            customer, claims.categories, claims.channel, evidence(request), claims.delivery_id
+        )
         return self.render("unsubscribe.html", words, names=names, done=True, action="")
 
     # Confirm ---------------------------------------------------------------------------------

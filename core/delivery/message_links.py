@@ -47,12 +47,13 @@ class BatchLinks:
         channel: str,
         marketing: bool,
         message_kind: str,
+        delivery_id: uuid.UUID | None = None,
     ) -> dict[str, Any]:
         """A copy of `caller_data` with Tidings' links in place of any of the same name."""
         merged = {k: v for k, v in (caller_data or {}).items() if k not in LINK_KEYS}
         merged[PREFERENCES_URL] = self._preferences_url(customer_id, token_version)
         if marketing and message_kind == MessageKind.SEND.value:
-            token, url = self._unsubscribe(customer_id, category, channel)
+            token, url = self._unsubscribe(customer_id, category, channel, delivery_id)
             merged[UNSUBSCRIBE_URL] = url
             if channel == "email" and self.unsubscribe_mailto:
                 merged[UNSUBSCRIBE_MAILTO] = self._mailto(token)
@@ -84,9 +85,11 @@ class BatchLinks:
             url = self._preferences[customer_id] = self.signer.preferences_url(customer_id, version)
         return url
 
-    def _unsubscribe(self, customer_id: uuid.UUID, category: str, channel: str) -> tuple[str, str]:
+    def _unsubscribe(
+        self, customer_id: uuid.UUID, category: str, channel: str, delivery_id: uuid.UUID | None
+    ) -> tuple[str, str]:
         """The unsubscribe token and its URL."""
-        key = (customer_id, category, channel)
+        key = (customer_id, category, channel, delivery_id)
         found = self._unsubscribes.get(key)
         if found is None:
             token = self.signer.unsubscribe_token(*key)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from tortoise.functions import Count
+from tortoise.transactions import in_transaction
 
 from tidings.core import validation
 from tidings.core.delivery.catalogue import CategoryCatalogue
@@ -165,19 +166,23 @@ class MessageService:
             query = query.filter(reason=reason.value)
         if channel:
             query = query.filter(channel=channel)
-        ids = await query.values_list("id", flat=True)
-        if not ids:
-            return 0
         now = datetime.now(UTC)
-        count = await Delivery.filter(id__in=ids, status=DeliveryStatus.FAILED).update(
-            status=DeliveryStatus.QUEUED,
-            reason=None,
-            attempts=0,
-            not_before=now,
-            retry_from=now,
-            locked_until=None,
-            updated_at=now,
-        )
+        async with in_transaction():
+            # Counted by the rows locked, not by the UPDATE: on SQLite its count includes the
+            # stats triggers' rows (core/stats/triggers.py).
+            ids = await query.select_for_update().values_list("id", flat=True)
+            if not ids:
+                return 0
+            await Delivery.filter(id__in=ids).update(
+                status=DeliveryStatus.QUEUED,
+                reason=None,
+                attempts=0,
+                not_before=now,
+                retry_from=now,
+                locked_until=None,
+                updated_at=now,
+            )
+        count = len(ids)
         if self.live is not None:
             for start in range(0, len(ids), 1000):
                 rows = await Delivery.filter(id__in=ids[start : start + 1000])

@@ -123,6 +123,7 @@ async def prepare(
                 channel=delivery.channel,
                 marketing=(kinds or {}).get(message.category) is CategoryKind.MARKETING,
                 message_kind=message.kind,
+                delivery_id=delivery.id,
             )
         outbound = [
             OutboundMessage(

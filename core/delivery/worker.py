@@ -25,6 +25,7 @@ from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.links import LinkSigner
 from tidings.core.models.messages import Delivery
 from tidings.core.rounds import run_rounds
+from tidings.core.stats.fold import fold_deltas
 from tidings.core.tracking import TrackingSigner
 
 logger = logging.getLogger("tidings.delivery")
@@ -84,7 +85,9 @@ class DeliveryWorker:
         await self.registry.start()
 
         async def round_once() -> int:
-            return await self.expand_once() + await self.run_once()
+            # Folding the stats' deltas is part of every round: it keeps the queries' share
+            # of unfolded deltas small (core/stats/fold.py). Only one folder works at once.
+            return await self.expand_once() + await self.run_once() + await fold_deltas()
 
         await run_rounds(round_once, stop, self.wakeup, self.options.idle_sleep, logger, "delivery")
 

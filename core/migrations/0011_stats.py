@@ -1,4 +1,5 @@
 from tortoise import fields, migrations
+from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
 from tidings.core.stats.fold import LEVELS, QUARTER_KEY, ROLLUP_KEY, _upsert
@@ -111,6 +112,7 @@ class Migration(migrations.Migration):
             options={
                 "table": "stats_deltas",
                 "app": "models",
+                "indexes": [Index(fields=["bucket"])],
                 "pk_attr": "id",
                 "table_description": "A change to one group's counts, written by the deliveries trigger, not yet folded.",
             },

@@ -51,6 +51,7 @@ class StatsDelta(StatsCounts):
 
     class Meta:
         table = "stats_deltas"
+        indexes = (("bucket",),)  # a query reads the unfolded deltas of its period
 
 
 class StatsQuarter(StatsCounts):

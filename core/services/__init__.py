@@ -23,6 +23,7 @@ from tidings.core.services.engagement import EngagementService
 from tidings.core.services.events import DEFAULT_ATTRIBUTION_WINDOW, EventService
 from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
+from tidings.core.services.stats import StatsService
 from tidings.core.services.suppressions import SuppressionService
 from tidings.core.services.webhooks import WebhookService
 from tidings.core.webhooks import outbox
@@ -49,6 +50,7 @@ class Services:
     suppressions: SuppressionService
     events: EventService
     webhooks: WebhookService
+    stats: StatsService
 
     @classmethod
     def build(
@@ -65,6 +67,8 @@ class Services:
         hasher: AddressHasher | None = None,
         attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW,
         webhook_allow_private: bool = False,
+        receipt_channels: frozenset[str] = frozenset(),
+        stats_min_group: int = 1,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -76,7 +80,9 @@ class Services:
         `tracking`: TIDINGS_TRACKING (off: no opens or clicks recorded, markRead's neither).
         `hasher`: hashes addresses to find suppressed ones (without it, none are).
         `attribution_window`: TIDINGS_ATTRIBUTION_WINDOW.
-        `webhook_allow_private`: TIDINGS_WEBHOOK_ALLOW_PRIVATE."""
+        `webhook_allow_private`: TIDINGS_WEBHOOK_ALLOW_PRIVATE.
+        `receipt_channels`: the channels some provider reports delivery receipts on.
+        `stats_min_group`: TIDINGS_STATS_MIN_GROUP."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -110,4 +116,5 @@ class Services:
             suppressions=SuppressionService(),
             events=EventService(attribution_window),
             webhooks=WebhookService(webhook_allow_private),
+            stats=StatsService(receipt_channels.__contains__, stats_min_group),
         )

@@ -175,6 +175,8 @@ class EventService:
                 attributed_message_id=delivery.message_id if delivery else None,  # type: ignore[attr-defined]
                 source=viewer.ref,
             )
+            if delivery is not None:
+                await credit(delivery.id, occurred_at, value)
             await conversion_recorded(event)
         return event
 
@@ -194,6 +196,19 @@ class EventService:
             if found is not None:
                 return found
         return None
+
+
+async def credit(delivery_id: uuid.UUID, occurred_at: datetime, value: Decimal | None) -> None:
+    """The stats' side of an attributed event: the delivery converted (at its first event's
+    time) and earned the event's value. Values add up whatever their currency."""
+    row = await Delivery.filter(id=delivery_id).select_for_update().first()
+    if row is None:  # erased meanwhile
+        return
+    first = row.converted_at is None or occurred_at < row.converted_at
+    row.converted_at = occurred_at if first else row.converted_at
+    if value is not None:
+        row.revenue = (row.revenue or Decimal(0)) + value
+    await row.save(update_fields=["converted_at", "revenue"])
 
 
 def _request_hash(

@@ -27,7 +27,7 @@ from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import CategoryKind, Frequency, GrantStatus
 from tidings.core.errors import UserInputError
 from tidings.core.links import LinkClaims
-from tidings.core.models import Category, Customer
+from tidings.core.models import Category, Customer, Delivery
 from tidings.core.services.consent import (
     ConsentService,
     GrantRequest,
@@ -252,10 +252,16 @@ class PreferenceCenter:
         return count
 
     async def one_click(
-        self, customer: Customer, categories: Sequence[str], channel: str, evidence: dict
+        self,
+        customer: Customer,
+        categories: Sequence[str],
+        channel: str,
+        evidence: dict,
+        delivery_id: uuid.UUID | None = None,
     ) -> bool:
         """Withdraw each of `categories` on `channel` unless already withdrawn (idempotent).
-        True when a ledger entry was made."""
+        True when a ledger entry was made; then the delivery whose link it was (one of the
+        customer's own) counts as unsubscribed in the stats."""
         (states,) = await self.consent.states_for([customer.id])
         withdrawn = {
             s.category for s in states if s.channel == channel and s.status == GrantStatus.WITHDRAWN
@@ -268,4 +274,8 @@ class PreferenceCenter:
                 customer_viewer(customer), None, channel, category, ONE_CLICK_SOURCE, evidence
             )
             made = True
+        if made and delivery_id is not None:
+            await Delivery.filter(
+                id=delivery_id, customer_id=customer.id, unsubscribed_at=None
+            ).update(unsubscribed_at=datetime.now(UTC))
         return made

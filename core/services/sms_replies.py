@@ -11,10 +11,10 @@ ledger's lock, so STOP twice withdraws once and START twice grants once.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from tidings.core.enums import CategoryKind, GrantStatus
-from tidings.core.models import Customer, PermissionEntry, PermissionState
+from tidings.core.enums import CategoryKind, DeliveryStatus, GrantStatus
+from tidings.core.models import Customer, Delivery, PermissionEntry, PermissionState
 from tidings.core.models.categories import Category
 from tidings.core.policy import GrantState, effective_grant_status
 from tidings.core.services import ledger
@@ -29,6 +29,7 @@ START_WORDS = frozenset({"start"})
 STOP_SOURCE = "sms_stop"
 START_SOURCE = "sms_start"
 MAX_EVIDENCE_TEXT = 160
+REPLY_CREDIT = timedelta(days=7)  # how far back a STOP looks for the text it answers
 
 
 def keyword(text: str | None) -> str:
@@ -96,7 +97,29 @@ async def stop(customer_id: uuid.UUID, evidence: dict, now: datetime) -> bool:
 
         entry = await ledger.append(customer_id, CHANNEL, category, recorded_by, decide)
         withdrew = withdrew or entry is not None
+    if withdrew:
+        await credit_stop(customer_id, now)
     return withdrew
+
+
+async def credit_stop(customer_id: uuid.UUID, now: datetime) -> None:
+    """The stats credit a STOP to the text it answers: the customer's latest marketing SMS
+    sent in the REPLY_CREDIT before it, if any."""
+    marketing = await Category.filter(kind=CategoryKind.MARKETING).values_list("key", flat=True)
+    latest = (
+        await Delivery.filter(
+            customer_id=customer_id,
+            channel=CHANNEL,
+            status__in=(DeliveryStatus.SENT, DeliveryStatus.DELIVERED),
+            created_at__gte=now - REPLY_CREDIT,
+            created_at__lte=now,
+            message__category__in=list(marketing),
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if latest is not None and latest.unsubscribed_at is None:
+        await Delivery.filter(id=latest.id).update(unsubscribed_at=now)
 
 
 async def start(customer_id: uuid.UUID, evidence: dict, now: datetime) -> bool:

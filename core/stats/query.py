@@ -182,5 +182,7 @@ def _statement(
         f"SELECT d, category, channel, tier, reason, message_id, {sums} FROM ("
         + " UNION ALL ".join(branches)
         + ") x GROUP BY d, category, channel, tier, reason, message_id"
+        # A group whose deliveries all moved away (in time, or deleted) sums to nothing.
+        + " HAVING sum(attempted) <> 0"
     )
     return sql, values

@@ -4,6 +4,10 @@ What a delivery counts toward is said once, in SQL, by `_counts` (core/stats/row
 `contribution` says the same in Python, for the reference scan). On PostgreSQL the triggers
 are per statement, with transition tables: a COPY of 10,000 deliveries writes a handful of
 delta rows, one per group it touched. SQLite has only row triggers: one delta row per row.
+
+On SQLite the count an UPDATE reports includes the rows its triggers wrote (tortoise counts
+the connection's total changes), so code must not count deliveries by what `.update()`
+returns when it changes a WATCHED column: count the rows it selected instead.
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ PAGES = (
     "preferences",
     "suppression",
     "webhooks",
+    "dashboard",
+    "stats",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {

@@ -172,6 +172,22 @@ SUPPRESSION_OPS: dict[str, Op] = {
 }
 
 
+# The analytics: ADMIN, MARKETER and AUDITOR (and API keys of those roles) read them; agents
+# and customers do not.
+STATS_READERS = ADMINS | MARKETERS | AUDITORS
+STATS_OPS: dict[str, Op] = {
+    "deliveryStats": Op(
+        '{ deliveryStats(from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", '
+        "groupBy: [CATEGORY, CHANNEL]) { attempted deliveryRate } }",
+        STATS_READERS,
+    ),
+    "consentStats": Op(
+        "{ consentStats(groupBy: [CATEGORY, CHANNEL, TIER]) { customers optInRate } }",
+        STATS_READERS,
+    ),
+}
+
+
 async def targets_notification(world: World) -> dict[str, Any]:
     """A fresh unread notification in the target's inbox: its own to CUSTOMER_SELF, someone
     else's (NOT_FOUND) to CUSTOMER_OTHER."""

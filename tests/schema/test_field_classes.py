@@ -120,6 +120,19 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "StaffPayload": _public("staff errors"),
     # Only a hash of the address is kept: nothing here can name one. Its delivery is an ID,
     # not the Delivery (whose customer and error are gated): following it takes `node(id:)`.
+    # Analytics rows carry counts and dimension values, never a customer: the root fields'
+    # role gate (ADMIN, MARKETER, AUDITOR) is their only gate.
+    "StatsRow": _public(
+        "category channel tier day messageId reason other attempted suppressed deferred sent "
+        "delivered failed bounced complained opened clicked converted revenue unsubscribed "
+        "deliveryRate bounceRate openRate clickRate conversionRate unsubscribeRate "
+        "complaintRate clickToOpenRate receiptsReported"
+    ),
+    "ConsentStatsRow": _public(
+        "category channel tier other customers reachable granted withdrawn expired pending "
+        "neverAsked expiringSoon optInRate withdrawals"
+    ),
+    "WithdrawalCount": _public("source count"),
     "Suppression": _public(
         "id channel reason provider createdAt deliveryId liftedAt liftedBy liftReason"
     ),

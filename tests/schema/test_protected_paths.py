@@ -251,6 +251,12 @@ def test_suppressions_lead_to_no_protected_field():
     assert not {p.root_field for p in PATHS} & {"suppressions", "liftSuppression"}
 
 
+def test_stats_lead_to_no_protected_field():
+    """The analytics rows hold counts, never a customer's data: no protected field is
+    reachable from them (were one added, its paths would appear here and need ROOT_ARGS)."""
+    assert not {p.root_field for p in PATHS} & {"deliveryStats", "consentStats"}
+
+
 def test_every_root_field_has_arguments():
     assert {p.root_field for p in PATHS} == {*ROOT_ARGS, "node"}
 

@@ -30,6 +30,7 @@ from tests.schema.roles_table import (
     OK,
     READERS_OF_STAFF,
     STAFF_MEMBERS,
+    STATS_OPS,
     SUPPRESSION_OPS,
     UNSEEN,
     UNSEEN_BY_AGENTS,
@@ -272,6 +273,7 @@ OPS: dict[str, Op] = {
     **MESSAGE_OPS,
     **INBOX_OPS,
     **SUPPRESSION_OPS,
+    **STATS_OPS,
     **WEBHOOK_OPS,
 }
 

@@ -1,0 +1,1 @@
+"""The analytics: deliveryStats and consentStats (ADMIN, MARKETER, AUDITOR)."""
