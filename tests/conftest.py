@@ -100,6 +100,8 @@ TABLES = (
     "stats_quarters",
     "stats_hours",
     "stats_days",
+    "stats_hours_lean",
+    "stats_days_lean",
 )
 
 

@@ -2,7 +2,7 @@ from tortoise import fields, migrations
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
-from tidings.core.stats.fold import LEVELS, QUARTER_KEY, ROLLUP_KEY, _upsert
+from tidings.core.stats.fold import QUARTER_KEY, _upsert, level_upserts
 from tidings.core.stats.triggers import contributions_sql, trigger_sql
 
 
@@ -19,8 +19,8 @@ async def install_stats(apps, schema_editor) -> None:
         await client.execute_script(sql)
     source = f"({contributions_sql(dialect)})"
     await client.execute_script(_upsert("stats_quarters", QUARTER_KEY, source, None))
-    for table, width in LEVELS:
-        await client.execute_script(_upsert(table, ROLLUP_KEY, "stats_quarters", width))
+    for sql in level_upserts("stats_quarters"):
+        await client.execute_script(sql)
 
 
 async def remove_stats(apps, schema_editor) -> None:
@@ -216,6 +216,60 @@ class Migration(migrations.Migration):
             model_name="Delivery",
             name="unsubscribed_at",
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.CreateModel(
+            name='StatsDayLean',
+            fields=[
+                ('bucket', fields.BigIntField()),
+                ('category', fields.CharField(max_length=64)),
+                ('channel', fields.CharField(max_length=64)),
+                ('tier', fields.CharField(max_length=16)),
+                ('reason', fields.CharField(max_length=32)),
+                ('attempted', fields.BigIntField(default=0)),
+                ('suppressed', fields.BigIntField(default=0)),
+                ('deferred', fields.BigIntField(default=0)),
+                ('sent', fields.BigIntField(default=0)),
+                ('delivered', fields.BigIntField(default=0)),
+                ('unconfirmed', fields.BigIntField(default=0)),
+                ('failed', fields.BigIntField(default=0)),
+                ('bounced', fields.BigIntField(default=0)),
+                ('complained', fields.BigIntField(default=0)),
+                ('opened', fields.BigIntField(default=0)),
+                ('clicked', fields.BigIntField(default=0)),
+                ('converted', fields.BigIntField(default=0)),
+                ('unsubscribed', fields.BigIntField(default=0)),
+                ('revenue', fields.BigIntField(default=0)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+            ],
+            options={'table': 'stats_days_lean', 'app': 'models', 'unique_together': (('bucket', 'category', 'channel', 'tier', 'reason'),), 'pk_attr': 'id', 'table_description': 'Counts per UTC day without tier and reason (both "").'},
+            bases=['StatsCounts'],
+        ),
+        ops.CreateModel(
+            name='StatsHourLean',
+            fields=[
+                ('bucket', fields.BigIntField()),
+                ('category', fields.CharField(max_length=64)),
+                ('channel', fields.CharField(max_length=64)),
+                ('tier', fields.CharField(max_length=16)),
+                ('reason', fields.CharField(max_length=32)),
+                ('attempted', fields.BigIntField(default=0)),
+                ('suppressed', fields.BigIntField(default=0)),
+                ('deferred', fields.BigIntField(default=0)),
+                ('sent', fields.BigIntField(default=0)),
+                ('delivered', fields.BigIntField(default=0)),
+                ('unconfirmed', fields.BigIntField(default=0)),
+                ('failed', fields.BigIntField(default=0)),
+                ('bounced', fields.BigIntField(default=0)),
+                ('complained', fields.BigIntField(default=0)),
+                ('opened', fields.BigIntField(default=0)),
+                ('clicked', fields.BigIntField(default=0)),
+                ('converted', fields.BigIntField(default=0)),
+                ('unsubscribed', fields.BigIntField(default=0)),
+                ('revenue', fields.BigIntField(default=0)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+            ],
+            options={'table': 'stats_hours_lean', 'app': 'models', 'unique_together': (('bucket', 'category', 'channel', 'tier', 'reason'),), 'pk_attr': 'id', 'table_description': 'Counts per UTC hour without tier and reason (both ""): what most queries group by'},
+            bases=['StatsCounts'],
         ),
         ops.RunPython(install_stats, remove_stats),
     ]

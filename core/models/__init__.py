@@ -13,7 +13,14 @@ from tidings.core.models.messages import (
     Template,
 )
 from tidings.core.models.permissions import PermissionEntry, PermissionState, Preference
-from tidings.core.models.stats import StatsDay, StatsDelta, StatsHour, StatsQuarter
+from tidings.core.models.stats import (
+    StatsDay,
+    StatsDayLean,
+    StatsDelta,
+    StatsHour,
+    StatsHourLean,
+    StatsQuarter,
+)
 from tidings.core.models.suppressions import BounceTally, Suppression
 from tidings.core.models.webhooks import CustomerEvent, Webhook, WebhookDelivery
 
@@ -36,8 +43,10 @@ __all__ = [
     "Preference",
     "Staff",
     "StatsDay",
+    "StatsDayLean",
     "StatsDelta",
     "StatsHour",
+    "StatsHourLean",
     "StatsQuarter",
     "Suppression",
     "Template",

@@ -13,33 +13,52 @@ from tidings.core.delivery.claims import is_postgres
 from tidings.core.stats.triggers import COLUMNS, KEY
 
 COUNTED = COLUMNS[len(KEY) :]
-LEVELS = (("stats_days", 86400), ("stats_hours", 3600))
+# (table, width, lean): a lean level keeps tier and reason as "" (core/models/stats.py).
+LEVELS = (
+    ("stats_days", 86400, False),
+    ("stats_hours", 3600, False),
+    ("stats_days_lean", 86400, True),
+    ("stats_hours_lean", 3600, True),
+)
 ROLLUP_KEY = ("bucket", "category", "channel", "tier", "reason")
 QUARTER_KEY = ("bucket", "message_id", "category", "channel", "tier", "reason")
 FOLD_LOCK = 7_301_300  # pg_advisory_xact_lock key: "tidings stats fold"
 FOLD_BATCH = 50_000
 
 
-def _upsert(table: str, key: tuple[str, ...], source: str, width: int | None) -> str:
-    """Add `source`'s rows (with the delta columns) into `table`, re-bucketed to `width`."""
+def _upsert(
+    table: str, key: tuple[str, ...], source: str, width: int | None, lean: bool = False
+) -> str:
+    """Add `source`'s rows (with the delta columns) into `table`, re-bucketed to `width`;
+    `lean`: with tier and reason left out."""
     bucket = "bucket" if width is None else f"bucket - bucket % {width}"
-    picked = [bucket if k == "bucket" else k for k in key]
+    picked = []
+    for k in key:
+        if k == "bucket":
+            picked.append(bucket)
+        elif lean and k in ("tier", "reason"):
+            picked.append("''")
+        else:
+            picked.append(k)
+    grouped = ", ".join(p for p in picked if p != "''")
     sums = ", ".join(f"sum({c})" for c in COUNTED)
     adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTED)
     return (
         f"INSERT INTO {table} ({', '.join(key)}, {', '.join(COUNTED)}) "
         f"SELECT {', '.join(picked)}, {sums} FROM {source} src WHERE true "
-        f"GROUP BY {', '.join(picked)} ORDER BY {', '.join(picked)} "
+        f"GROUP BY {grouped} ORDER BY {grouped} "
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {adds}"
     )
 
 
+def level_upserts(source: str) -> list[str]:
+    """The statements adding `source` to the day and hour levels, full and lean."""
+    return [_upsert(t, ROLLUP_KEY, source, width, lean) for t, width, lean in LEVELS]
+
+
 def upserts(source: str) -> list[str]:
     """The statements adding `source` (rows shaped like stats_deltas) to every rollup."""
-    return [
-        _upsert("stats_quarters", QUARTER_KEY, source, None),
-        *(_upsert(table, ROLLUP_KEY, source, width) for table, width in LEVELS),
-    ]
+    return [_upsert("stats_quarters", QUARTER_KEY, source, None), *level_upserts(source)]
 
 
 def _postgres_fold(limit: int) -> str:

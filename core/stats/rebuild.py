@@ -15,11 +15,18 @@ from collections.abc import Callable
 from tortoise.transactions import in_transaction
 
 from tidings.core.delivery.claims import is_postgres
-from tidings.core.stats.fold import FOLD_LOCK, LEVELS, QUARTER_KEY, ROLLUP_KEY, _upsert
+from tidings.core.stats.fold import FOLD_LOCK, QUARTER_KEY, _upsert, level_upserts
 from tidings.core.stats.triggers import contributions_sql
 
 CHUNK = 200_000
-TABLES = ("stats_deltas", "stats_quarters", "stats_hours", "stats_days")
+TABLES = (
+    "stats_deltas",
+    "stats_quarters",
+    "stats_hours",
+    "stats_days",
+    "stats_hours_lean",
+    "stats_days_lean",
+)
 
 
 async def rebuild_stats(
@@ -68,6 +75,6 @@ async def rebuild_stats(
             if high is None:
                 break
             low = high
-        for table, width in LEVELS:
-            await conn.execute_query(_upsert(table, ROLLUP_KEY, "stats_quarters", width))
+        for sql in level_upserts("stats_quarters"):
+            await conn.execute_query(sql)
         return done
