@@ -22,20 +22,7 @@ from tidings.core.stats.rows import (
     contribution,
     finish_rows,
 )
-
-_COLUMNS = (
-    "message_id",
-    "channel",
-    "tier",
-    "reason",
-    "status",
-    "created_at",
-    "opened_at",
-    "clicked_at",
-    "converted_at",
-    "revenue",
-    "unsubscribed_at",
-)
+from tidings.core.stats.triggers import WATCHED
 
 
 async def scan_delivery_stats(
@@ -48,7 +35,7 @@ async def scan_delivery_stats(
     categories = dict(await Message.all().values_list("id", "category"))
     found = await Delivery.filter(
         created_at__gte=query.start, created_at__lt=query.end
-    ).values_list(*_COLUMNS)
+    ).values_list(*WATCHED)
     groups: dict[tuple, tuple[list[int], Decimal]] = {}
     for message_id, channel, tier, reason, status, created, *facts in found:
         category = categories[message_id]

@@ -12,27 +12,12 @@ returns when it changes a WATCHED column: count the rows it selected instead.
 
 from __future__ import annotations
 
-from tidings.core.stats.rows import QUARTER
+from tidings.core.stats.rows import COUNTS, QUARTER
 
 KEY = ("bucket", "category", "channel", "tier", "reason", "message_id")
-COLUMNS = (
-    *KEY,
-    "attempted",
-    "suppressed",
-    "deferred",
-    "sent",
-    "delivered",
-    "unconfirmed",
-    "failed",
-    "bounced",
-    "complained",
-    "opened",
-    "clicked",
-    "converted",
-    "unsubscribed",
-    "revenue",
-)
+COLUMNS = (*KEY, *COUNTS, "revenue")
 # The delivery columns a count depends on: an UPDATE changing none of them logs nothing.
+# The reference scan (core/stats/scan.py) reads them, in this order.
 WATCHED = (
     "message_id",
     "channel",
