@@ -73,11 +73,11 @@ async def delivery_stats(
     sql, values = _statement(query, segments, postgres)
     _, found = await connections.get("default").execute_query(sql, values)
     groups: dict[tuple, tuple[list[int], Decimal]] = {}
+    by_day = StatsDimension.DAY in dims
     for row in found:
-        day, category, channel, tier, reason, message = tuple(row)[:6]
-        counts = [int(v) for v in tuple(row)[6:]]
+        day, category, channel, tier, reason, message, *counts = tuple(row)
         key = (
-            date.fromordinal(day) if StatsDimension.DAY in dims else None,
+            date.fromordinal(day) if by_day else None,
             category,
             channel,
             tier,
@@ -148,10 +148,16 @@ def _statement(
     lean = not ({StatsDimension.TIER, StatsDimension.REASON} & set(dims)) and (
         flt.tiers is None and flt.reasons is None
     )
-    seg_rows = ", ".join(
-        f"(CAST({w} AS BIGINT), CAST({a} AS BIGINT), CAST({b} AS BIGINT), CAST({d} AS BIGINT))"
-        for w, a, b, d in segments
-    )
+    # One VALUES list per level, so the planner knows how many ranges each join reads
+    # (one filtered list looked like a single range, and it scanned whole rollups per range).
+    ctes = []
+    for width in sorted({seg[0] for seg in segments}):
+        rows = ", ".join(
+            f"(CAST({a} AS BIGINT), CAST({b} AS BIGINT), CAST({d} AS BIGINT))"
+            for w, a, b, d in segments
+            if w == width
+        )
+        ctes.append(f"seg{width}(lo, hi, d) AS (VALUES {rows})")
     branches = []
     for width in sorted({s[0] for s in segments}):
         table = (LEAN if lean else TABLES)[width]
@@ -177,13 +183,13 @@ def _statement(
         ]
         named = ", ".join(f"{c} AS {n}" for c, n in zip(columns, NAMES, strict=True))
         branches.append(
-            f"SELECT {named} FROM {table} r JOIN seg s ON s.w = {width} "
-            f"AND r.bucket >= s.lo AND r.bucket < s.hi"
+            f"SELECT {named} FROM {table} r JOIN seg{width} s "
+            f"ON r.bucket >= s.lo AND r.bucket < s.hi"
             + (f" WHERE {' AND '.join(where)}" if where else "")
         )
     sums = ", ".join(f"CAST(sum({c}) AS BIGINT)" for c in COUNTED)
     sql = (
-        f"WITH seg(w, lo, hi, d) AS (VALUES {seg_rows}) "
+        f"WITH {', '.join(ctes)} "
         f"SELECT d, category, channel, tier, reason, message_id, {sums} FROM ("
         + " UNION ALL ".join(branches)
         + ") x GROUP BY d, category, channel, tier, reason, message_id"

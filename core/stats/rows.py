@@ -190,6 +190,11 @@ def contribution(
     return counts, revenue or Decimal(0)
 
 
+_DELIVERED = COUNTS.index("delivered")
+_UNCONFIRMED = COUNTS.index("unconfirmed")
+_KEPT = tuple((i, name) for i, name in enumerate(COUNTS) if name != "unconfirmed")
+
+
 def finish_rows(
     groups: Mapping[tuple, tuple[Sequence[int], Decimal]],
     dims: Sequence[StatsDimension],
@@ -198,32 +203,58 @@ def finish_rows(
     """Rows from raw sums keyed by (day, category, channel, tier, reason, message_id, real
     channel): the real channel decides what an unconfirmed delivery counts as, and is then
     folded away unless CHANNEL is grouped by. Sorted by their dimensions."""
-    rows: dict[tuple, DeliveryStatsRow] = {}
+    on = {d: d in dims for d in StatsDimension}
+    reported_by: dict[str, bool] = {}
+    merged: dict[tuple, list] = {}
     for (day, category, channel, tier, reason, message_id, real), (counts, money) in groups.items():
-        c = dict(zip(COUNTS, counts, strict=True))
-        reported = receipts(real)
-        part = DeliveryStatsRow(
-            category=category if StatsDimension.CATEGORY in dims else None,
-            channel=channel if StatsDimension.CHANNEL in dims else None,
-            tier=Tier(tier) if StatsDimension.TIER in dims and tier else None,
-            day=day if StatsDimension.DAY in dims else None,
-            message_id=message_id if StatsDimension.MESSAGE in dims else None,
-            reason=DeliveryReason(reason) if StatsDimension.REASON in dims and reason else None,
-            revenue=money,
-            receipts_reported=reported,
-            **{k: v for k, v in c.items() if k not in ("unconfirmed", "delivered")},
-            delivered=c["delivered"] + (0 if reported else c["unconfirmed"]),
+        reported = reported_by.get(real)
+        if reported is None:
+            reported = reported_by[real] = receipts(real)
+        total = list(counts)
+        if not reported:
+            total[_DELIVERED] += total[_UNCONFIRMED]
+        key = (
+            category if on[StatsDimension.CATEGORY] else None,
+            channel if on[StatsDimension.CHANNEL] else None,
+            (tier or None) if on[StatsDimension.TIER] else None,
+            day if on[StatsDimension.DAY] else None,
+            message_id if on[StatsDimension.MESSAGE] else None,
+            (reason or None) if on[StatsDimension.REASON] else None,
         )
-        found = rows.get(part.key())
+        found = merged.get(key)
         if found is None:
-            rows[part.key()] = part
+            merged[key] = [total, money, reported]
         else:
-            found.add(part)
-    return sorted(rows.values(), key=sort_key)
+            found[0] = [a + b for a, b in zip(found[0], total, strict=True)]
+            found[1] += money
+            found[2] = found[2] and reported
+    rows = []
+    for key in sorted(merged, key=_order):
+        total, money, reported = merged[key]
+        category, channel, tier, day, message_id, reason = key
+        rows.append(
+            DeliveryStatsRow(
+                category=category,
+                channel=channel,
+                tier=Tier(tier) if tier else None,
+                day=day,
+                message_id=message_id,
+                reason=DeliveryReason(reason) if reason else None,
+                revenue=money,
+                receipts_reported=reported,
+                **{name: total[i] for i, name in _KEPT},
+            )
+        )
+    return rows
+
+
+def _order(key: tuple) -> tuple[str, ...]:
+    return tuple("" if v is None else str(v) for v in key)
 
 
 def sort_key(row: DeliveryStatsRow) -> tuple:
-    return tuple(("", "") if v is None else (type(v).__name__, str(v)) for v in row.key())
+    """The order of `finish_rows`, for rows built elsewhere (the min-group fold)."""
+    return (*_order(row.key()[:6]), str(row.other))
 
 
 @dataclass(frozen=True)
