@@ -116,6 +116,10 @@ async def table_indexes(url: str, table: str) -> list[tuple[tuple[str, ...], boo
             info = await conn.execute_query_dict(f'PRAGMA index_info("{index["name"]}")')
             columns = tuple(row["name"] for row in sorted(info, key=lambda r: r["seqno"]))
             found.append((columns, bool(index["unique"])))
+        # An INTEGER PRIMARY KEY is the rowid itself: unique, with no index of its own.
+        for column in await conn.execute_query_dict(f'PRAGMA table_info("{table}")'):
+            if column["pk"] == 1 and str(column["type"]).upper() == "INTEGER":
+                found.append(((column["name"],), True))
         return found
     rows = await conn.execute_query_dict(
         "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1",
