@@ -72,6 +72,13 @@ async def delivery_stats(
     postgres = is_postgres()
     sql, values = _statement(query, segments, postgres)
     _, found = await connections.get("default").execute_query(sql, values)
+    if len(found) > MAX_SOURCE_ROWS:
+        raise UserInputError(
+            "TOO_MANY_ROWS",
+            "The answer would have too many rows: narrow the period or the filter, or group "
+            "by fewer dimensions.",
+            None,
+        )
     groups: dict[tuple, tuple[list[int], Decimal]] = {}
     by_day = StatsDimension.DAY in dims
     for row in found:
@@ -94,6 +101,8 @@ TABLES = {86400: "stats_days", 3600: "stats_hours", QUARTER: "stats_quarters", 0
 # Without tier and reason: for a query that neither groups nor filters by them.
 LEAN = {**TABLES, 86400: "stats_days_lean", 3600: "stats_hours_lean"}
 CENTS = Decimal("0.0001")
+# Groups read before the channels are folded (StatsService answers at most 10,000 rows).
+MAX_SOURCE_ROWS = 50_000
 NAMES = ("d", "category", "channel", "tier", "reason", "message_id", *COUNTED)
 
 
@@ -195,5 +204,7 @@ def _statement(
         + ") x GROUP BY d, category, channel, tier, reason, message_id"
         # A group whose deliveries all moved away (in time, or deleted) sums to nothing.
         + " HAVING sum(attempted) <> 0"
+        # Never more rows into memory than an answer may have (across the channels it folds).
+        + f" LIMIT {MAX_SOURCE_ROWS + 1}"
     )
     return sql, values

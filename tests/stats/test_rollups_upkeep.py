@@ -253,3 +253,17 @@ async def test_a_customer_erased_leaves_the_stats_with_their_deliveries(db):
     rows = await delivery_stats(WIDE, receipts)
     assert rows == await scan_delivery_stats(WIDE, receipts)
     assert {r.tier for r in rows} == {Tier.POTENTIAL}
+
+
+async def test_an_answer_too_large_to_hold_is_refused_before_it_is_read(db, monkeypatch):
+    from tidings.core.stats import query as module
+
+    await history()  # six deliveries over three days, one tier
+    days = len(await scan_delivery_stats(WIDE, receipts))
+    assert days == 3
+    monkeypatch.setattr(module, "MAX_SOURCE_ROWS", days - 1)
+    with pytest.raises(UserInputError) as refused:
+        await delivery_stats(WIDE, receipts)
+    assert refused.value.code == "TOO_MANY_ROWS"
+    monkeypatch.setattr(module, "MAX_SOURCE_ROWS", days)
+    assert len(await delivery_stats(WIDE, receipts)) == days
