@@ -172,25 +172,9 @@ async def run(emails: int) -> MailResult:
     url = await dataset.create_database()
     ours = base = 0.0
     try:
-        await dataset.migrate(url)
-        await db.close_db()
-        await fanout_data.load(url, total)
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(
-                "INSERT INTO categories (id, key, name, kind, default_channels,"
-                " respect_quiet_hours, required, created_at, updated_at)"
-                " VALUES ($1, $2, 'Orders', 'TRANSACTIONAL', '[\"email\"]', FALSE, FALSE,"
-                " now(), now())",
-                new_id(),
-                CATEGORY,
-            )
-            rows = await conn.fetch("SELECT id, email FROM customers ORDER BY id")
-        finally:
-            await conn.close()
+        rows = await prepare(url, total)
         ids = [r["id"] for r in rows]
         addresses = [r["email"] for r in rows]
-        await db.init_db(url)
         tiers = TierPolicies()
         services = Services.build(frozenset({"email"}), tiers)
         viewer = Viewer(ViewerKind.STAFF, new_id(), Role.ADMIN)
@@ -234,3 +218,30 @@ async def _count_sent(url: str) -> int:
         return await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = 'SENT'")
     finally:
         await conn.close()
+
+
+async def prepare(url: str, total: int) -> list:
+    """A migrated scratch database with `total` customers and the Orders category, opened
+    for the ORM; the customers' (id, email) rows in id order. B5 and the upkeep figure
+    share it."""
+    from tidings.core import db
+    from tidings.core.ids import new_id
+
+    await dataset.migrate(url)
+    await db.close_db()
+    await fanout_data.load(url, total)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "INSERT INTO categories (id, key, name, kind, default_channels,"
+            " respect_quiet_hours, required, created_at, updated_at)"
+            " VALUES ($1, $2, 'Orders', 'TRANSACTIONAL', '[\"email\"]', FALSE, FALSE,"
+            " now(), now())",
+            new_id(),
+            CATEGORY,
+        )
+        rows = await conn.fetch("SELECT id, email FROM customers ORDER BY id")
+    finally:
+        await conn.close()
+    await db.init_db(url)
+    return rows

@@ -198,23 +198,7 @@ async def _mail(emails: int) -> Pair:
     progress(f"upkeep: email, {MAIL_ROUNDS} rounds of {per_run:,} each way, triggers on and off")
     url = await dataset.create_database()
     try:
-        await dataset.migrate(url)
-        await db.close_db()
-        await fanout_data.load(url, total)
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(
-                "INSERT INTO categories (id, key, name, kind, default_channels,"
-                " respect_quiet_hours, required, created_at, updated_at)"
-                " VALUES ($1, $2, 'Orders', 'TRANSACTIONAL', '[\"email\"]', FALSE, FALSE,"
-                " now(), now())",
-                new_id(),
-                mail.CATEGORY,
-            )
-            ids = [r["id"] for r in await conn.fetch("SELECT id FROM customers ORDER BY id")]
-        finally:
-            await conn.close()
-        await db.init_db(url)
+        ids = [r["id"] for r in await mail.prepare(url, total)]
         tiers = TierPolicies()
         services = Services.build(frozenset({"email"}), tiers)
         viewer = Viewer(ViewerKind.STAFF, new_id(), Role.ADMIN)
