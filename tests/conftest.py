@@ -102,6 +102,8 @@ TABLES = (
     "stats_days",
     "stats_hours_lean",
     "stats_days_lean",
+    "audit_entries",
+    "audit_checkpoints",
 )
 
 

@@ -1,6 +1,7 @@
 """Tortoise models. Every table's primary key is a time-ordered UUID (see `tidings.core.ids`)."""
 
 from tidings.core.models.access import AccessGrant, ApiKey, Staff
+from tidings.core.models.audit import AuditCheckpoint, AuditEntry
 from tidings.core.models.categories import Category
 from tidings.core.models.customers import Customer, Device
 from tidings.core.models.messages import (
@@ -27,6 +28,8 @@ from tidings.core.models.webhooks import CustomerEvent, Webhook, WebhookDelivery
 __all__ = [
     "AccessGrant",
     "ApiKey",
+    "AuditCheckpoint",
+    "AuditEntry",
     "BounceTally",
     "Category",
     "Customer",

@@ -1,0 +1,125 @@
+"""Appending to the chain: one lock, one read of the last entry, one multi-row INSERT.
+
+The lock (a PostgreSQL transaction-scoped advisory lock; SQLite has one writer at a time)
+makes the ids gapless and the chain a single line. Called inside a caller's transaction, the
+entries commit or roll back with what they record, and the lock is held until then: keep
+such transactions short.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from tidings.core.audit.chain import GENESIS, entry_hash
+from tidings.core.audit.context import current_request
+from tidings.core.models import AuditEntry
+
+AUDIT_LOCK = 7_301_400  # pg_advisory_xact_lock key: "tidings audit append"
+
+_COLUMNS = (
+    "id",
+    "at",
+    "action",
+    "actor_kind",
+    "actor_id",
+    "customer_id",
+    "targets",
+    "detail",
+    "request_id",
+    "ip",
+    "prev_hash",
+    "hash",
+)
+
+
+_FIELDS = AuditEntry._meta.fields_map
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One entry to append. `actor`: "staff:<id>", "api_key:<id>", "customer:<id>" or
+    "system"; None takes the current request's actor (or "system" outside a request).
+    `targets` holds ids; `detail` what happened, never a personal data value."""
+
+    action: str
+    actor: str | None = None
+    customer_id: uuid.UUID | None = None
+    targets: dict[str, str] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _split_actor(actor: str) -> tuple[str, uuid.UUID | None]:
+    kind, _, raw = actor.partition(":")
+    return kind, (uuid.UUID(raw) if raw else None)
+
+
+async def record(
+    action: str,
+    *,
+    actor: str | None = None,
+    customer_id: uuid.UUID | None = None,
+    targets: dict[str, str] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one entry (see `AuditEvent`)."""
+    await record_many(
+        [AuditEvent(action, actor, customer_id, dict(targets or {}), dict(detail or {}))]
+    )
+
+
+async def record_many(events: Sequence[AuditEvent]) -> None:
+    """Append `events`, in order, in one statement."""
+    if not events:
+        return
+    request = current_request()
+    request_id = request.request_id if request else None
+    ip = request.ip if request else None
+    default_actor = (request.actor if request else None) or "system"
+    at = datetime.now(UTC)
+    postgres = connections.get("default").capabilities.dialect == "postgres"
+    async with in_transaction() as conn:
+        if postgres:
+            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [AUDIT_LOCK])
+        _, rows = await conn.execute_query(
+            "SELECT id, hash FROM audit_entries ORDER BY id DESC LIMIT 1"
+        )
+        last_id, prev = (int(rows[0][0]), rows[0][1]) if rows else (0, GENESIS)
+        values: list[Any] = []
+        for offset, event in enumerate(events, start=1):
+            kind, actor_id = _split_actor(event.actor or default_actor)
+            columns: dict[str, Any] = {
+                "id": last_id + offset,
+                "at": at,
+                "action": event.action,
+                "actor_kind": kind,
+                "actor_id": actor_id,
+                "customer_id": event.customer_id,
+                "targets": event.targets,
+                "detail": event.detail,
+                "request_id": request_id,
+                "ip": ip,
+                "prev_hash": prev,
+            }
+            prev = entry_hash(**columns)
+            columns["hash"] = prev
+            values.extend(_FIELDS[name].to_db_value(columns[name], AuditEntry) for name in _COLUMNS)
+        width = len(_COLUMNS)
+        if postgres:
+            groups = (
+                "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+                for i in range(len(events))
+            )
+        else:
+            groups = ("(" + ", ".join("?" * width) + ")" for _ in events)
+        await conn.execute_query(
+            # Only placeholders and fixed column names are interpolated.
+            f"INSERT INTO audit_entries ({', '.join(_COLUMNS)}) VALUES {', '.join(groups)}",  # noqa: S608
+            values,
+        )
