@@ -41,6 +41,7 @@ from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
+from tidings.core.services.throttle import SignInThrottle
 from tidings.core.tokens import TokenSigner
 from tidings.core.tracking import TrackingSigner
 from tidings.core.webhooks.dispatcher import DispatcherOptions, WebhookDispatcher
@@ -166,6 +167,11 @@ def build_runtime(
             webhook_allow_private=settings.webhook_allow_private,
             receipt_channels=receipt_channels(providers),
             stats_min_group=settings.stats_min_group,
+            throttle=SignInThrottle(
+                settings.secret_key.reveal(),
+                free=settings.login_free_attempts,
+                max_delay=settings.login_max_backoff,
+            ),
         ),
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl

@@ -89,6 +89,9 @@ class Settings:
     webhook_allow_private: bool = True
     # Stats groups smaller than this are folded into one "other" row (1: none are).
     stats_min_group: int = 1
+    # Sign-in throttling: failures free per account or address, then 1 s, 2 s, 4 s ... capped.
+    login_free_attempts: int = 5
+    login_max_backoff: int = 15 * 60
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -208,6 +211,8 @@ class Settings:
                 config, "TIDINGS_WEBHOOK_ALLOW_PRIVATE", env == "development"
             ),
             stats_min_group=_int(config, "TIDINGS_STATS_MIN_GROUP", 1),
+            login_free_attempts=_int(config, "TIDINGS_LOGIN_FREE_ATTEMPTS", 5),
+            login_max_backoff=_duration(config, "TIDINGS_LOGIN_MAX_BACKOFF", 15 * 60),
             limits=limits,
             plugin_config=config,
         )

@@ -34,3 +34,14 @@ class ForbiddenError(TidingsError):
 
 class UnauthenticatedError(TidingsError):
     """The operation needs a valid token and got none, or a bad one."""
+
+
+class TooManyAttemptsError(UserInputError):
+    """A sign-in refused by the throttle, before its password was checked."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "TOO_MANY_ATTEMPTS",
+            f"Too many failed sign-ins: try again in {retry_after} seconds.",
+        )
+        self.retry_after = retry_after

@@ -180,3 +180,10 @@ class Context:
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]
+
+
+def client_ip(request: Any) -> str | None:
+    """The client address of a Starlette request or websocket (None when unknown), as the
+    ASGI server reports it: behind a proxy, run uvicorn with --proxy-headers."""
+    client = getattr(request, "client", None)
+    return client.host if client is not None else None

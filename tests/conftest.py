@@ -104,6 +104,7 @@ TABLES = (
     "stats_days_lean",
     "audit_entries",
     "audit_checkpoints",
+    "login_throttles",
 )
 
 

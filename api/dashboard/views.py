@@ -14,10 +14,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from tidings.api.pages.i18n import pick
 from tidings.core.enums import Tier
+from tidings.core.errors import TooManyAttemptsError
 from tidings.core.models import Category, Staff
 from tidings.core.services.staff import StaffService
 from tidings.core.services.stats import STATS_ROLES
 from tidings.core.viewer import Viewer, ViewerKind
+from tidings.schema.context import client_ip
 
 from .filters import PRESETS, Filters, parse_filters
 from .i18n import LOCALES, DashboardWords
@@ -150,11 +152,15 @@ class Dashboard:
             return await self.signin_page(request, words, words("signin.expired"), status=403)
         email, password = form.get("email"), form.get("password")
         staff = None
+        typed = email[:320] if isinstance(email, str) else ""
         if isinstance(email, str) and isinstance(password, str) and len(email) <= 320:
             if 0 < len(password) <= MAX_FIELD:
-                staff = await self.staff.authenticate(email, password)
+                try:
+                    staff = await self.staff.sign_in(email, password, client_ip(request))
+                except TooManyAttemptsError as error:
+                    text = words("signin.throttled", seconds=str(error.retry_after))
+                    return await self.signin_page(request, words, text, 429, typed)
         if staff is None:
-            typed = email[:320] if isinstance(email, str) else ""
             return await self.signin_page(request, words, words("signin.wrong"), 400, typed)
         response = RedirectResponse(f"../dashboard?lang={words.locale}", 303, headers=HEADERS)
         self.sessions.set_cookie(response, self.sessions.issue(staff.id, staff.token_version))

@@ -1,6 +1,6 @@
 """Tortoise models. Every table's primary key is a time-ordered UUID (see `tidings.core.ids`)."""
 
-from tidings.core.models.access import AccessGrant, ApiKey, Staff
+from tidings.core.models.access import AccessGrant, ApiKey, LoginThrottle, Staff
 from tidings.core.models.audit import AuditCheckpoint, AuditEntry
 from tidings.core.models.categories import Category
 from tidings.core.models.customers import Customer, Device
@@ -39,6 +39,7 @@ __all__ = [
     "Device",
     "ExpansionJob",
     "InboundReply",
+    "LoginThrottle",
     "Message",
     "Notification",
     "PermissionEntry",

@@ -38,6 +38,10 @@ class ApiKey(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
+    # Narrower than the role when set (core/scopes.py); null: the role's full power.
+    scopes = fields.JSONField(null=True)
+    # After this the key authenticates as nothing; null: until revoked.
+    expires_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "api_keys"
@@ -62,3 +66,20 @@ class AccessGrant(Model):
 
     class Meta:
         table = "access_grants"
+
+
+class LoginThrottle(Model):
+    """Failed sign-ins per account or client address, shared by every process.
+
+    The key is "account:" and a keyed hash of the email, or "ip:" and the client address.
+    A success deletes the account row. See core/services/throttle.py."""
+
+    key = fields.CharField(max_length=128, primary_key=True)
+    failures = fields.IntField(default=0)
+    last_failure_at = fields.DatetimeField()
+
+    class Meta:
+        table = "login_throttles"
+
+    def __repr__(self) -> str:
+        return f"<LoginThrottle {self.failures}>"

@@ -19,6 +19,8 @@ class Customer(Model):
     attributes = fields.JSONField(default=dict)
     # Bumped to revoke every customer token issued so far.
     token_version = fields.IntField(default=0)
+    # Set while an ADMIN has disabled the account: its tokens stop and nothing is sent to it.
+    disabled_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

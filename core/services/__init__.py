@@ -25,6 +25,7 @@ from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
 from tidings.core.services.stats import StatsService
 from tidings.core.services.suppressions import SuppressionService
+from tidings.core.services.throttle import SignInThrottle
 from tidings.core.services.webhooks import WebhookService
 from tidings.core.webhooks import outbox
 
@@ -69,6 +70,7 @@ class Services:
         webhook_allow_private: bool = False,
         receipt_channels: frozenset[str] = frozenset(),
         stats_min_group: int = 1,
+        throttle: SignInThrottle | None = None,
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -82,7 +84,8 @@ class Services:
         `attribution_window`: TIDINGS_ATTRIBUTION_WINDOW.
         `webhook_allow_private`: TIDINGS_WEBHOOK_ALLOW_PRIVATE.
         `receipt_channels`: the channels some provider reports delivery receipts on.
-        `stats_min_group`: TIDINGS_STATS_MIN_GROUP."""
+        `stats_min_group`: TIDINGS_STATS_MIN_GROUP.
+        `throttle`: counts failed sign-ins (default: the built-in limits, a random key)."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -91,7 +94,7 @@ class Services:
             customers=CustomerService(live),
             consent=ConsentService(channels, categories, links, email_confirmation),
             categories=categories,
-            staff=StaffService(live),
+            staff=StaffService(live, throttle=throttle),
             api_keys=ApiKeyService(live),
             access=AccessService(live),
             sending=SendService(

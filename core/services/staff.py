@@ -15,15 +15,21 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
-from tidings.core import validation
+from tidings.core import audit, validation
 from tidings.core.enums import Role
-from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
+from tidings.core.errors import (
+    ForbiddenError,
+    NotFoundError,
+    TooManyAttemptsError,
+    UserInputError,
+)
 from tidings.core.live.publisher import LivePublisher
 from tidings.core.models import ApiKey, Staff
 from tidings.core.pagination import Page, paginate
+from tidings.core.password_policy import check_password
+from tidings.core.services.throttle import SignInThrottle
 from tidings.core.viewer import Viewer, ViewerKind
 
-MIN_PASSWORD = 12
 API_KEY_PREFIX = "tdk_"
 
 T = TypeVar("T")
@@ -74,16 +80,6 @@ class PasswordHashing:
                     await asyncio.wait([job])
 
 
-def _check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise UserInputError(
-            "WEAK_PASSWORD", f"Passwords need at least {MIN_PASSWORD} characters.", "password"
-        )
-    if len(password) > 1024:
-        raise UserInputError("TOO_LONG", "At most 1024 characters.", "password")
-    return password
-
-
 def _is_self(viewer: Viewer, staff_id: uuid.UUID) -> bool:
     return viewer.kind is ViewerKind.STAFF and viewer.id == staff_id
 
@@ -95,15 +91,20 @@ def _require_admin(viewer: Viewer) -> None:
 
 class StaffService:
     def __init__(
-        self, live: LivePublisher | None = None, passwords: PasswordHashing | None = None
+        self,
+        live: LivePublisher | None = None,
+        passwords: PasswordHashing | None = None,
+        throttle: SignInThrottle | None = None,
     ) -> None:
         self.live = live  # revocations end the caller's live streams at once
         self.passwords = passwords or PasswordHashing()
+        # Without one (scripts, tests of other things) a throttle under a random key.
+        self.throttle = throttle or SignInThrottle(secrets.token_urlsafe(32))
 
     async def create(self, email: str, password: str, role: Role) -> Staff:
         """Create a staff account (the CLI's route; the mutation checks the caller first)."""
         address = validation.email(email).lower()
-        password_hash = await self.passwords.hash(_check_password(password))
+        password_hash = await self.passwords.hash(check_password(password))
         try:
             return await Staff.create(email=address, password_hash=password_hash, role=role)
         except IntegrityError:
@@ -127,6 +128,27 @@ class StaffService:
             updates.append("password_hash")
         staff.last_login_at = datetime.now(UTC)
         await staff.save(update_fields=updates)
+        return staff
+
+    async def sign_in(self, email: str, password: str, ip: str | None) -> Staff | None:
+        """`authenticate` behind the throttle (core/services/throttle.py): refused with
+        `TooManyAttemptsError` before the password is checked while the account or the
+        client address is blocked; a failure is counted, a success clears the account."""
+        keys = self.throttle.keys(email, ip)
+        blocked = await self.throttle.check(keys)
+        if blocked is not None:
+            staff_id = await Staff.filter(email=email.strip().lower()).values_list("id", flat=True)
+            await audit.record(
+                "auth.throttled",
+                targets={"staff": str(staff_id[0])} if staff_id else None,
+                detail={"blockedBy": list(blocked.scopes), "retryAfter": blocked.retry_after},
+            )
+            raise TooManyAttemptsError(blocked.retry_after)
+        staff = await self.authenticate(email, password)
+        if staff is None:
+            await self.throttle.failed(keys)
+        else:
+            await self.throttle.succeeded(keys)
         return staff
 
     async def get(self, staff_id: uuid.UUID) -> Staff | None:
@@ -175,7 +197,7 @@ class StaffService:
         if active is not None:
             staff.active = active
         if password is not None:
-            staff.password_hash = await self.passwords.hash(_check_password(password))
+            staff.password_hash = await self.passwords.hash(check_password(password))
         staff.token_version += 1
         await staff.save()
         await self._revoked(staff.id)

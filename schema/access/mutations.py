@@ -7,9 +7,10 @@ from typing import Annotated
 
 import strawberry
 
+from tidings.core.errors import TooManyAttemptsError
 from tidings.core.tokens import TokenKind
 from tidings.schema.access.types import AccessGrant, ApiKey, Staff
-from tidings.schema.context import Info
+from tidings.schema.context import Info, client_ip
 from tidings.schema.enums import AccessActionEnum, RoleEnum
 from tidings.schema.errors import ERRORS, UserError, attempt, user_error
 from tidings.schema.ids import MISSING, parse_id
@@ -21,7 +22,12 @@ class LoginPayload:
     token: str | None = strawberry.field(
         default=None,
         description="A staff bearer token, valid for `TIDINGS_STAFF_TOKEN_TTL` (12 hours by "
-        "default) or until logout; null with INVALID_CREDENTIALS.",
+        "default) or until logout; null with INVALID_CREDENTIALS or TOO_MANY_ATTEMPTS.",
+    )
+    retry_after: int | None = strawberry.field(
+        default=None,
+        description="With TOO_MANY_ATTEMPTS: the seconds to wait before the next attempt is "
+        "checked at all; null otherwise.",
     )
     errors: list[UserError] = strawberry.field(description=ERRORS)
 
@@ -64,7 +70,9 @@ class LogoutPayload:
 @strawberry.input(description="A new staff account.")
 class CreateStaffInput:
     email: str = strawberry.field(description="The login email; unique.")
-    password: str = strawberry.field(description="At least 12 characters.")
+    password: str = strawberry.field(
+        description="At least 12 characters, and not a common password."
+    )
     role: RoleEnum = strawberry.field(description="What the member may see and do.")
 
 
@@ -76,7 +84,7 @@ class UpdateStaffInput:
         default=None, description="False deactivates the member (ADMIN)."
     )
     password: str | None = strawberry.field(
-        default=None, description="A new password, at least 12 characters."
+        default=None, description="A new password: at least 12 characters, not a common one."
     )
 
 
@@ -100,7 +108,10 @@ class CreateApiKeyInput:
 
 @strawberry.type
 class AccessMutations:
-    @strawberry.mutation(description="A staff token for these credentials; needs no token.")
+    @strawberry.mutation(
+        description="A staff token for these credentials; needs no token. Repeated failures "
+        "for one account or from one address are throttled (TOO_MANY_ATTEMPTS, `retryAfter`)."
+    )
     async def login(
         self,
         info: Info,
@@ -108,7 +119,10 @@ class AccessMutations:
         password: Annotated[str, strawberry.argument(description="Its password.")],
     ) -> LoginPayload | None:
         ctx = info.context
-        staff = await ctx.services.staff.authenticate(email, password)
+        try:
+            staff = await ctx.services.staff.sign_in(email, password, client_ip(ctx.request))
+        except TooManyAttemptsError as error:
+            return LoginPayload(retry_after=error.retry_after, errors=[UserError.from_error(error)])
         if staff is None:
             return LoginPayload(
                 errors=[user_error("INVALID_CREDENTIALS", "Wrong email or password.")]
