@@ -146,6 +146,7 @@ def test_create_staff_prints_an_id_and_refuses_a_duplicate(tmp_path):
         ("x@example.com", PASSWORD, "superuser", 2, "invalid choice"),
         ("not-an-email", PASSWORD, "admin", 1, "INVALID_EMAIL"),
         ("x@example.com", "short", "admin", 1, "WEAK_PASSWORD"),
+        ("x@example.com", "Qwerty123456!", "admin", 1, "COMMON_PASSWORD"),
     ],
 )
 def test_create_staff_rejects_bad_input(tmp_path, email, password, role, code, message):
