@@ -44,9 +44,11 @@ class Authenticator:
                 token_version=claims.version,
                 expires_at=claims.expires_at,
             )
-        version = await Customer.filter(id=claims.subject).values_list("token_version", flat=True)
-        if not version or version[0] != claims.version:
+        found = await Customer.filter(id=claims.subject).values_list("token_version", "disabled_at")
+        if not found or found[0][0] != claims.version:
             raise UnauthenticatedError("token revoked")
+        if found[0][1] is not None:
+            raise UnauthenticatedError("account disabled")
         return Viewer(
             kind=ViewerKind.CUSTOMER,
             id=claims.subject,

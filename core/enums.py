@@ -114,6 +114,7 @@ class DeliveryReason(str, Enum):
     NO_PROVIDER = "NO_PROVIDER"
     UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
     SENDER_NOT_ALLOWED = "SENDER_NOT_ALLOWED"
+    CUSTOMER_DISABLED = "CUSTOMER_DISABLED"
 
 
 class StatsDimension(str, Enum):

@@ -190,6 +190,9 @@ DeliveryReasonEnum = describe(
         "sender no longer had the right to send to the customer: a deactivated staff member, "
         "a revoked API key, a role that may not send, or an agent without a SEND access grant "
         "for the customer. The rule's `detail` says which.",
+        "CUSTOMER_DISABLED": "SUPPRESSED: an ADMIN has disabled the customer's account "
+        "(`disableCustomer`). Checked before every other rule, at the decision and again "
+        "just before a provider is handed the delivery; `required` does not override it.",
     },
 )
 RuleVerdictEnum = describe(

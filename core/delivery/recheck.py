@@ -133,9 +133,10 @@ async def _recheck(
                 settled.append(row)
                 continue
             decision: Decision
-            if messages[row.message_id].kind == MessageKind.CONFIRMATION:
+            if messages[row.message_id].kind == MessageKind.CONFIRMATION and not recipient.disabled:
                 # The confirmation mail asks for the consent rules 1-2 look for: they do not
-                # apply (its rules say so); the address is still found when it is sent.
+                # apply (its rules say so); the address is still found when it is sent. A
+                # disabled account's goes on to `recheck_queued`, which stops it.
                 ready.append(row)
                 continue
             if row.status is DeliveryStatus.DEFERRED:

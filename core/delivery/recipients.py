@@ -52,7 +52,7 @@ class Contact:
 
 
 _PG_CUSTOMERS = """
-SELECT id, timezone, tier, email, phone, locale, attributes FROM customers
+SELECT id, timezone, tier, email, phone, locale, attributes, disabled_at FROM customers
 WHERE id = ANY($1::uuid[])
 """
 _PG_DEVICES = "SELECT DISTINCT customer_id FROM devices WHERE customer_id = ANY($1::uuid[])"
@@ -93,7 +93,7 @@ class _Inputs:
 async def _fetch_orm(ids: list[uuid.UUID], category: str, window_start: datetime) -> _Inputs:
     found = _Inputs()
     found.customers = await Customer.filter(id__in=ids).values_list(
-        "id", "timezone", "tier", "email", "phone", "locale", "attributes"
+        "id", "timezone", "tier", "email", "phone", "locale", "attributes", "disabled_at"
     )
     found.with_devices = set(
         await Device.filter(customer_id__in=ids).distinct().values_list("customer_id", flat=True)
@@ -134,7 +134,8 @@ async def _fetch_pg(ids: list[uuid.UUID], category: str, window_start: datetime)
 
     found = _Inputs()
     found.customers = [
-        (r[0], r[1], r[2], r[3], r[4], r[5], _json(r[6])) for r in await fetch(_PG_CUSTOMERS, ids)
+        (r[0], r[1], r[2], r[3], r[4], r[5], _json(r[6]), r[7])
+        for r in await fetch(_PG_CUSTOMERS, ids)
     ]
     found.with_devices = {r[0] for r in await fetch(_PG_DEVICES, ids)}
     found.grants = await fetch(_PG_GRANTS, ids, category)
@@ -207,7 +208,7 @@ async def load_recipients(
     contacts: dict[uuid.UUID, Contact] = {}
     days: dict[str, tuple[datetime, datetime]] = {}
     address_sets: dict[tuple, frozenset[str]] = {}
-    for customer_id, timezone, tier, email, phone, locale, attributes in found.customers:
+    for customer_id, timezone, tier, email, phone, locale, attributes, disabled in found.customers:
         sent_today = 0
         by_category: dict[str, int] = {}
         if customer_id in counted:
@@ -234,6 +235,7 @@ async def load_recipients(
             sent_today=sent_today,
             sent_today_by_category=by_category,
             suppressed=suppressed.get(customer_id, {}),
+            disabled=disabled is not None,
         )
         contacts[customer_id] = Contact(
             customer_id=customer_id,

@@ -28,6 +28,7 @@ from tidings.core.policy.model import (
     GrantState,
     Recipient,
     RuleOutcome,
+    account_stop,
     suppression_detail,
 )
 
@@ -60,6 +61,9 @@ def recheck_queued(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     now = as_utc(now)
+    stopped = account_stop(recipient, channel)
+    if stopped is not None:
+        return stopped
     rules: list[RuleOutcome] = []
     for rule, check in CONSENT_RULES:
         verdict, detail = check(category, channel, recipient, now)

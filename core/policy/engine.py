@@ -47,6 +47,7 @@ from tidings.core.policy.model import (
     Decision,
     Recipient,
     RuleOutcome,
+    account_stop,
     suppression_detail,
 )
 from tidings.core.policy.tiers import TierPolicy
@@ -107,6 +108,9 @@ def decide(
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
+    stopped = account_stop(recipient, channel)
+    if stopped is not None:
+        return stopped
     return _decide(
         category,
         channel,

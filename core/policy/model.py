@@ -110,10 +110,16 @@ class Recipient:
     sent_today: int = 0
     sent_today_by_category: Mapping[str, int] = field(default_factory=dict)
     suppressed: Mapping[str, SuppressionReason] = field(default_factory=dict)
+    # An ADMIN disabled the account: nothing at all is sent (`account_stop`).
+    disabled: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier", Tier(self.tier))
         object.__setattr__(self, "addresses", frozenset(self.addresses))
+
+
+CUSTOMER_DISABLED = DeliveryReason.CUSTOMER_DISABLED
+DISABLED_DETAIL = "the customer's account is disabled"
 
 
 # How rule 3 names a suppressed address: "suppressed: hard bounce".
@@ -184,3 +190,12 @@ class Decision:
     def fallback_taken(self) -> bool:
         """True when the decision is about the category's fallback, not the channel asked for."""
         return bool(self.rules) and self.rules[0].channel not in (None, self.channel)
+
+
+def account_stop(recipient: Recipient, channel: str) -> Decision | None:
+    """Before rule 1, outside the contract's six: a disabled account gets nothing, whatever
+    the category (`required` included). None while the account is enabled."""
+    if not recipient.disabled:
+        return None
+    stopped = RuleOutcome(CUSTOMER_DISABLED, STOP, DISABLED_DETAIL, channel)
+    return Decision(channel, DeliveryStatus.SUPPRESSED, CUSTOMER_DISABLED, None, (stopped,))

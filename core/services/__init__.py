@@ -18,6 +18,7 @@ from tidings.core.live import InProcessBus, LivePublisher
 from tidings.core.services.access import AccessService
 from tidings.core.services.categories import CategoryService
 from tidings.core.services.consent import ConsentService
+from tidings.core.services.customer_status import CustomerStatus
 from tidings.core.services.customers import CustomerService
 from tidings.core.services.engagement import EngagementService
 from tidings.core.services.events import DEFAULT_ATTRIBUTION_WINDOW, EventService
@@ -33,6 +34,8 @@ from tidings.core.webhooks import outbox
 @dataclass(frozen=True)
 class Services:
     customers: CustomerService
+    # Disabling and enabling customers' accounts.
+    customer_status: CustomerStatus
     consent: ConsentService
     categories: CategoryService
     staff: StaffService
@@ -92,6 +95,7 @@ class Services:
         links = links or LinkSigner(secrets.token_urlsafe(48), DEFAULT_PUBLIC_URL, 7 * 24 * 3600)
         return cls(
             customers=CustomerService(live),
+            customer_status=CustomerStatus(live),
             consent=ConsentService(channels, categories, links, email_confirmation),
             categories=categories,
             staff=StaffService(live, throttle=throttle),

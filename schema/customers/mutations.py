@@ -128,7 +128,7 @@ class CustomerMutations:
     ) -> TokenPayload | None:
         ctx = info.context
         parsed = parse_id(customer_id, "Customer") or MISSING
-        row, errors = await attempt(ctx.services.customers.require(ctx.viewer, parsed))
+        row, errors = await attempt(ctx.services.customer_status.token_subject(ctx.viewer, parsed))
         if row is None:
             return TokenPayload(errors=errors)
         return TokenPayload(

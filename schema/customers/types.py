@@ -203,10 +203,22 @@ class Customer(Node):
         description='Recognisable, not usable: "j***@example.com". Anyone who may see the '
         "customer; null when it has no email."
     )
+    disabled_at: datetime | None = strawberry.field(
+        default=None,
+        description="When an ADMIN disabled the account (`disableCustomer`); null while it is "
+        "enabled.",
+    )
     customer_uuid: strawberry.Private[uuid.UUID]
     email_value: strawberry.Private[str | None]
     phone_value: strawberry.Private[str | None]
     token_version: strawberry.Private[int]
+
+    @strawberry.field(
+        description="True while the account is disabled: its tokens are refused and nothing "
+        "is sent to it (deliveries SUPPRESSED with CUSTOMER_DISABLED); its data stays."
+    )
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     @strawberry.field(
         description="Personal data: the customer, ADMIN, or an AGENT with a READ grant; null "
@@ -284,4 +296,5 @@ class Customer(Node):
             email_value=row.email,
             phone_value=row.phone,
             token_version=row.token_version,
+            disabled_at=row.disabled_at,
         )

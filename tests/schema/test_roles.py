@@ -43,13 +43,19 @@ from tests.schema.roles_table import (
 )
 from tests.schema.schema_paths import graphql_schema
 from tidings.core.enums import Platform, Role
-from tidings.core.models import AccessGrant, Staff
+from tidings.core.models import AccessGrant, Customer, Staff
 from tidings.schema.ids import to_global_id
 
 
 async def admin_email(world: World) -> dict[str, Any]:
     staff = await Staff.get(id=world.admin.id)
     return {"email": staff.email, "password": PASSWORD}
+
+
+async def scratch_customer(world: World) -> dict[str, Any]:
+    """A customer of its own per call: disabling the target would end CUSTOMER_SELF's token."""
+    row = await Customer.create(external_id=f"scratch-{secrets.token_hex(4)}")
+    return {"id": to_global_id("Customer", row.id)}
 
 
 async def fresh_api_key(world: World) -> dict[str, Any]:
@@ -190,6 +196,16 @@ OPS: dict[str, Op] = {
         ADMINS | {"CUSTOMER_SELF"},
         fixed(lambda w: {"id": target(w)}),
         UNSEEN_BY_AGENTS,
+    ),
+    "disableCustomer": Op(
+        payload("disableCustomer", "(customerId: $id)", "customer { id }", "($id: ID!)"),
+        ADMINS,
+        scratch_customer,
+    ),
+    "enableCustomer": Op(
+        payload("enableCustomer", "(customerId: $id)", "customer { id }", "($id: ID!)"),
+        ADMINS,
+        scratch_customer,
     ),
     "grantPermission": Op(
         with_input("grantPermission", "GrantPermissionInput", "grant { id }"),
