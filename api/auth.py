@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tidings.core.errors import UnauthenticatedError
 from tidings.core.models import Customer, Staff
-from tidings.core.services.staff import API_KEY_PREFIX, ApiKeyService
+from tidings.core.services.api_keys import API_KEY_PREFIX, ApiKeyService
 from tidings.core.tokens import InvalidTokenError, TokenKind, TokenSigner
 from tidings.core.viewer import Viewer, ViewerKind
 
@@ -27,8 +27,14 @@ class Authenticator:
         if credentials.startswith(API_KEY_PREFIX):
             key = await self.api_keys.authenticate(credentials)
             if key is None:
-                raise UnauthenticatedError("invalid or revoked API key")
-            return Viewer(kind=ViewerKind.API_KEY, id=key.id, role=key.role)
+                raise UnauthenticatedError("invalid, revoked or expired API key")
+            return Viewer(
+                kind=ViewerKind.API_KEY,
+                id=key.id,
+                role=key.role,
+                expires_at=int(key.expires_at.timestamp()) if key.expires_at else None,
+                scopes=frozenset(key.scopes) if key.scopes is not None else None,
+            )
         try:
             claims = self.signer.verify(credentials)
         except InvalidTokenError:

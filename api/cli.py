@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from tidings.api import inbound_smtp, stats_cli
 from tidings.api.serving import (
@@ -105,13 +106,31 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
     return run_command(work)
 
 
+def expiry(value: str) -> datetime:
+    """`--expires`: an ISO 8601 time ("2027-06-30T00:00:00Z"; no zone means UTC) or a
+    duration from now ("90d", "12h", "3600")."""
+    from tidings.plugins.durations import parse_duration
+
+    try:
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.now(UTC) + timedelta(seconds=parse_duration(value, "--expires"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def cmd_create_api_key(args: argparse.Namespace) -> int:
-    from tidings.core.services.staff import ApiKeyService
+    from tidings.core.services.api_keys import ApiKeyService
 
     async def work(settings: Settings) -> int:
         async def create() -> int:
             try:
-                key, secret = await ApiKeyService().create(None, args.name, Role(args.role.upper()))
+                key, secret = await ApiKeyService().create(
+                    None, args.name, Role(args.role.upper()), args.scope, args.expires
+                )
             except UserInputError as error:
                 print(f"tidings: {error.message} ({error.code})", file=sys.stderr)
                 return 1
@@ -233,6 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     key.add_argument("--name", required=True)
     key.add_argument("--role", required=True, choices=ROLES, type=str.lower)
+    key.add_argument(
+        "--scope",
+        action="append",
+        metavar="SCOPE",
+        help="narrow the key to SCOPE (repeatable: send, customers:read, customers:write, "
+        "consent:write, events:write, messages:read, stats:read, categories:write, "
+        "webhooks:write, admin); none: the role's full power",
+    )
+    key.add_argument(
+        "--expires",
+        type=expiry,
+        metavar="WHEN",
+        help='when the key stops working: an ISO time or a duration from now ("90d")',
+    )
     key.set_defaults(handler=cmd_create_api_key)
 
     demo = sub.add_parser(

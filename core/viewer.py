@@ -33,6 +33,8 @@ class Viewer:
     # From the token, for re-checking a long-lived caller (a websocket) later on.
     token_version: int | None = None
     expires_at: int | None = None
+    # An API key's scopes (core/scopes.py); None: the role's full power.
+    scopes: frozenset[str] | None = None
     _access: dict[uuid.UUID, frozenset[AccessAction]] | None = field(default=None, repr=False)
 
     @property

@@ -13,11 +13,20 @@ from typing import Any
 from strawberry.permission import BasePermission
 
 from tidings.core.enums import Role
-from tidings.core.viewer import ViewerKind, pii_readable
+from tidings.core.scopes import allows
+from tidings.core.viewer import Viewer, ViewerKind, pii_readable
 from tidings.schema.context import Info
 from tidings.schema.errors import ForbiddenGraphQLError, UnauthenticatedGraphQLError
 
 FORBIDDEN = {"code": "FORBIDDEN"}
+
+
+def check_scope(viewer: Viewer, info: Info) -> None:
+    """Where the role is checked, an API key's scopes are too (core/scopes.py): a root field
+    its scopes do not cover is FORBIDDEN, like one its role does not."""
+    if viewer.scopes is not None and info.path.prev is None:
+        if not allows(viewer.scopes, info.field_name):
+            raise ForbiddenGraphQLError("This API key's scopes do not cover this operation.")
 
 
 class Authenticated(BasePermission):
@@ -27,8 +36,10 @@ class Authenticated(BasePermission):
     error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        if info.context.raw_viewer is None:
+        viewer = info.context.raw_viewer
+        if viewer is None:
             raise UnauthenticatedGraphQLError()
+        check_scope(viewer, info)
         return True
 
 
@@ -45,6 +56,7 @@ def staff_roles(*roles: Role) -> type[BasePermission]:
                 raise UnauthenticatedGraphQLError()
             if not viewer.has_role(*roles):
                 raise ForbiddenGraphQLError(self.message)
+            check_scope(viewer, info)
             return True
 
     StaffRoles.__name__ = "StaffRoles_" + "_".join(r.value for r in roles)

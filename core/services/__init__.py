@@ -16,6 +16,7 @@ from tidings.core.enums import EmailConfirmation
 from tidings.core.links import DEFAULT_PUBLIC_URL, LinkSigner
 from tidings.core.live import InProcessBus, LivePublisher
 from tidings.core.services.access import AccessService
+from tidings.core.services.api_keys import ApiKeyService
 from tidings.core.services.categories import CategoryService
 from tidings.core.services.consent import ConsentService
 from tidings.core.services.customer_status import CustomerStatus
@@ -23,7 +24,7 @@ from tidings.core.services.customers import CustomerService
 from tidings.core.services.engagement import EngagementService
 from tidings.core.services.events import DEFAULT_ATTRIBUTION_WINDOW, EventService
 from tidings.core.services.inbox import InboxService
-from tidings.core.services.staff import ApiKeyService, StaffService
+from tidings.core.services.staff import StaffService
 from tidings.core.services.stats import StatsService
 from tidings.core.services.suppressions import SuppressionService
 from tidings.core.services.throttle import SignInThrottle

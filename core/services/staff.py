@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import secrets
 import uuid
@@ -24,13 +23,23 @@ from tidings.core.errors import (
     UserInputError,
 )
 from tidings.core.live.publisher import LivePublisher
-from tidings.core.models import ApiKey, Staff
+from tidings.core.models import Staff
 from tidings.core.pagination import Page, paginate
 from tidings.core.password_policy import check_password
+
+# API keys moved to core/services/api_keys.py; these names stay importable from here.
+from tidings.core.services.api_keys import API_KEY_PREFIX, ApiKeyService, api_key_hash
 from tidings.core.services.throttle import SignInThrottle
 from tidings.core.viewer import Viewer, ViewerKind
 
-API_KEY_PREFIX = "tdk_"
+__all__ = [
+    "API_KEY_PREFIX",
+    "ApiKeyService",
+    "PasswordHashing",
+    "StaffService",
+    "api_key_hash",
+]
+
 
 T = TypeVar("T")
 
@@ -212,64 +221,3 @@ class StaffService:
     async def _revoked(self, staff_id: uuid.UUID) -> None:
         if self.live is not None:
             await self.live.viewer_revoked(ViewerKind.STAFF.value, staff_id)
-
-
-def api_key_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class ApiKeyService:
-    def __init__(self, live: LivePublisher | None = None) -> None:
-        self.live = live
-
-    async def create(self, viewer: Viewer | None, name: str, role: Role) -> tuple[ApiKey, str]:
-        """A new key and its secret; the secret is shown this once and never stored."""
-        if viewer is not None:
-            _require_admin(viewer)
-        label = validation.name(name, "name", 255, required=True)
-        secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        key = await ApiKey.create(
-            name=label,
-            role=role,
-            prefix=secret[:12],
-            key_hash=api_key_hash(secret),
-            created_by_id=viewer.id if viewer else None,
-        )
-        return key, secret
-
-    async def authenticate(self, secret: str) -> ApiKey | None:
-        key = await ApiKey.filter(key_hash=api_key_hash(secret), revoked_at__isnull=True).first()
-        if key is not None:
-            now = datetime.now(UTC)
-            # Written at most once a minute per key, so a busy key does not write on every call.
-            if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-                key.last_used_at = now
-                await ApiKey.filter(id=key.id).update(last_used_at=now)
-        return key
-
-    async def get(self, key_id: uuid.UUID) -> ApiKey | None:
-        return await ApiKey.filter(id=key_id).first()
-
-    async def get_visible(self, viewer: Viewer, key_id: uuid.UUID) -> ApiKey | None:
-        """An unrevoked key, as `list` shows it to ADMIN and AUDITOR; a key sees itself."""
-        if viewer.has_role(Role.ADMIN, Role.AUDITOR) or (
-            viewer.kind is ViewerKind.API_KEY and viewer.id == key_id
-        ):
-            return await ApiKey.filter(id=key_id, revoked_at__isnull=True).first()
-        return None
-
-    async def list(self, viewer: Viewer, first: int, after: str | None) -> Page[ApiKey]:
-        if not viewer.has_role(Role.ADMIN, Role.AUDITOR):
-            raise ForbiddenError("Only ADMIN and AUDITOR list API keys.")
-        return await paginate(ApiKey.filter(revoked_at__isnull=True), first, after)
-
-    async def revoke(self, viewer: Viewer, key_id: uuid.UUID) -> ApiKey:
-        _require_admin(viewer)
-        key = await ApiKey.filter(id=key_id, revoked_at__isnull=True).first()
-        if key is None:
-            raise NotFoundError("id")
-        key.revoked_at = datetime.now(UTC)
-        await key.save(update_fields=["revoked_at"])
-        if self.live is not None:
-            await self.live.viewer_revoked(ViewerKind.API_KEY.value, key.id)
-        return key

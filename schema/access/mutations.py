@@ -104,6 +104,19 @@ class GrantAccessInput:
 class CreateApiKeyInput:
     name: str = strawberry.field(description="A name to tell keys apart.")
     role: RoleEnum = strawberry.field(description="The role the key acts with.")
+    scopes: list[str] | None = strawberry.field(
+        default=None,
+        description="What the key may call, narrower than its role: send, customers:read, "
+        "customers:write, consent:write, events:write, messages:read, stats:read, "
+        "categories:write, webhooks:write, admin (docs/account-security.md lists which "
+        "operations each covers). Null: the role's full power. An unknown scope is the "
+        "UserError UNKNOWN_SCOPE; an empty list NO_SCOPES.",
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the key stops working (in the future; INVALID_TIME otherwise); "
+        "null: until revoked.",
+    )
 
 
 @strawberry.type
@@ -192,7 +205,9 @@ class AccessMutations:
     ) -> ApiKeyPayload | None:
         ctx = info.context
         result, errors = await attempt(
-            ctx.services.api_keys.create(ctx.viewer, input.name, input.role)
+            ctx.services.api_keys.create(
+                ctx.viewer, input.name, input.role, input.scopes, input.expires_at
+            )
         )
         if result is None:
             return ApiKeyPayload(errors=errors)

@@ -74,6 +74,16 @@ class ApiKey(Node):
         description="When it last authenticated a request (updated at most once a minute); null "
         "if never."
     )
+    scopes: list[str] | None = strawberry.field(
+        default=None,
+        description="What it may call, narrower than its role (see CreateApiKeyInput.scopes); "
+        "null: its role's full power.",
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When it stops authenticating; null: until revoked. An expired key is "
+        "refused (UNAUTHENTICATED); `apiKeys` lists it until it is revoked.",
+    )
 
     @classmethod
     def from_model(cls, row: ApiKeyModel) -> ApiKey:
@@ -84,6 +94,8 @@ class ApiKey(Node):
             prefix=row.prefix,
             created_at=row.created_at,
             last_used_at=row.last_used_at,
+            scopes=list(row.scopes) if row.scopes is not None else None,
+            expires_at=row.expires_at,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import queue
 import re
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -174,6 +176,34 @@ def test_create_api_key_prints_its_secret_once(tmp_path):
     assert key_id.group(1) == to_global_id("ApiKey", uuid.UUID(str(stored[0][0])))
     stored = [row[1:] for row in stored]
     assert secret.group(1) not in stored[0][2]
+
+
+def test_create_api_key_with_scopes_and_an_expiry(tmp_path):
+    result = tidings(
+        "create-api-key", "--name", "checkout", "--role", "admin",
+        "--scope", "send", "--scope", "customers:read", "--expires", "30d",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "tidings.sqlite3") as conn:
+        scopes, expires = conn.execute("SELECT scopes, expires_at FROM api_keys").fetchone()
+    assert json.loads(scopes) == ["customers:read", "send"]
+    left = datetime.fromisoformat(expires).replace(tzinfo=UTC) - datetime.now(UTC)
+    assert timedelta(days=29, hours=23) < left <= timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        (("--scope", "everything"), 1, "UNKNOWN_SCOPE"),
+        (("--expires", "2001-01-01"), 1, "INVALID_TIME"),
+        (("--expires", "soon"), 2, "--expires"),
+    ],
+)
+def test_create_api_key_refuses_bad_scopes_and_expiries(tmp_path, extra, code, message):
+    result = tidings("create-api-key", "--name", "k", "--role", "admin", *extra, cwd=tmp_path)
+    assert result.returncode == code
+    assert message in result.stderr and result.stdout.strip() == ""
 
 
 # migrate ------------------------------------------------------------------------------------
