@@ -6,7 +6,8 @@ The paths are derived from the schema (`schema_paths.protected_paths`), so a new
 type or operation leading to personal data is covered as soon as it exists. Mutation paths
 covered, with inputs that return the object: createStaff, updateStaff (a scratch member, no
 changes), grantAccess and revokeAccessGrant (a scratch agent), createCustomer,
-updateCustomer and updateMe (no changes), revokeCustomerTokens, grantPermission, withdrawPermission, send
+updateCustomer and updateMe (no changes), revokeCustomerTokens, disableCustomer (a
+scratch customer), enableCustomer (the target, already enabled: no change), grantPermission, withdrawPermission, send
 (to the target, with content of its own) and retryDelivery (the world's delivery the mail
 server refused, failed again by the worker between calls).
 """
@@ -69,6 +70,16 @@ def _fresh() -> str:
 
 async def _failed_delivery(world: World) -> dict[str, object]:
     return {"id": to_global_id("Delivery", await failed_delivery(world))}
+
+
+async def _scratch_customer(world: World) -> dict[str, object]:
+    """A customer of its own to disable: disabling the target would end CUSTOMER_SELF."""
+    row = await Customer.create(
+        external_id=f"scratch-{_fresh()}",
+        email=f"scratch.{_fresh()}@example.org",
+        phone=f"+1415556{secrets.randbelow(10000):04d}",
+    )
+    return {"customerId": to_global_id("Customer", row.id)}
 
 
 def _send_input(world: World) -> dict[str, object]:
@@ -163,6 +174,9 @@ ROOT_ARGS: dict[str, ArgsFor] = {
     "failedDeliveries": _fixed(lambda w: None),
     "send": _fixed(_send_input),
     "retryDelivery": _failed_delivery,
+    "disableCustomer": _scratch_customer,
+    # Enabling an enabled customer changes nothing: the target itself, as it is.
+    "enableCustomer": _fixed(lambda w: {"customerId": to_global_id("Customer", w.target)}),
 }
 
 
@@ -219,6 +233,9 @@ NOTHING_TO_READ = {
     "Mutation.createCustomer.customer.permissionGrants",
     "Mutation.createCustomer.customer.permissionHistory.edges.node",
     "Mutation.createCustomer.customer.permissionHistory.nodes",
+    "Mutation.disableCustomer.customer.permissionGrants",
+    "Mutation.disableCustomer.customer.permissionHistory.edges.node",
+    "Mutation.disableCustomer.customer.permissionHistory.nodes",
     # A message just sent: no provider has reported anything about its deliveries yet.
     "Mutation.send.message.deliveries.edges.node.events",
     "Mutation.send.message.deliveries.nodes.events",
