@@ -4,7 +4,9 @@ role, an expired key is nobody, and `apiKeys` shows all of it."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,8 +14,10 @@ import pytest
 
 from tests.conftest import data
 from tests.core.support import admin, create_category, create_customer, only_error
+from tidings.api.auth import Authenticator
 from tidings.core.enums import Role
 from tidings.core.errors import ForbiddenError
+from tidings.core.live.callers import CallerCheck
 from tidings.core.models import ApiKey, AuditEntry
 from tidings.core.scopes import ANY_KEY, NO_KEY, OPERATION_SCOPES, SCOPES, allows
 from tidings.core.services.api_keys import ApiKeyService
@@ -194,3 +198,21 @@ async def test_the_service_refuses_non_admins(db):
     marketer = Viewer(ViewerKind.STAFF, id=uuid.uuid4(), role=Role.MARKETER)
     with pytest.raises(ForbiddenError):
         await ApiKeyService().create(marketer, "k", Role.MARKETER, ["send"])
+
+
+async def test_a_live_caller_holding_a_key_ends_when_the_key_expires(api):
+    """The authenticator gives the key's viewer its expiry, which the per-event re-check of a
+    websocket (core/live/callers.py) compares with the clock."""
+    _, token = await admin(api)
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    created = await _key(api, token, scopes=["messages:read"], expiresAt=soon.isoformat())
+    authenticator = Authenticator(api.runtime.signer, api.runtime.services.api_keys)
+    viewer = await authenticator.authenticate(f"Bearer {created['secret']}")
+    assert viewer is not None
+    assert viewer.scopes == frozenset({"messages:read"})
+    assert viewer.expires_at == int(soon.timestamp())
+    checks = CallerCheck()
+    assert await checks.recheck(viewer) is not None
+    assert (
+        await checks.recheck(dataclasses.replace(viewer, expires_at=int(time.time()) - 1)) is None
+    )
