@@ -6,6 +6,9 @@ Every failed sign-in adds one to two counters, "account:<keyed hash of the email
 its last failure, at most `max_delay`. A blocked attempt is refused before the password is
 checked (no argon2 work, nothing learnt). A success deletes the account's counter; the
 address's counter stays, so one good account does not clear a guessing run from its host.
+A counter whose last failure is older than `forget_after` (a day) is forgotten, deleted by
+the next failure anywhere: the table holds about a day of failures, and an old typo does
+not count against a member months later.
 
 The count is one atomic `UPDATE ... SET failures = failures + 1` per key, so concurrent
 wrong attempts are all counted on PostgreSQL and on SQLite alike. Attempts already past the
@@ -30,6 +33,7 @@ from tidings.core.models import LoginThrottle
 _KEY_LABEL = b"tidings sign-in throttle v1"
 DEFAULT_FREE_ATTEMPTS = 5
 DEFAULT_MAX_DELAY = 15 * 60  # seconds
+FORGET_AFTER = timedelta(days=1)
 
 
 def utc_now() -> datetime:
@@ -67,6 +71,8 @@ class SignInThrottle:
         self.free = free
         self.max_delay = max_delay
         self.clock = clock
+        # Never before a block has run out.
+        self.forget_after = max(FORGET_AFTER, timedelta(seconds=max_delay))
 
     def __repr__(self) -> str:
         return f"<SignInThrottle free={self.free} max_delay={self.max_delay}>"
@@ -102,6 +108,7 @@ class SignInThrottle:
     async def failed(self, keys: dict[str, str]) -> None:
         """Count one failure under every key."""
         now = self.clock()
+        await LoginThrottle.filter(last_failure_at__lt=now - self.forget_after).delete()
         for key in keys.values():
             await self._bump(key, now)
 

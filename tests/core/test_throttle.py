@@ -205,3 +205,21 @@ async def test_the_keys_hold_no_email(db):
     other = SignInThrottle(SECRET + "-other", clock=clock)
     assert other.account_key(EMAIL) != account
     assert staff.throttle.account_key(" Throttled@Example.com ") == account
+
+
+async def test_a_day_old_counter_is_forgotten_at_the_next_failure(db):
+    clock = Clock()
+    staff = _service(clock)
+    await _member()
+    for _ in range(6):
+        await staff.sign_in(EMAIL, "wrong password!", IP)
+    await staff.sign_in("other@example.com", "wrong password!", "198.51.100.9")
+    clock.advance(24 * 3600 + 1)
+    await staff.sign_in("someone@example.com", "wrong password!", "192.0.2.1")
+    throttle = staff.throttle
+    assert await throttle.failures(throttle.account_key(EMAIL)) == 0
+    assert await throttle.failures("ip:" + IP) == 0
+    assert await LoginThrottle.all().count() == 2  # only the last failure's two counters
+    for _ in range(5):  # free again
+        assert await staff.sign_in(EMAIL, "wrong password!", IP) is None
+    assert await staff.sign_in(EMAIL, PASSWORD, IP) is not None
