@@ -85,6 +85,7 @@ def test_every_module_is_under_tidings(wheel):
         "tidings/core/migrations/__init__.py",
         "tidings/core/migrations/0001_initial.py",
         "tidings/core/py.typed",
+        "tidings/core/common_passwords.txt",
         "tidings/api/static/live.html",
         "tidings/api/static/__init__.py",
         "tidings/api/pages/__init__.py",

@@ -34,7 +34,8 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "AccessGrantConnection": _public(CONNECTION),
     "AccessGrantEdge": _public("cursor node"),
     "AccessGrantPayload": _public("accessGrant errors"),
-    "ApiKey": _public("id name role prefix createdAt lastUsedAt"),
+    # Scopes and expiry say what a key may do, not who holds it: as public as its role.
+    "ApiKey": _public("id name role prefix createdAt lastUsedAt scopes expiresAt"),
     "ApiKeyConnection": _public(CONNECTION),
     "ApiKeyEdge": _public("cursor node"),
     # `secret` is shown once, to the ADMIN who called createApiKey (an operation gate).
@@ -49,7 +50,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "Channel": _public("name providers"),
     "Customer": _public(
         "id externalId name locale timezone tier attributes createdAt emailMasked "
-        "permissionGrants permissionHistory preferences",
+        "permissionGrants permissionHistory preferences disabled disabledAt",
         email=PII,
         phone=PII,
         devices=PII,
@@ -85,7 +86,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "EngagementPayload": _public("recorded errors"),
     "InboxPayload": _public("unreadCount errors"),
     "InboxUpdate": _public("unreadCount readIds archivedIds"),  # the customer's own, live
-    "LoginPayload": _public("token errors"),
+    "LoginPayload": _public("token retryAfter errors"),
     "LogoutPayload": _public("ok errors"),
     "Message": _public(
         "id category status createdAt scheduleAt deliveryCounts deliveries",
