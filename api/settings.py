@@ -89,6 +89,9 @@ class Settings:
     webhook_allow_private: bool = True
     # Stats groups smaller than this are folded into one "other" row (1: none are).
     stats_min_group: int = 1
+    # Audit entries older than this many days are pruned behind a signed checkpoint (the
+    # worker, hourly; `tidings audit prune`); None: kept forever.
+    audit_retention_days: int | None = None
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -208,6 +211,7 @@ class Settings:
                 config, "TIDINGS_WEBHOOK_ALLOW_PRIVATE", env == "development"
             ),
             stats_min_group=_int(config, "TIDINGS_STATS_MIN_GROUP", 1),
+            audit_retention_days=_optional_int(config, "TIDINGS_AUDIT_RETENTION_DAYS"),
             limits=limits,
             plugin_config=config,
         )
