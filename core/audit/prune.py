@@ -103,12 +103,14 @@ class AuditPruner:
         *,
         interval: timedelta = timedelta(hours=1),
         batches_per_round: int = 4,
+        batch_size: int = 5000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._secret_key = secret_key
         self.retention = retention
         self.interval = interval
         self.batches_per_round = batches_per_round
+        self.batch_size = batch_size
         self._clock = clock
         self._last_pass: float | None = None
 
@@ -122,7 +124,10 @@ class AuditPruner:
             return 0
         try:
             pruned = await prune_entries(
-                self._secret_key, self.retention, max_batches=self.batches_per_round
+                self._secret_key,
+                self.retention,
+                batch_size=self.batch_size,
+                max_batches=self.batches_per_round,
             )
         except Exception:  # logged; the next pass is an interval away, deliveries go on
             logger.exception("pruning the audit log failed")
