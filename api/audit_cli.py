@@ -12,9 +12,9 @@ from tidings.api.serving import run_command, with_db
 from tidings.api.settings import Settings
 from tidings.api.stats_cli import Progress
 
-# Exit codes beside run_command's (2 settings, 3 schema behind, 4 no database).
+# Exit codes: 1 the chain is broken; 2 no retention to prune by (as for a missing setting).
 BROKEN = 1
-NO_RETENTION = 5
+NO_RETENTION = 2
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
