@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from tests.audit.tamper import seed, seed_old, sql
 from tests.conftest import SECRET
+from tidings.api.stats_cli import Progress
 from tidings.core.audit.checkpoints import CheckpointSigner
 from tidings.core.models import AuditCheckpoint, AuditEntry
 
@@ -93,3 +95,20 @@ async def test_prune_then_verify_from_the_checkpoint(db: str) -> None:
     assert (await tidings(db, "verify")).returncode == 0
     other = await tidings(db, "verify", TIDINGS_SECRET_KEY="other-secret-" + "q" * 32)
     assert other.returncode == 1 and "signature is not valid" in other.stderr
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_redraws_in_place_on_a_terminal() -> None:
+    out = Terminal()
+    progress = Progress(out, unit="entries")
+    progress(2000, 4000)
+    progress(4000, 4000)
+    progress.end()
+    frames = out.getvalue().split("\r")[1:]
+    assert len(frames) == 2 and frames[-1].endswith("\n")
+    assert " 50.0%  2,000 / 4,000 entries" in frames[0]
+    assert "100.0%  4,000 / 4,000 entries" in frames[1]
