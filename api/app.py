@@ -31,6 +31,7 @@ from tidings.api.settings import Settings
 from tidings.api.tracking import tracking_routes
 from tidings.core import db
 from tidings.core.address_hash import AddressHasher
+from tidings.core.audit.prune import AuditPruner
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
@@ -134,6 +135,13 @@ def live_bus(settings: Settings, *, listen: bool = True) -> LiveBus:
     return InProcessBus()
 
 
+def audit_pruner(settings: Settings) -> AuditPruner | None:
+    """The worker's audit retention, when TIDINGS_AUDIT_RETENTION_DAYS is set."""
+    if settings.audit_retention_days is None:
+        return None
+    return AuditPruner(settings.secret_key.reveal(), timedelta(days=settings.audit_retention_days))
+
+
 def build_runtime(
     settings: Settings, manager: pluggy.PluginManager | None = None, *, listen: bool = True
 ) -> Runtime:
@@ -195,6 +203,7 @@ def build_runtime(
             unsubscribe_mailto=settings.unsubscribe_mailto,
             tracking=tracking if settings.tracking else None,
             hasher=hasher,
+            audit_pruner=audit_pruner(settings),
         ),
         templates=templates,
         bus=bus,

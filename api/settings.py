@@ -92,6 +92,9 @@ class Settings:
     # Sign-in throttling: failures free per account or address, then 1 s, 2 s, 4 s ... capped.
     login_free_attempts: int = 5
     login_max_backoff: int = 15 * 60
+    # Audit entries older than this many days are pruned behind a signed checkpoint (the
+    # worker, hourly; `tidings audit prune`); None: kept forever.
+    audit_retention_days: int | None = None
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -213,6 +216,7 @@ class Settings:
             stats_min_group=_int(config, "TIDINGS_STATS_MIN_GROUP", 1),
             login_free_attempts=_int(config, "TIDINGS_LOGIN_FREE_ATTEMPTS", 5),
             login_max_backoff=_duration(config, "TIDINGS_LOGIN_MAX_BACKOFF", 15 * 60),
+            audit_retention_days=_optional_int(config, "TIDINGS_AUDIT_RETENTION_DAYS"),
             limits=limits,
             plugin_config=config,
         )

@@ -76,6 +76,7 @@ async def paginate_each(
     keys: Sequence[PageKey],
     *,
     newest_first: bool = False,
+    decode: Callable[[str | None], object] = decode_cursor,
 ) -> list[Page | UserInputError]:
     """Pages for many parents: one statement per distinct (`first`, `after`), whatever the
     number of parents. Each page is exactly what `paginate` gives for that parent alone.
@@ -84,7 +85,7 @@ async def paginate_each(
     statement numbers each parent's rows after the cursor in page order with ROW_NUMBER()
     OVER (PARTITION BY parent) (SQLite 3.25+ and PostgreSQL alike) and keeps the first
     `first + 1` of each. A bad cursor is returned, not raised, so it fails only the fields
-    that passed it.
+    that passed it. `decode` reads a cursor into an id (default: a UUID cursor).
     """
     groups: dict[tuple[int, str | None], list[uuid.UUID]] = {}
     for key in keys:
@@ -92,7 +93,7 @@ async def paginate_each(
     found: dict[PageKey, Page | UserInputError] = {}
     for (first, after), parent_ids in groups.items():
         try:
-            after_id = decode_cursor(after)
+            after_id = decode(after)
         except UserInputError as error:
             found.update({PageKey(p, first, after): error for p in parent_ids})
             continue

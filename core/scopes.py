@@ -21,6 +21,7 @@ SCOPES: Mapping[str, str] = {
     "events:write": "record customer events (conversions)",
     "messages:read": "read messages, deliveries, templates and suppressions; explain decisions",
     "stats:read": "read delivery and consent statistics",
+    "audit:read": "read the audit log",
     "categories:write": "create and change categories and templates",
     "webhooks:write": "create, list and delete webhooks and read their deliveries",
     "admin": "staff, API keys, access grants, and fetching any object by id (`node`)",
@@ -38,6 +39,7 @@ OPERATION_SCOPES: Mapping[str, str] = {
     "channels": ANY_KEY,
     # Administration.
     "node": "admin",
+    "auditLog": "audit:read",
     "staff": "admin",
     "staffMembers": "admin",
     "apiKeys": "admin",

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from tidings.schema.access.mutations import AccessMutations
 from tidings.schema.access.queries import AccessQueries
+from tidings.schema.audit.queries import AuditQueries
 from tidings.schema.categories.mutations import CategoryMutations
 from tidings.schema.categories.queries import CategoryQueries
 from tidings.schema.customers.mutations import CustomerMutations
@@ -61,6 +62,7 @@ class Query(
     SuppressionQueries,
     WebhookQueries,
     StatsQueries,
+    AuditQueries,
 ):
     pass
 

@@ -15,6 +15,7 @@ from strawberry.types import Info as StrawberryInfo
 from tidings.core.delivery.feedback import events_for
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.models import (
+    AuditEntry,
     Category,
     Customer,
     Delivery,
@@ -81,6 +82,11 @@ class Loaders:
         """A page of each customer's ledger: keyed by customer and page arguments, so the
         same connection under many aliases is read once."""
         return DataLoader(self._services.consent.histories)
+
+    @cached_property
+    def access_logs(self) -> DataLoader[PageKey, Page[AuditEntry]]:
+        """A page of each customer's `customer.read` entries, keyed as `permission_history`."""
+        return DataLoader(self._services.audit.access_logs)
 
     @cached_property
     def deliveries(self) -> DataLoader[PageKey, Page[Delivery]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
+from tidings.core.audit.read import may_read_access_log
 from tidings.core.enums import Role
 from tidings.core.scopes import allows
 from tidings.core.viewer import Viewer, ViewerKind, pii_readable
@@ -129,6 +130,18 @@ class CanReadDeliveryErrors(BasePermission):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.raw_viewer
         return viewer is not None and viewer.has_role(Role.ADMIN)
+
+
+class CanReadAccessLog(BasePermission):
+    """Who read a customer's personal data: ADMIN, and the customer itself ("who looked at
+    my data"). Ids and field names, no personal data value: not one of the PII gates."""
+
+    message = "Only ADMIN and the customer itself may read its access log."
+    error_extensions = FORBIDDEN
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.raw_viewer
+        return viewer is not None and may_read_access_log(viewer, source.customer_uuid)
 
 
 PROTECTED_FIELD_GATES: tuple[type[BasePermission], ...] = (

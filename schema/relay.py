@@ -53,10 +53,15 @@ class Connection(Generic[NodeT]):
         return [edge.node for edge in self.edges]
 
 
-def connection(page: Page[Any], to_node: Callable[[Any], NodeT]) -> Connection[NodeT]:
-    """Map a page of rows (each with a UUID `id`) to a connection of nodes."""
+def connection(
+    page: Page[Any],
+    to_node: Callable[[Any], NodeT],
+    cursor: Callable[[Any], str] = encode_cursor,
+) -> Connection[NodeT]:
+    """Map a page of rows to a connection of nodes; `cursor` makes a row's `id` a cursor
+    (default: a UUID id's)."""
     rows: Sequence[Any] = page.items
-    edges = [Edge(cursor=encode_cursor(row.id), node=to_node(row)) for row in rows]
+    edges = [Edge(cursor=cursor(row.id), node=to_node(row)) for row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tidings.core.address_hash import AddressHasher
+from tidings.core.audit.prune import AuditPruner
 from tidings.core.delivery.breaker import BreakerOptions, Breakers, Clock
 from tidings.core.delivery.bulk import RulesJson
 from tidings.core.delivery.claims import claim_digests, claim_due, renew_leases
@@ -54,8 +55,11 @@ class DeliveryWorker:
         unsubscribe_mailto: str | None = None,
         tracking: TrackingSigner | None = None,
         hasher: AddressHasher | None = None,
+        audit_pruner: AuditPruner | None = None,
     ) -> None:
         self.registry = registry
+        # Audit retention (TIDINGS_AUDIT_RETENTION_DAYS); None: entries are kept forever.
+        self.audit_pruner = audit_pruner
         # Finds suppressed addresses (core/delivery/suppressed.py); None: none are.
         self.hasher = hasher
         # Put preference and unsubscribe links into what providers are handed.
@@ -87,7 +91,10 @@ class DeliveryWorker:
         async def round_once() -> int:
             # Folding the stats' deltas is part of every round: it keeps the queries' share
             # of unfolded deltas small (core/stats/fold.py). Only one folder works at once.
-            return await self.expand_once() + await self.run_once() + await fold_deltas()
+            done = await self.expand_once() + await self.run_once() + await fold_deltas()
+            # Audit pruning: a pass an hour at most, a few batches a round, after the
+            # deliveries (core/audit/prune.py); its failure is logged and never stops them.
+            return done + (await self.audit_pruner.run_if_due() if self.audit_pruner else 0)
 
         await run_rounds(round_once, stop, self.wakeup, self.options.idle_sleep, logger, "delivery")
 

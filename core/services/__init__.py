@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tidings.core.address_hash import AddressHasher
+from tidings.core.audit.read import AuditLogService
 from tidings.core.delivery.feedback import FeedbackRecorder
 from tidings.core.delivery.messages import MessageService
 from tidings.core.delivery.sandbox import TemplateSandbox
@@ -56,6 +57,8 @@ class Services:
     events: EventService
     webhooks: WebhookService
     stats: StatsService
+    # Reading the audit log (recording is core/audit/log.py's).
+    audit: AuditLogService
 
     @classmethod
     def build(
@@ -125,4 +128,5 @@ class Services:
             events=EventService(attribution_window),
             webhooks=WebhookService(webhook_allow_private),
             stats=StatsService(receipt_channels.__contains__, stats_min_group),
+            audit=AuditLogService(),
         )

@@ -9,17 +9,19 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from tidings.core.audit.read import encode_entry_cursor
 from tidings.core.models import Customer as CustomerModel
 from tidings.core.models import Device as DeviceModel
 from tidings.core.models import PermissionEntry
 from tidings.core.models import Preference as PreferenceModel
 from tidings.core.pagination import PageKey
 from tidings.core.services.consent import PreferenceRow, StateRow, effective_status
+from tidings.schema.audit.types import AccessLogEntry
 from tidings.schema.context import Info
 from tidings.schema.enums import FrequencyEnum, GrantStatusEnum, PlatformEnum, TierEnum
 from tidings.schema.ids import to_global_id
 from tidings.schema.node import Node
-from tidings.schema.permissions import CanReadCustomerPII
+from tidings.schema.permissions import CanReadAccessLog, CanReadCustomerPII
 from tidings.schema.relay import AFTER, FIRST, Connection, connection, page_size
 
 
@@ -279,6 +281,22 @@ class Customer(Node):
     async def devices(self, info: Info) -> list[Device] | None:
         rows = await info.context.loaders.devices.load(self.customer_uuid)
         return [Device.from_model(row) for row in rows]
+
+    @strawberry.field(
+        permission_classes=[CanReadAccessLog],
+        description="Who read this customer's personal data, newest first: one entry per "
+        "request (who, when, which fields, through which operation). ADMIN and the customer "
+        "itself; null with FORBIDDEN for other callers.",
+    )
+    async def access_log(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> Connection[AccessLogEntry] | None:
+        size = page_size(first, info.context.max_page_size)
+        page = await info.context.loaders.access_logs.load(PageKey(self.customer_uuid, size, after))
+        return connection(page, AccessLogEntry.from_model, encode_entry_cursor)
 
     @classmethod
     def from_model(cls, row: CustomerModel) -> Customer:

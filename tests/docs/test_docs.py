@@ -25,6 +25,7 @@ PAGES = (
     "settings",
     "commands",
     "access",
+    "audit",
     "delivery",
     "providers",
     "tracking",

@@ -270,6 +270,12 @@ def event_input(world: World) -> dict[str, Any]:
     }
 
 
+# The audit log: ADMIN and AUDITOR (staff or API key); the rest FORBIDDEN.
+AUDIT_OPS: dict[str, Op] = {
+    "auditLog": Op("{ auditLog(first: 5) { nodes { id action } } }", ADMINS | AUDITORS),
+}
+
+
 # Conversions and webhooks are the company's back end's business: ADMIN and ADMIN API keys.
 WEBHOOK_OPS: dict[str, Op] = {
     "recordEvent": Op(

@@ -44,13 +44,27 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
         "key name description kind defaultChannels respectQuietHours required fallbackChannel "
         "confirmEmail trackEngagement"
     ),
+    # Reached only through Customer.accessLog, whose own gate (CanReadAccessLog: ADMIN and
+    # the customer itself) is tested in tests/audit/test_access_log.py: ids and field names.
+    "AccessLogEntry": _public("at actorKind actorId fields operation"),
+    "AccessLogEntryConnection": _public(CONNECTION),
+    "AccessLogEntryEdge": _public("cursor node"),
+    # Reached only through auditLog (ADMIN and AUDITOR): ids and what happened, never a
+    # personal data value or message content (core/audit).
+    "AuditEntry": _public(
+        "id at action actorKind actorId customerId targets detail requestId ip hash prevHash"
+    ),
+    "AuditEntryConnection": _public(CONNECTION),
+    "AuditEntryEdge": _public("cursor node"),
     "CategoryPayload": _public("category errors"),
     # `secret` is shown once, to the ADMIN who called createWebhook (an operation gate).
     "CreateWebhookPayload": _public("webhook secret errors"),
     "Channel": _public("name providers"),
     "Customer": _public(
         "id externalId name locale timezone tier attributes createdAt emailMasked "
-        "permissionGrants permissionHistory preferences disabled disabledAt",
+        "permissionGrants permissionHistory preferences disabled disabledAt "
+        # Gated by CanReadAccessLog (ADMIN, the customer itself): not a personal-data gate.
+        "accessLog",
         email=PII,
         phone=PII,
         devices=PII,

@@ -19,6 +19,7 @@ from tests.conftest import PASSWORD
 from tests.schema.authz_world import World, build_world
 from tests.schema.roles_table import (
     ADMINS,
+    AUDIT_OPS,
     CALLERS,
     EVERYONE,
     FORBIDDEN,
@@ -290,6 +291,7 @@ OPS: dict[str, Op] = {
     **INBOX_OPS,
     **SUPPRESSION_OPS,
     **STATS_OPS,
+    **AUDIT_OPS,
     **WEBHOOK_OPS,
 }
 
