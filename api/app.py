@@ -25,7 +25,7 @@ from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
 from tidings.api.dashboard import dashboard_routes
 from tidings.api.feedback import feedback_routes
-from tidings.api.middleware import BodySizeLimit
+from tidings.api.middleware import BodySizeLimit, RequestContext
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.api.tracking import tracking_routes
@@ -287,14 +287,19 @@ def create_app(
             if manage_database:
                 await db.close_db()
 
-    middleware = [Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)]
+    # The request's audit context first, so even a refused body's answer carries its id.
+    middleware = [
+        Middleware(RequestContext),
+        Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
+    ]
     if settings.allowed_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.allowed_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id"],
                 max_age=600,
             )
         )

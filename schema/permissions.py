@@ -16,6 +16,7 @@ from tidings.core.enums import Role
 from tidings.core.viewer import ViewerKind, pii_readable
 from tidings.schema.context import Info
 from tidings.schema.errors import ForbiddenGraphQLError, UnauthenticatedGraphQLError
+from tidings.schema.extensions.pii_reads import note_pii_read
 
 FORBIDDEN = {"code": "FORBIDDEN"}
 
@@ -72,7 +73,8 @@ class CanReadCustomerPII(BasePermission):
     """Email, phone and consent evidence: the customer, ADMIN, or an AGENT with READ.
 
     Synchronous on purpose (it runs once per customer per field): the context loads an
-    agent's access grants when the request starts, so the check is a lookup."""
+    agent's access grants when the request starts, so the check is a lookup. Each field let
+    through is noted for the audit log's `customer.read` entry (`RecordPiiReads`)."""
 
     message = "You may not read this customer's personal data."
     error_extensions = FORBIDDEN
@@ -80,7 +82,10 @@ class CanReadCustomerPII(BasePermission):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.raw_viewer
         customer_id: uuid.UUID = source.customer_uuid
-        return viewer is not None and pii_readable(viewer, customer_id)
+        if viewer is None or not pii_readable(viewer, customer_id):
+            return False
+        note_pii_read(customer_id, info.field_name)
+        return True
 
 
 class CanReadStaffEmail(BasePermission):

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 
+from tidings.core.audit.context import bind_actor
 from tidings.core.enums import Role
 from tidings.core.live.bus import UNCHECKED
 from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
@@ -61,6 +62,7 @@ async def enter(
         if payload is not None:
             await slot.send(payload)
             return False
+    bind_actor(viewer.ref)  # the caller as re-checked for this event
     current_event.set(
         EventScope(
             viewer=viewer,
