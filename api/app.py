@@ -35,6 +35,7 @@ from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.template_limits import TemplateLimits
+from tidings.core.delivery.tier_audit import record_tier_policy
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
 from tidings.core.links import LinkSigner
@@ -267,6 +268,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
             await prepare_database(settings)
+        await record_tier_policy(runtime.services.tiers)
         await runtime.bus.start()
         stop = asyncio.Event()
         tasks = []

@@ -14,8 +14,10 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from tidings.core import validation
+from tidings.core.audit import AuditEvent, record, record_many
 from tidings.core.enums import Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live.publisher import LivePublisher
@@ -105,7 +107,14 @@ class StaffService:
         address = validation.email(email).lower()
         password_hash = await self.passwords.hash(_check_password(password))
         try:
-            return await Staff.create(email=address, password_hash=password_hash, role=role)
+            async with in_transaction():
+                staff = await Staff.create(email=address, password_hash=password_hash, role=role)
+                await record(
+                    "staff.create",
+                    targets={"staff": str(staff.id)},
+                    detail={"role": Role(role).value},
+                )
+                return staff
         except IntegrityError:
             raise UserInputError(
                 "DUPLICATE_EMAIL", "A staff member has this email.", "email"
@@ -115,10 +124,13 @@ class StaffService:
         _require_admin(viewer)
         return await self.create(email, password, role)
 
-    async def authenticate(self, email: str, password: str) -> Staff | None:
-        """The active staff member with these credentials, or None. Constant work either way."""
+    async def authenticate(self, email: str, password: str, via: str = "graphql") -> Staff | None:
+        """The active staff member with these credentials, or None. Constant work either way.
+        Either way the audit log gets `staff.login` or `staff.login_failed` (`via`: "graphql"
+        or "dashboard"); a failure names the member only when the email is one's."""
         staff = await Staff.filter(email=email.strip().lower(), active=True).first()
         if not await self.passwords.verify(staff.password_hash if staff else None, password):
+            await login_failed(via, staff.id if staff else None)
             return None
         assert staff is not None  # verify is False without a hash
         updates = ["last_login_at"]
@@ -126,7 +138,9 @@ class StaffService:
             staff.password_hash = await self.passwords.hash(password)
             updates.append("password_hash")
         staff.last_login_at = datetime.now(UTC)
-        await staff.save(update_fields=updates)
+        async with in_transaction():
+            await staff.save(update_fields=updates)
+            await record("staff.login", actor=_ref(staff.id), detail={"via": via})
         return staff
 
     async def get(self, staff_id: uuid.UUID) -> Staff | None:
@@ -170,6 +184,7 @@ class StaffService:
                 raise UserInputError(
                     "LAST_ADMIN", "The last active admin cannot demote or deactivate itself.", "id"
                 )
+        events = _staff_changes(staff, role, active, password is not None)
         if role is not None:
             staff.role = role
         if active is not None:
@@ -177,14 +192,18 @@ class StaffService:
         if password is not None:
             staff.password_hash = await self.passwords.hash(_check_password(password))
         staff.token_version += 1
-        await staff.save()
+        async with in_transaction():
+            await staff.save()
+            await record_many(events)
         await self._revoked(staff.id)
         return staff
 
-    async def logout(self, staff: Staff) -> None:
-        """Revoke every token of this member."""
+    async def logout(self, staff: Staff, via: str = "graphql") -> None:
+        """Revoke every token of this member (`staff.logout`, `via` as for `authenticate`)."""
         staff.token_version += 1
-        await staff.save(update_fields=["token_version"])
+        async with in_transaction():
+            await staff.save(update_fields=["token_version"])
+            await record("staff.logout", actor=_ref(staff.id), detail={"via": via})
         await self._revoked(staff.id)
 
     async def _revoked(self, staff_id: uuid.UUID) -> None:
@@ -206,13 +225,19 @@ class ApiKeyService:
             _require_admin(viewer)
         label = validation.name(name, "name", 255, required=True)
         secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        key = await ApiKey.create(
-            name=label,
-            role=role,
-            prefix=secret[:12],
-            key_hash=api_key_hash(secret),
-            created_by_id=viewer.id if viewer else None,
-        )
+        async with in_transaction():
+            key = await ApiKey.create(
+                name=label,
+                role=role,
+                prefix=secret[:12],
+                key_hash=api_key_hash(secret),
+                created_by_id=viewer.id if viewer else None,
+            )
+            await record(
+                "api_key.create",
+                targets={"api_key": str(key.id)},
+                detail={"role": Role(role).value},
+            )
         return key, secret
 
     async def authenticate(self, secret: str) -> ApiKey | None:
@@ -247,7 +272,37 @@ class ApiKeyService:
         if key is None:
             raise NotFoundError("id")
         key.revoked_at = datetime.now(UTC)
-        await key.save(update_fields=["revoked_at"])
+        async with in_transaction():
+            await key.save(update_fields=["revoked_at"])
+            await record("api_key.revoke", actor=viewer.ref, targets={"api_key": str(key.id)})
         if self.live is not None:
             await self.live.viewer_revoked(ViewerKind.API_KEY.value, key.id)
         return key
+
+
+def _ref(staff_id: uuid.UUID) -> str:
+    return f"{ViewerKind.STAFF.value}:{staff_id}"
+
+
+async def login_failed(via: str, staff_id: uuid.UUID | None = None) -> None:
+    """A failed sign-in, by an unauthenticated caller: the member is named only when the
+    email was one's, and the email itself never."""
+    targets = {"staff": str(staff_id)} if staff_id else {}
+    await record("staff.login_failed", targets=targets, detail={"via": via})
+
+
+def _staff_changes(
+    staff: Staff, role: Role | None, active: bool | None, password: bool
+) -> list[AuditEvent]:
+    """One entry per kind of change an update makes to `staff` (read before it changes)."""
+    targets = {"staff": str(staff.id)}
+    events = []
+    if role is not None and role is not staff.role:
+        detail = {"role": role.value, "previous": Role(staff.role).value}
+        events.append(AuditEvent("staff.role_change", targets=targets, detail=detail))
+    if active is not None and active != staff.active:
+        action = "staff.reactivate" if active else "staff.deactivate"
+        events.append(AuditEvent(action, targets=targets))
+    if password:
+        events.append(AuditEvent("staff.password_change", targets=targets))
+    return events or [AuditEvent("staff.update", targets=targets, detail={"fields": []})]
