@@ -43,3 +43,25 @@ def request_id(response: Any) -> str:
     value = response.headers["x-request-id"]
     assert value
     return value
+
+
+async def post(api: Any, query: str, token: str | None, variables: dict | None = None) -> Any:
+    """A GraphQL POST whose response (headers included) the test keeps; no errors allowed."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await api.client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert not body.get("errors"), body["errors"]
+    return response
+
+
+async def since(before: int, action: str | None = None) -> list[AuditEntry]:
+    """The entries appended after the first `before` (of `action`)."""
+    found = (await entries())[before:]
+    return [e for e in found if action is None or e.action == action]
+
+
+async def count() -> int:
+    return await AuditEntry.all().count()
