@@ -12,8 +12,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
+from typing import Any
 
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from tidings.core.audit import AuditEvent, record_many
 
@@ -57,16 +59,31 @@ def note_pii_read(customer_id: uuid.UUID, field: str) -> None:
 
 class RecordPiiReads(SchemaExtension):
     """Collect the operation's personal data reads, then append them to the audit log once
-    the result is complete (the caller's actor and request come from the request scope)."""
+    each result is complete (the caller's actor and request come from the request scope).
+
+    Strawberry makes one instance per operation. A query or mutation has one result; a
+    subscription has one per event, each executed after `on_execute` has returned (that hook
+    wraps only the subscribing), in the operation's own task: there the collector stays set
+    for the task's life, and each event's reads are flushed with its result."""
+
+    def __init__(self, *, execution_context: Any = None) -> None:
+        super().__init__(execution_context=execution_context)
+        self.reads = PiiReads()
 
     async def on_execute(self) -> AsyncIterator[None]:
-        reads = PiiReads()
-        token = _reads.set(reads)
+        token = _reads.set(self.reads)
         try:
             yield
         finally:
-            _reads.reset(token)
-        if reads.fields:
+            if self.execution_context.operation_type is not OperationType.SUBSCRIPTION:
+                _reads.reset(token)
+
+    async def get_results(self) -> dict[str, Any]:
+        """Called once per result (per event for a subscription): the flush."""
+        if self.reads.fields:
             context = self.execution_context
             operation = context.operation_name or context.operation_type.value
-            await record_many(reads.events(operation))
+            events = self.reads.events(operation)
+            self.reads.fields = {}
+            await record_many(events)
+        return {}
