@@ -114,14 +114,20 @@ class CanReadMessageContent(BasePermission):
 
 
 class CanReadDeliveryErrors(BasePermission):
-    """A provider's error text is for admins: it may quote an address."""
+    """A provider's error text is for admins: it may quote an address, so a delivery's error
+    read is a `customer.read` of its recipient (an event's detail names no customer)."""
 
     message = "Only ADMIN may read delivery errors."
     error_extensions = FORBIDDEN
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.raw_viewer
-        return viewer is not None and viewer.has_role(Role.ADMIN)
+        if viewer is None or not viewer.has_role(Role.ADMIN):
+            return False
+        customer_id = getattr(source, "customer_uuid", None)
+        if customer_id is not None and getattr(source, "error_value", None) is not None:
+            note_pii_read(customer_id, info.field_name)
+        return True
 
 
 PROTECTED_FIELD_GATES: tuple[type[BasePermission], ...] = (

@@ -146,3 +146,37 @@ def _gid(kind: str, value: uuid.UUID) -> str:
     from tidings.schema.ids import to_global_id
 
     return to_global_id(kind, value)
+
+
+DELIVERY_ERRORS = """
+query Errors($id: ID!) { message(id: $id) { deliveries(first: 10) { nodes { lastError } } } }
+"""
+
+
+async def test_a_delivery_error_that_may_quote_an_address_is_a_read(api: Api) -> None:
+    from tests.core.support import create_category
+    from tests.delivery.support import SEND, rows
+    from tidings.core.models.messages import Delivery
+
+    staff_id, token = await admin(api)
+    await create_category(api, token, "orders", kind="TRANSACTIONAL", defaultChannels=["in_app"])
+    quoted, silent = [await create_customer(api, token) for _ in range(2)]
+    sent = await api.gql(
+        SEND,
+        {"i": {"idempotencyKey": "errs", "category": "orders",
+               "to": {"customerIds": [quoted["id"], silent["id"]]},
+               "content": {"title": "t", "body": "b"}}},
+        token,
+    )  # fmt: skip
+    message = data(sent)["send"]["message"]
+    deliveries = await rows(message)
+    failed = next(d for d in deliveries if d.customer_id == raw_id(quoted["id"]))
+    await Delivery.filter(id=failed.id).update(last_error="550 q@example.com unknown")
+    before = len(await entries("customer.read"))
+    response = await post(api, DELIVERY_ERRORS, token, {"id": message["id"]})
+    errors = [n["lastError"] for n in data(response.json())["message"]["deliveries"]["nodes"]]
+    assert sorted(errors, key=str) == ["550 q@example.com unknown", None]
+    (entry,) = (await entries("customer.read"))[before:]
+    assert entry.customer_id == raw_id(quoted["id"]) and actor(entry) == f"staff:{staff_id}"
+    assert entry.detail == {"fields": ["lastError"], "operation": "Errors"}
+    await assert_no_pii("q@example.com")
