@@ -73,6 +73,8 @@ def tidings_env(dataset: Dataset, secret_key: str) -> dict[str, str]:
         "TIDINGS_DATABASE_URL": dataset.url,
         "TIDINGS_SECRET_KEY": secret_key,
         "TIDINGS_IN_PROCESS_WORKER": "false",
+        # Required in production since customer links exist; the page uses none.
+        "TIDINGS_PUBLIC_URL": "http://127.0.0.1:8000",
     }
 
 
