@@ -18,6 +18,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from tidings.core.audit import AuditEvent, record_many
+from tidings.schema.context import current_event
 
 CUSTOMER_READ = "customer.read"
 
@@ -85,5 +86,17 @@ class RecordPiiReads(SchemaExtension):
             operation = context.operation_name or context.operation_type.value
             events = self.reads.events(operation)
             self.reads.fields = {}
+            shared_frame_reads(events)
             await record_many(events)
         return {}
+
+
+def shared_frame_reads(events: list[AuditEvent]) -> None:
+    """A live event's frame may go to other subscribers unexecuted (`schema.live.stream`):
+    keep its reads beside it, so each of them is recorded as reading them too."""
+    # Imported here: schema.live's types import the permissions, which import this module.
+    from tidings.schema.live.frames import current_operation
+
+    scope, slot = current_event.get(), current_operation.get()
+    if scope is not None and slot is not None:
+        scope.event.reads[(slot.key, scope.visibility)] = events
