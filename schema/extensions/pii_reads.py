@@ -37,14 +37,16 @@ class PiiReads:
             seen.add(field)
 
     def events(self, operation: str) -> list[AuditEvent]:
-        return [
-            AuditEvent(
-                CUSTOMER_READ,
-                customer_id=customer_id,
-                detail={"fields": sorted(fields), "operation": operation},
-            )
-            for customer_id, fields in self.fields.items()
-        ]
+        # Customers read alike share one detail object: the log converts each object once.
+        details: dict[frozenset[str], dict] = {}
+        events = []
+        for customer_id, fields in self.fields.items():
+            key = frozenset(fields)
+            detail = details.get(key)
+            if detail is None:
+                detail = details[key] = {"fields": sorted(fields), "operation": operation}
+            events.append(AuditEvent(CUSTOMER_READ, customer_id=customer_id, detail=detail))
+        return events
 
 
 _reads: ContextVar[PiiReads | None] = ContextVar("tidings_pii_reads", default=None)
