@@ -17,7 +17,8 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from tidings.core.audit.chain import GENESIS, entry_hash
+from tidings.core.audit.batch_hash import BatchHasher
+from tidings.core.audit.chain import GENESIS
 from tidings.core.audit.context import current_request
 from tidings.core.models import AuditEntry
 
@@ -102,6 +103,7 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
         at_db = _FIELDS["at"].to_db_value(at, AuditEntry)
         actors: dict[str, tuple[str, uuid.UUID | None, str | None]] = {}
         documents: dict[int, str | None] = {}
+        hasher = BatchHasher()  # chain.entry_hash, each shared value encoded once
 
         def json_db(value: dict[str, Any]) -> str | None:
             key = id(value)
@@ -128,7 +130,7 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
                 "ip": ip,
                 "prev_hash": prev,
             }
-            prev = entry_hash(**columns)
+            prev = hasher.entry_hash(**columns)
             values.extend(
                 (
                     columns["id"],
