@@ -16,16 +16,8 @@ from typing import Any
 
 from tidings.core.audit.chain import _id, _iso
 
-# chain.canonical's keys, sorted as json.dumps(sort_keys=True) orders them.
-KEYS = tuple(
-    sorted(
-        (
-            "id", "at", "action", "actor_kind", "actor_id", "customer_id", "targets", "detail",
-            "request_id", "ip", "prev_hash",
-        )
-    )
-)  # fmt: skip
-PREFIXES = tuple(("{" if n == 0 else ",") + json.dumps(key) + ":" for n, key in enumerate(KEYS))
+# The members below are written in chain.canonical's keys' sorted order: action, actor_id,
+# actor_kind, at, customer_id, detail, id, ip, prev_hash, request_id, targets.
 
 
 def _dumps(value: Any) -> str:
@@ -54,10 +46,9 @@ class BatchHasher:
             found = self._scalars[key] = _dumps(value)
         return found
 
-    def entry_hash(
+    def parts(
         self,
         *,
-        id: int,
         at: datetime,
         action: str,
         actor_kind: str,
@@ -67,20 +58,29 @@ class BatchHasher:
         detail: dict[str, Any],
         request_id: str | None,
         ip: str | None,
-        prev_hash: str,
-    ) -> str:
-        members = {
-            "action": self._scalar(action),
-            "actor_id": self._scalar(_id(actor_id)),
-            "actor_kind": self._scalar(actor_kind),
-            "at": self._scalar(_iso(at)),
-            "customer_id": self._scalar(_id(customer_id)),
-            "detail": self._object(detail),
-            "id": str(id),
-            "ip": self._scalar(ip),
-            "prev_hash": _dumps(prev_hash),
-            "request_id": self._scalar(request_id),
-            "targets": self._object(targets),
-        }
-        document = "".join(p + members[k] for p, k in zip(PREFIXES, KEYS, strict=True)) + "}"
+    ) -> tuple[str, str, str]:
+        """The document around the two members known only under the chain's lock (`id` and
+        `prev_hash`): made before taking it, so the lock is held for the hashing alone."""
+        head = (
+            '{"action":' + self._scalar(action)
+            + ',"actor_id":' + self._scalar(_id(actor_id))
+            + ',"actor_kind":' + self._scalar(actor_kind)
+            + ',"at":' + self._scalar(_iso(at))
+            + ',"customer_id":' + self._scalar(_id(customer_id))
+            + ',"detail":' + self._object(detail)
+            + ',"id":'
+        )  # fmt: skip
+        middle = ',"ip":' + self._scalar(ip) + ',"prev_hash":'
+        tail = ',"request_id":' + self._scalar(request_id) + ',"targets":' + self._object(targets)
+        return head, middle, tail + "}"
+
+    @staticmethod
+    def chained(parts: tuple[str, str, str], id: int, prev_hash: str) -> str:
+        """The entry's hash once its id and predecessor are known."""
+        head, middle, tail = parts
+        document = head + str(id) + middle + _dumps(prev_hash) + tail
         return hashlib.sha256(document.encode()).hexdigest()
+
+    def entry_hash(self, *, id: int, prev_hash: str, **columns: Any) -> str:
+        """As `chain.entry_hash`."""
+        return self.chained(self.parts(**columns), id, prev_hash)

@@ -8,6 +8,7 @@ such transactions short.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,51 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
     default_actor = (request.actor if request else None) or "system"
     at = datetime.now(UTC)
     postgres = connections.get("default").capabilities.dialect == "postgres"
+    # Everything but the ids and hashes is prepared before the chain's lock is taken, so the
+    # lock is held for the tail's read, the hashing and the INSERT alone. Values shared by a
+    # batch (the time, the actor, a page's one `detail` object) are converted once.
+    at_db = _FIELDS["at"].to_db_value(at, AuditEntry)
+    actors: dict[str, tuple[str, uuid.UUID | None, str | None]] = {}
+    documents: dict[int, str | None] = {}
+    hasher = BatchHasher()
+
+    def json_db(value: dict[str, Any]) -> str | None:
+        key = id(value)
+        if key not in documents:
+            documents[key] = _FIELDS["detail"].to_db_value(value, AuditEntry)
+        return documents[key]
+
+    prepared = []
+    for event in events:
+        ref = event.actor or default_actor
+        if ref not in actors:
+            kind, actor_uuid = _split_actor(ref)
+            actors[ref] = (kind, actor_uuid, _uuid_db(actor_uuid))
+        kind, actor_id, actor_db = actors[ref]
+        parts = hasher.parts(
+            at=at,
+            action=event.action,
+            actor_kind=kind,
+            actor_id=actor_id,
+            customer_id=event.customer_id,
+            targets=event.targets,
+            detail=event.detail,
+            request_id=request_id,
+            ip=ip,
+        )
+        row = (
+            at_db,
+            event.action,
+            kind,
+            actor_db,
+            _uuid_db(event.customer_id),
+            json_db(event.targets),
+            json_db(event.detail),
+            request_id,
+            ip,
+        )
+        prepared.append((parts, row))
+    statement = _insert_statement(postgres, len(events))
     async with in_transaction() as conn:
         if postgres:
             await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [AUDIT_LOCK])
@@ -98,65 +144,26 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
         )
         last_id, prev = (int(rows[0][0]), rows[0][1]) if rows else (0, GENESIS)
         values: list[Any] = []
-        # Converted once per batch: a page's 100 reads share the time, the actor and, mostly,
-        # one `detail` object (tortoise's per-value conversion was a third of the cost).
-        at_db = _FIELDS["at"].to_db_value(at, AuditEntry)
-        actors: dict[str, tuple[str, uuid.UUID | None, str | None]] = {}
-        documents: dict[int, str | None] = {}
-        hasher = BatchHasher()  # chain.entry_hash, each shared value encoded once
+        chained = hasher.chained
+        for entry_id, (parts, row) in enumerate(prepared, start=last_id + 1):
+            entry_hash = chained(parts, entry_id, prev)
+            values.append(entry_id)
+            values.extend(row)
+            values.append(prev)
+            values.append(entry_hash)
+            prev = entry_hash
+        await conn.execute_query(statement, values)
 
-        def json_db(value: dict[str, Any]) -> str | None:
-            key = id(value)
-            if key not in documents:
-                documents[key] = _FIELDS["detail"].to_db_value(value, AuditEntry)
-            return documents[key]
 
-        for offset, event in enumerate(events, start=1):
-            ref = event.actor or default_actor
-            if ref not in actors:
-                kind, actor_uuid = _split_actor(ref)
-                actors[ref] = (kind, actor_uuid, _uuid_db(actor_uuid))
-            kind, actor_id, actor_db = actors[ref]
-            columns: dict[str, Any] = {
-                "id": last_id + offset,
-                "at": at,
-                "action": event.action,
-                "actor_kind": kind,
-                "actor_id": actor_id,
-                "customer_id": event.customer_id,
-                "targets": event.targets,
-                "detail": event.detail,
-                "request_id": request_id,
-                "ip": ip,
-                "prev_hash": prev,
-            }
-            prev = hasher.entry_hash(**columns)
-            values.extend(
-                (
-                    columns["id"],
-                    at_db,
-                    event.action,
-                    kind,
-                    actor_db,
-                    _uuid_db(event.customer_id),
-                    json_db(event.targets),
-                    json_db(event.detail),
-                    request_id,
-                    ip,
-                    columns["prev_hash"],
-                    prev,
-                )
-            )
-        width = len(_COLUMNS)
-        if postgres:
-            groups = (
-                "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-                for i in range(len(events))
-            )
-        else:
-            groups = ("(" + ", ".join("?" * width) + ")" for _ in events)
-        await conn.execute_query(
-            # Only placeholders and fixed column names are interpolated.
-            f"INSERT INTO audit_entries ({', '.join(_COLUMNS)}) VALUES {', '.join(groups)}",  # noqa: S608
-            values,
+@functools.lru_cache(maxsize=32)
+def _insert_statement(postgres: bool, rows: int) -> str:
+    width = len(_COLUMNS)
+    if postgres:
+        groups = (
+            "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+            for i in range(rows)
         )
+    else:
+        groups = ("(" + ", ".join("?" * width) + ")" for _ in range(rows))
+    # Only placeholders and fixed column names are interpolated.
+    return f"INSERT INTO audit_entries ({', '.join(_COLUMNS)}) VALUES {', '.join(groups)}"  # noqa: S608
