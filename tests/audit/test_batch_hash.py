@@ -55,3 +55,29 @@ def test_a_batch_with_shared_values_hashes_as_the_chain_does() -> None:
         ours = hasher.entry_hash(**columns)
         assert ours == entry_hash(**columns)
         prev = ours
+
+
+async def test_appended_entries_chain_as_the_chain_hashes_them(db: str) -> None:
+    """What record_many stores verifies with chain.entry_hash, read back from the database."""
+    from tidings.core.audit import AuditEvent, RequestInfo, record, record_many, request_scope
+    from tidings.core.models import AuditEntry
+
+    customers = [uuid.uuid4() for _ in range(30)]
+    with request_scope(RequestInfo("req-9", "203.0.113.9", f"staff:{uuid.uuid4()}")):
+        await record_many(
+            [AuditEvent("customer.read", customer_id=c, detail=SHARED) for c in customers]
+        )
+        await record("consent.grant", customer_id=customers[0], targets={"entry": "x"})
+    await record("settings.tier_policy", actor="system", detail={"ORDINARY": {"cap": 3}})
+    rows = await AuditEntry.all().order_by("id")
+    assert len(rows) == 32
+    prev = GENESIS
+    for n, row in enumerate(rows, start=1):
+        assert (row.id, row.prev_hash) == (n, prev)
+        assert row.hash == entry_hash(
+            id=row.id, at=row.at, action=row.action, actor_kind=row.actor_kind,
+            actor_id=row.actor_id, customer_id=row.customer_id, targets=row.targets,
+            detail=row.detail, request_id=row.request_id, ip=row.ip, prev_hash=row.prev_hash,
+        )  # fmt: skip
+        prev = row.hash
+    assert rows[0].ip == "203.0.113.9" and rows[-1].request_id is None
