@@ -25,7 +25,7 @@ from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
 from tidings.api.dashboard import dashboard_routes
 from tidings.api.feedback import feedback_routes
-from tidings.api.middleware import BodySizeLimit
+from tidings.api.middleware import BodySizeLimit, RequestContext
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
 from tidings.api.tracking import tracking_routes
@@ -36,6 +36,7 @@ from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.template_limits import TemplateLimits
+from tidings.core.delivery.tier_audit import record_tier_policy
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
 from tidings.core.links import LinkSigner
@@ -282,6 +283,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
             await prepare_database(settings)
+        await record_tier_policy(runtime.services.tiers)
         await runtime.bus.start()
         stop = asyncio.Event()
         tasks = []
@@ -302,14 +304,19 @@ def create_app(
             if manage_database:
                 await db.close_db()
 
-    middleware = [Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)]
+    # The request's audit context first, so even a refused body's answer carries its id.
+    middleware = [
+        Middleware(RequestContext),
+        Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
+    ]
     if settings.allowed_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.allowed_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id"],
                 max_age=600,
             )
         )

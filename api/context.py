@@ -20,6 +20,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from tidings.api.auth import Authenticator
 from tidings.api.websocket import LiveSocketHandler, SocketCounter
+from tidings.core.audit.context import bind_actor
 from tidings.core.errors import UnauthenticatedError
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
@@ -123,6 +124,7 @@ class TidingsGraphQL(GraphQL):
             return context  # anonymous: operations that need a caller refuse it
         if viewer is not None:
             await viewer.access()  # an agent's grants, once, for the synchronous field checks
+            bind_actor(viewer.ref)  # the request's audit entries name the caller from here on
         context.raw_viewer = viewer
         return context
 
@@ -142,6 +144,7 @@ class TidingsGraphQL(GraphQL):
             self.sockets.acquire(viewer.id)  # TooManySockets: the handler closes with 4429
             customer_id = viewer.id
             context.extra["release"] = lambda: self.sockets.release(customer_id)
+        bind_actor(viewer.ref)
         context.raw_viewer = viewer
         return UNSET
 

@@ -1,8 +1,62 @@
-"""ASGI middleware: request body size."""
+"""ASGI middleware: the request's audit context, and request body size."""
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tidings.core.audit.context import RequestInfo, new_request_id, request_scope
+
+REQUEST_ID_HEADER = b"x-request-id"
+# What a caller's (or a proxy's) own request id may look like to be kept: short and plain,
+# so it can neither forge log lines nor bloat the audit log.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id_of(scope: Scope) -> str:
+    """A well-formed incoming X-Request-ID, or a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            try:
+                candidate = value.decode("ascii")
+            except UnicodeDecodeError:
+                break
+            if REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return new_request_id()
+
+
+class RequestContext:
+    """Run every HTTP request and websocket inside `request_scope`: its id (echoed in the
+    response's X-Request-ID), the direct peer's address, and (once authenticated, set by the
+    GraphQL view, the pages and the dashboard) its actor. Audit entries take all three."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        client = scope.get("client")
+        info = RequestInfo(request_id, client[0] if client else None)
+        header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() != REQUEST_ID_HEADER
+                ]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
+        with request_scope(info):
+            await self.app(scope, receive, send_with_id)
 
 
 class BodyTooLargeError(Exception):

@@ -191,6 +191,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
     from tidings.api.app import build_runtime, quiet_sql_logs
+    from tidings.core.delivery.tier_audit import record_tier_policy
 
     async def work(settings: Settings) -> int:
         quiet_sql_logs(settings)
@@ -208,6 +209,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             )
 
         async def run() -> int:
+            await record_tier_policy(runtime.services.tiers)
             await runtime.bus.start()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

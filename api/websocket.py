@@ -21,6 +21,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
+from tidings.core.audit.context import bind_actor
 from tidings.core.live.events import LiveEvent
 from tidings.schema.context import Context, EventScope, Loaders, current_event
 from tidings.schema.live.frames import (
@@ -90,6 +91,7 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
                 await self.websocket.close(code=FORBIDDEN_CLOSE, reason="Forbidden")
                 return
             await fresh.access()
+            bind_actor(fresh.ref)  # each operation runs in a task of its own
             current_event.set(
                 EventScope(
                     viewer=fresh,

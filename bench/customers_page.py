@@ -33,6 +33,9 @@ OURS_HTTP = "ours over HTTP"
 BASE_HTTP = "baseline over HTTP"
 OURS_LOCAL = "ours in process"
 BASE_LOCAL = "baseline in process"
+# The same, built without the audit log's RecordPiiReads: what recording the page's 100
+# `customer.read` entries costs (issue 14: at most 10%).
+OURS_LOCAL_NO_AUDIT = "ours in process, audit off"
 
 
 class BenchmarkError(RuntimeError):
@@ -70,6 +73,8 @@ def tidings_env(dataset: Dataset, secret_key: str) -> dict[str, str]:
         "TIDINGS_DATABASE_URL": dataset.url,
         "TIDINGS_SECRET_KEY": secret_key,
         "TIDINGS_IN_PROCESS_WORKER": "false",
+        # Required in production since customer links exist; the page uses none.
+        "TIDINGS_PUBLIC_URL": "http://127.0.0.1:8000",
     }
 
 
@@ -152,14 +157,17 @@ async def baseline_in_process(dataset: Dataset) -> AsyncIterator[tuple[Request, 
 
 @contextlib.asynccontextmanager
 async def ours_in_process(
-    dataset: Dataset, secret_key: str, timings: dict[str, float]
+    dataset: Dataset, secret_key: str, timings: dict[str, float], *, audit: bool = True
 ) -> AsyncIterator[tuple[Request, Any]]:
     """Our schema executed as the HTTP view would, transport aside: a context built per
-    operation, the bearer token authenticated (JWT + one query), `schema.execute`, JSON-encoded.
-    Records the mean cost of authentication alone in `timings["auth_ms"]`."""
+    operation inside the request's audit scope, the bearer token authenticated (JWT + one
+    query), `schema.execute`, JSON-encoded. Records the mean cost of authentication alone in
+    `timings["auth_ms"]`. `audit=False`: a schema that records no personal data reads."""
     from tidings.api.app import build_runtime
     from tidings.api.auth import Authenticator
     from tidings.api.settings import Settings
+    from tidings.core.audit import RequestInfo, request_scope
+    from tidings.core.audit.context import bind_actor, new_request_id
     from tidings.schema import SchemaOptions, build_schema
     from tidings.schema.context import Context
 
@@ -173,20 +181,25 @@ async def ours_in_process(
             max_aliases=limits.max_aliases,
             max_tokens=limits.max_tokens,
             max_page_size=limits.max_page_size,
+            record_pii_reads=audit,
         )
     )
     authenticator = Authenticator(runtime.signer, runtime.services.api_keys)
     authorization = f"Bearer {admin_token(secret_key, dataset.admin_staff_id)}"
 
     async def execute() -> Any:
-        context = Context(
-            services=runtime.services,
-            signer=runtime.signer,
-            channels=runtime.channels,
-            max_page_size=limits.max_page_size,
-        )
-        context.raw_viewer = await authenticator.authenticate(authorization)
-        result = await schema.execute(QUERY, context_value=context)
+        with request_scope(RequestInfo(new_request_id(), "127.0.0.1")):
+            context = Context(
+                services=runtime.services,
+                signer=runtime.signer,
+                channels=runtime.channels,
+                max_page_size=limits.max_page_size,
+            )
+            viewer = await authenticator.authenticate(authorization)
+            if viewer is not None:
+                bind_actor(viewer.ref)
+            context.raw_viewer = viewer
+            result = await schema.execute(QUERY, context_value=context)
         if result.errors:
             raise BenchmarkError(f"{OURS_LOCAL}: {result.errors[0].message}")
         json.dumps(result.data, separators=(",", ":"))
@@ -217,11 +230,14 @@ async def run(dataset: Dataset, secret_key: str, budget: Budget) -> tuple[list[C
         ours_local, _ = await stack.enter_async_context(
             ours_in_process(dataset, secret_key, timings)
         )
+        ours_local_off, _ = await stack.enter_async_context(
+            ours_in_process(dataset, secret_key, {}, audit=False)
+        )
         base_local, base_data = await stack.enter_async_context(baseline_in_process(dataset))
         if ours_data != base_data:
             raise BenchmarkError("ours and the baseline returned different data for the query")
         progress(
-            f"measuring 4 ways in {budget.rounds} interleaved rounds "
+            f"measuring 5 ways in {budget.rounds} interleaved rounds "
             f"({budget.workers} concurrent clients each)"
         )
         stats = await interleaved(
@@ -230,6 +246,7 @@ async def run(dataset: Dataset, secret_key: str, budget: Budget) -> tuple[list[C
                 BASE_LOCAL: base_local,
                 BASE_HTTP: base_http,
                 OURS_LOCAL: ours_local,
+                OURS_LOCAL_NO_AUDIT: ours_local_off,
             },
             budget,
         )
@@ -254,6 +271,13 @@ async def run(dataset: Dataset, secret_key: str, budget: Budget) -> tuple[list[C
             "bare graphql-core in process",
             stats[OURS_LOCAL],
             stats[BASE_LOCAL],
+        ),
+        Comparison(
+            "B2 with PII as ADMIN, audit on",
+            "schema.execute, 100 customer.read entries a page",
+            "the same schema without RecordPiiReads",
+            stats[OURS_LOCAL],
+            stats[OURS_LOCAL_NO_AUDIT],
         ),
     ]
     note = (

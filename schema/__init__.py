@@ -25,6 +25,7 @@ from tidings.schema.events.mutations import EventMutations
 from tidings.schema.extensions.document_cache import DocumentCache, DocumentStore
 from tidings.schema.extensions.input_text import StorableText
 from tidings.schema.extensions.input_values import CodedInputExecutor, CodedInputValues
+from tidings.schema.extensions.pii_reads import RecordPiiReads
 from tidings.schema.extensions.query_cost import QueryCost
 from tidings.schema.extensions.query_limits import QueryLimits
 from tidings.schema.extensions.request_errors import (
@@ -94,6 +95,8 @@ class SchemaOptions:
     max_tokens: int = 5000
     max_page_size: int = 100
     max_query_cost: int = 50_000
+    # Personal data reads go into the audit log; off only for a benchmark's baseline.
+    record_pii_reads: bool = True
 
 
 class TidingsSchema(strawberry.Schema):
@@ -129,6 +132,8 @@ def build_schema(options: SchemaOptions | None = None) -> TidingsSchema:
         lambda: DocumentCache(documents),
         MaskUnexpectedErrors,
     ]
+    if options.record_pii_reads:
+        extensions.append(RecordPiiReads)
     if not options.introspection:
         # Suggestions ("Did you mean ...?") reveal the schema too; HideSuggestions comes
         # after DisableIntrospection, whose validation rule it must run.

@@ -18,6 +18,7 @@ from tidings.core.scopes import allows
 from tidings.core.viewer import Viewer, ViewerKind, pii_readable
 from tidings.schema.context import Info
 from tidings.schema.errors import ForbiddenGraphQLError, UnauthenticatedGraphQLError
+from tidings.schema.extensions.pii_reads import note_pii_read
 
 FORBIDDEN = {"code": "FORBIDDEN"}
 
@@ -85,7 +86,8 @@ class CanReadCustomerPII(BasePermission):
     """Email, phone and consent evidence: the customer, ADMIN, or an AGENT with READ.
 
     Synchronous on purpose (it runs once per customer per field): the context loads an
-    agent's access grants when the request starts, so the check is a lookup."""
+    agent's access grants when the request starts, so the check is a lookup. Each field let
+    through is noted for the audit log's `customer.read` entry (`RecordPiiReads`)."""
 
     message = "You may not read this customer's personal data."
     error_extensions = FORBIDDEN
@@ -93,7 +95,10 @@ class CanReadCustomerPII(BasePermission):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.raw_viewer
         customer_id: uuid.UUID = source.customer_uuid
-        return viewer is not None and pii_readable(viewer, customer_id)
+        if viewer is None or not pii_readable(viewer, customer_id):
+            return False
+        note_pii_read(customer_id, info.field_name)
+        return True
 
 
 class CanReadStaffEmail(BasePermission):
@@ -122,14 +127,20 @@ class CanReadMessageContent(BasePermission):
 
 
 class CanReadDeliveryErrors(BasePermission):
-    """A provider's error text is for admins: it may quote an address."""
+    """A provider's error text is for admins: it may quote an address, so a delivery's error
+    read is a `customer.read` of its recipient (an event's detail names no customer)."""
 
     message = "Only ADMIN may read delivery errors."
     error_extensions = FORBIDDEN
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.raw_viewer
-        return viewer is not None and viewer.has_role(Role.ADMIN)
+        if viewer is None or not viewer.has_role(Role.ADMIN):
+            return False
+        customer_id = getattr(source, "customer_uuid", None)
+        if customer_id is not None and getattr(source, "error_value", None) is not None:
+            note_pii_read(customer_id, info.field_name)
+        return True
 
 
 class CanReadAccessLog(BasePermission):

@@ -13,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from tidings.api.pages.i18n import pick
+from tidings.core.audit.context import bind_actor
 from tidings.core.enums import Tier
 from tidings.core.errors import TooManyAttemptsError
 from tidings.core.models import Category, Staff
-from tidings.core.services.staff import StaffService
+from tidings.core.services.staff import StaffService, login_failed
 from tidings.core.services.stats import STATS_ROLES
 from tidings.core.viewer import Viewer, ViewerKind
 from tidings.schema.context import client_ip
@@ -107,6 +108,7 @@ class Dashboard:
         staff = await Staff.filter(id=claims.staff_id, active=True).first()
         if staff is None or staff.token_version != claims.version:
             return None
+        bind_actor(f"staff:{staff.id}")
         return Member(staff, self.sessions.csrf(claims.nonce))
 
     def refused(self, text: str = "Forbidden") -> Response:
@@ -156,10 +158,16 @@ class Dashboard:
         if isinstance(email, str) and isinstance(password, str) and len(email) <= 320:
             if 0 < len(password) <= MAX_FIELD:
                 try:
-                    staff = await self.staff.sign_in(email, password, client_ip(request))
+                    staff = await self.staff.sign_in(
+                        email, password, client_ip(request), via="dashboard"
+                    )
                 except TooManyAttemptsError as error:
                     text = words("signin.throttled", seconds=str(error.retry_after))
                     return await self.signin_page(request, words, text, 429, typed)
+            else:
+                await login_failed("dashboard")
+        else:
+            await login_failed("dashboard")
         if staff is None:
             return await self.signin_page(request, words, words("signin.wrong"), 400, typed)
         response = RedirectResponse(f"../dashboard?lang={words.locale}", 303, headers=HEADERS)
@@ -176,7 +184,8 @@ class Dashboard:
         if member is not None:
             if not self.sessions.matches(member.csrf, form.get("csrf")):
                 return self.refused()
-            await self.staff.logout(member.staff)  # every session and token of the member ends
+            # every session and token of the member ends
+            await self.staff.logout(member.staff, via="dashboard")
         response = RedirectResponse(f"../dashboard?lang={words.locale}", 303, headers=HEADERS)
         self.sessions.clear(response)
         return response

@@ -14,6 +14,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tidings.api.pages.i18n import LOCALES, Words, pick
 from tidings.api.pages.security import HEADERS, Csrf, evidence
+from tidings.core.audit import record
+from tidings.core.audit.context import bind_actor
 from tidings.core.links import InvalidLinkError, LinkClaims, LinkKind, LinkSigner
 from tidings.core.models import Category, Customer
 from tidings.core.services.confirmation import ConfirmOutcome
@@ -69,7 +71,10 @@ class CustomerPages:
         claims = self.claims(request, LinkKind.PREFERENCES)
         if claims is None:
             return None
-        return await self.center.customer(claims.customer_id, claims.version)
+        customer = await self.center.customer(claims.customer_id, claims.version)
+        if customer is not None:
+            bind_actor(f"customer:{customer.id}")  # the link opens the page as the customer
+        return customer
 
     # Links and form actions are relative ("?lang=en"), as is the stylesheet ("../static/"):
     # TIDINGS_PUBLIC_URL may have a path (https://shop.example/tidings) that a proxy strips.
@@ -107,6 +112,12 @@ class CustomerPages:
         status: int = 200,
     ) -> HTMLResponse:
         model = await self.center.page(customer)
+        if model.name is not None:  # the page shows the customer's own name
+            await record(
+                "customer.read",
+                customer_id=customer.id,
+                detail={"fields": ["name"], "operation": "preference_page"},
+            )
         words = Words(pick(request.query_params.get("lang"), customer.locale))
         token = request.path_params["token"]
         locales = list(LOCALES)
@@ -159,6 +170,7 @@ class CustomerPages:
         if claims is None or target is None:
             return None
         customer, categories = target
+        bind_actor(f"customer:{customer.id}")
         return claims, customer, categories
 
     async def unsubscribe(self, request: Request) -> Response:

@@ -41,3 +41,11 @@ def request_scope(info: RequestInfo) -> Iterator[RequestInfo]:
         yield info
     finally:
         _current.reset(token)
+
+
+def bind_actor(actor: str | None) -> None:
+    """Name the caller of the current request once it is authenticated: entries recorded from
+    here on in this task (and the tasks it starts) carry it. Outside a request, nothing."""
+    info = _current.get()
+    if info is not None and info.actor != actor:
+        _current.set(info.with_actor(actor))

@@ -8,6 +8,7 @@ such transactions short.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from tidings.core.audit.chain import GENESIS, entry_hash
+from tidings.core.audit.batch_hash import BatchHasher
+from tidings.core.audit.chain import GENESIS
 from tidings.core.audit.context import current_request
 from tidings.core.models import AuditEntry
 
@@ -55,6 +57,11 @@ class AuditEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def _uuid_db(value: uuid.UUID | None) -> str | None:
+    """As tortoise's UUIDField stores it."""
+    return None if value is None else str(value)
+
+
 def _split_actor(actor: str) -> tuple[str, uuid.UUID | None]:
     kind, _, raw = actor.partition(":")
     return kind, (uuid.UUID(raw) if raw else None)
@@ -84,6 +91,51 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
     default_actor = (request.actor if request else None) or "system"
     at = datetime.now(UTC)
     postgres = connections.get("default").capabilities.dialect == "postgres"
+    # Everything but the ids and hashes is prepared before the chain's lock is taken, so the
+    # lock is held for the tail's read, the hashing and the INSERT alone. Values shared by a
+    # batch (the time, the actor, a page's one `detail` object) are converted once.
+    at_db = _FIELDS["at"].to_db_value(at, AuditEntry)
+    actors: dict[str, tuple[str, uuid.UUID | None, str | None]] = {}
+    documents: dict[int, str | None] = {}
+    hasher = BatchHasher()
+
+    def json_db(value: dict[str, Any]) -> str | None:
+        key = id(value)
+        if key not in documents:
+            documents[key] = _FIELDS["detail"].to_db_value(value, AuditEntry)
+        return documents[key]
+
+    prepared = []
+    for event in events:
+        ref = event.actor or default_actor
+        if ref not in actors:
+            kind, actor_uuid = _split_actor(ref)
+            actors[ref] = (kind, actor_uuid, _uuid_db(actor_uuid))
+        kind, actor_id, actor_db = actors[ref]
+        parts = hasher.parts(
+            at=at,
+            action=event.action,
+            actor_kind=kind,
+            actor_id=actor_id,
+            customer_id=event.customer_id,
+            targets=event.targets,
+            detail=event.detail,
+            request_id=request_id,
+            ip=ip,
+        )
+        row = (
+            at_db,
+            event.action,
+            kind,
+            actor_db,
+            _uuid_db(event.customer_id),
+            json_db(event.targets),
+            json_db(event.detail),
+            request_id,
+            ip,
+        )
+        prepared.append((parts, row))
+    statement = _insert_statement(postgres, len(events))
     async with in_transaction() as conn:
         if postgres:
             await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [AUDIT_LOCK])
@@ -92,34 +144,26 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
         )
         last_id, prev = (int(rows[0][0]), rows[0][1]) if rows else (0, GENESIS)
         values: list[Any] = []
-        for offset, event in enumerate(events, start=1):
-            kind, actor_id = _split_actor(event.actor or default_actor)
-            columns: dict[str, Any] = {
-                "id": last_id + offset,
-                "at": at,
-                "action": event.action,
-                "actor_kind": kind,
-                "actor_id": actor_id,
-                "customer_id": event.customer_id,
-                "targets": event.targets,
-                "detail": event.detail,
-                "request_id": request_id,
-                "ip": ip,
-                "prev_hash": prev,
-            }
-            prev = entry_hash(**columns)
-            columns["hash"] = prev
-            values.extend(_FIELDS[name].to_db_value(columns[name], AuditEntry) for name in _COLUMNS)
-        width = len(_COLUMNS)
-        if postgres:
-            groups = (
-                "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-                for i in range(len(events))
-            )
-        else:
-            groups = ("(" + ", ".join("?" * width) + ")" for _ in events)
-        await conn.execute_query(
-            # Only placeholders and fixed column names are interpolated.
-            f"INSERT INTO audit_entries ({', '.join(_COLUMNS)}) VALUES {', '.join(groups)}",  # noqa: S608
-            values,
+        chained = hasher.chained
+        for entry_id, (parts, row) in enumerate(prepared, start=last_id + 1):
+            entry_hash = chained(parts, entry_id, prev)
+            values.append(entry_id)
+            values.extend(row)
+            values.append(prev)
+            values.append(entry_hash)
+            prev = entry_hash
+        await conn.execute_query(statement, values)
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_statement(postgres: bool, rows: int) -> str:
+    width = len(_COLUMNS)
+    if postgres:
+        groups = (
+            "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+            for i in range(rows)
         )
+    else:
+        groups = ("(" + ", ".join("?" * width) + ")" for _ in range(rows))
+    # Only placeholders and fixed column names are interpolated.
+    return f"INSERT INTO audit_entries ({', '.join(_COLUMNS)}) VALUES {', '.join(groups)}"  # noqa: S608

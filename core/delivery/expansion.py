@@ -20,6 +20,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from tidings.core.address_hash import AddressHasher
+from tidings.core.audit import record
 from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.recipients import load_recipients
@@ -28,7 +29,7 @@ from tidings.core.delivery.sending import category_rule, write_deliveries
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import DeliveryReason, DeliveryStatus, MessageStatus, RuleVerdict
 from tidings.core.models import Category, Customer
-from tidings.core.models.messages import ExpansionJob, Message
+from tidings.core.models.messages import Delivery, ExpansionJob, Message
 from tidings.core.policy import Decision, RuleOutcome, channels_for
 
 BATCH = 1000
@@ -106,6 +107,14 @@ async def expand_due(
             await job.save(update_fields=["cursor", "done", "locked_until", "updated_at"])
             if job.done:
                 await Message.filter(id=message.id).update(status=MessageStatus.EXPANDED)
+                # A tier's (or a scheduled send's) size is known only now.
+                size = await Delivery.filter(message_id=message.id).count()
+                await record(
+                    "message.expand",
+                    actor="system",
+                    targets={"message": str(message.id)},
+                    detail={"category": message.category, "size": size},
+                )
         if job.done:
             break
     else:

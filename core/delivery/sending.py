@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 
 from tidings.core import validation
 from tidings.core.address_hash import AddressHasher
+from tidings.core.audit import record
 from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.catalogue import CategoryCatalogue
 from tidings.core.delivery.recipients import load_recipients
@@ -186,6 +187,7 @@ class SendService:
                     )
                     message.status = MessageStatus.EXPANDED
                     await message.save(update_fields=["status"])
+                await _record_send(viewer, message, category.key, request, customer_ids, deferred)
         except IntegrityError:
             # Another request with the same key won the race: answer as it did.
             existing = await self._existing(viewer, request)
@@ -249,6 +251,30 @@ class SendService:
             not_before=None,
             rules=(*decision.rules, stop),
         )
+
+
+async def _record_send(
+    viewer: Viewer,
+    message: Message,
+    category: str,
+    request: SendRequest,
+    customer_ids: list[uuid.UUID],
+    scheduled: bool,
+) -> None:
+    """`message.send`: who sent which category to what kind of audience, and how many (a
+    tier's size is known when it is expanded: `message.expand`)."""
+    detail: dict = {"category": category, "scheduled": scheduled}
+    if request.tier is not None:
+        detail.update(audience="tier", tier=request.tier.value, size=None)
+    else:
+        detail.update(audience="customers", size=len(customer_ids))
+    await record(
+        "message.send",
+        actor=viewer.ref,
+        customer_id=customer_ids[0] if len(customer_ids) == 1 else None,
+        targets={"message": str(message.id)},
+        detail=detail,
+    )
 
 
 def _audience(request: SendRequest) -> dict:

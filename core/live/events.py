@@ -45,6 +45,10 @@ class LiveEvent:
     # makes frames differ (document, variables, what the caller may see), so a payload
     # that is the same for several subscribers is serialised once.
     frames: dict[Hashable, str] = field(default_factory=dict, repr=False)
+    # Per process, never sent: the audit log's personal data reads a frame under the same key
+    # carries (audit `AuditEvent`s with no actor), recorded again for each subscriber it is
+    # sent to without executing.
+    reads: dict[Hashable, list[Any]] = field(default_factory=dict, repr=False)
 
     def wire(self) -> list[Any]:
         return [self.topic, self.kind, self.data]

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from tidings.core import validation
+from tidings.core.audit import record
 from tidings.core.enums import AccessAction, Role
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live.publisher import LivePublisher
@@ -41,13 +43,21 @@ class AccessService:
         expires_at = validation.utc_datetime(expires_at, "expiresAt")
         if expires_at is not None and expires_at <= datetime.now(UTC):
             raise UserInputError("IN_THE_PAST", "An access grant must expire later.", "expiresAt")
-        grant = await AccessGrant.create(
-            staff=staff,
-            customer_id=customer_id,
-            actions=sorted({AccessAction(a).value for a in actions}),
-            expires_at=expires_at,
-            created_by=viewer.ref,
-        )
+        async with in_transaction():
+            grant = await AccessGrant.create(
+                staff=staff,
+                customer_id=customer_id,
+                actions=sorted({AccessAction(a).value for a in actions}),
+                expires_at=expires_at,
+                created_by=viewer.ref,
+            )
+            await record(
+                "access_grant.create",
+                actor=viewer.ref,
+                customer_id=customer_id,
+                targets={"grant": str(grant.id), "staff": str(staff.id)},
+                detail={"actions": grant.actions, "expires": expires_at is not None},
+            )
         return grant
 
     async def revoke(self, viewer: Viewer, grant_id: uuid.UUID) -> AccessGrant:
@@ -57,7 +67,14 @@ class AccessService:
         if grant is None:
             raise NotFoundError("id")
         grant.revoked_at = datetime.now(UTC)
-        await grant.save(update_fields=["revoked_at"])
+        async with in_transaction():
+            await grant.save(update_fields=["revoked_at"])
+            await record(
+                "access_grant.revoke",
+                actor=viewer.ref,
+                customer_id=grant.customer_id,
+                targets={"grant": str(grant.id), "staff": str(grant.staff_id)},
+            )
         if self.live is not None:  # the agent's streams see with the grants it has left
             await self.live.viewer_revoked(ViewerKind.STAFF.value, grant.staff_id)
         return grant

@@ -118,7 +118,9 @@ class ApiKeyService:
         if key is None:
             raise NotFoundError("id")
         key.revoked_at = datetime.now(UTC)
-        await key.save(update_fields=["revoked_at"])
+        async with in_transaction():
+            await key.save(update_fields=["revoked_at"])
+            await audit.record("api_key.revoke", actor=viewer.ref, targets={"api_key": str(key.id)})
         if self.live is not None:
             await self.live.viewer_revoked(ViewerKind.API_KEY.value, key.id)
         return key

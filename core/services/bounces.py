@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tidings.core.address_hash import AddressHasher
+from tidings.core.audit import record
 from tidings.core.delivery.suppressed import suppressible
 from tidings.core.enums import SuppressionReason
 from tidings.core.models import Customer
@@ -85,13 +86,21 @@ async def _suppress(
     """Suppress the address, and start its run of soft bounces afresh (for after a lift)."""
     tally.soft_count, tally.first_at, tally.last_at = 0, None, None
     await tally.save(update_fields=["soft_count", "first_at", "last_at", "updated_at"])
-    return await Suppression.create(
+    row = await Suppression.create(
         channel=tally.channel,
         address_hash=tally.address_hash,
         reason=reason,
         delivery_id=delivery.id,
         provider=provider,
     )
+    await record(
+        "suppression.add",
+        actor="system",
+        customer_id=delivery.customer_id,
+        targets={"suppression": str(row.id), "delivery": str(delivery.id)},
+        detail={"channel": tally.channel, "reason": reason.value, "provider": provider},
+    )
+    return row
 
 
 async def _delivered_between(bounced: Delivery, start: datetime, end: datetime) -> bool:

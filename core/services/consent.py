@@ -277,7 +277,7 @@ class ConsentService:
             "quiet_start": quiet_start,
             "quiet_end": quiet_end,
         }
-        return await ledger.store_preference(customer_id, request.category, values)
+        return await ledger.store_preference(customer_id, request.category, values, viewer.ref)
 
     async def preferences_for(self, customer_ids: Sequence[uuid.UUID]) -> list[list[PreferenceRow]]:
         rows = (

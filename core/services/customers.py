@@ -15,6 +15,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
+from tidings.core.audit import record
 from tidings.core.enums import Platform, Role, Tier
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live.publisher import LivePublisher
@@ -143,7 +144,9 @@ class CustomerService:
         values.setdefault("attributes", {})
         try:
             async with in_transaction():
-                return await Customer.create(**values)
+                customer = await Customer.create(**values)
+                await _record_profile("customer.create", viewer, customer.id, values)
+                return customer
         except IntegrityError:
             raise UserInputError(
                 "DUPLICATE_EXTERNAL_ID", "A customer with this externalId exists.", "externalId"
@@ -163,6 +166,7 @@ class CustomerService:
         try:
             async with in_transaction():
                 await customer.save(update_fields=[*values.keys(), "updated_at"])
+                await _record_profile("customer.update", viewer, customer.id, values)
         except IntegrityError:
             raise UserInputError(
                 "DUPLICATE_EXTERNAL_ID", "A customer with this externalId exists.", "externalId"
@@ -183,7 +187,9 @@ class CustomerService:
         if not values:
             return customer
         customer.update_from_dict(values)
-        await customer.save(update_fields=[*values.keys(), "updated_at"])
+        async with in_transaction():
+            await customer.save(update_fields=[*values.keys(), "updated_at"])
+            await _record_profile("customer.update", viewer, customer.id, values)
         return customer
 
     async def revoke_tokens(self, viewer: Viewer, customer_id: uuid.UUID | None) -> Customer:
@@ -195,7 +201,9 @@ class CustomerService:
         if not (viewer.has_role(Role.ADMIN) or viewer.id == customer_id):
             raise ForbiddenError("Only ADMIN or the customer may revoke its tokens.")
         customer.token_version += 1
-        await customer.save(update_fields=["token_version", "updated_at"])
+        async with in_transaction():
+            await customer.save(update_fields=["token_version", "updated_at"])
+            await record("customer.revoke_tokens", actor=viewer.ref, customer_id=customer.id)
         if self.live is not None:
             await self.live.viewer_revoked(ViewerKind.CUSTOMER.value, customer.id)
         return customer
@@ -221,18 +229,31 @@ class CustomerService:
         now = datetime.now(UTC)
         async with in_transaction():
             device = await Device.filter(token_hash=digest).select_for_update().first()
+            moved_from = None if device is None else device.customer_id
             if device is None:
-                return await Device.create(
+                device = await Device.create(
                     customer_id=customer_id,
                     platform=platform,
                     token=token,
                     token_hash=digest,
                     last_seen_at=now,
                 )
-            device.customer_id = customer_id
-            device.platform = platform
-            device.last_seen_at = now
-            await device.save(update_fields=["customer_id", "platform", "last_seen_at"])
+            else:
+                device.customer_id = customer_id
+                device.platform = platform
+                device.last_seen_at = now
+                await device.save(update_fields=["customer_id", "platform", "last_seen_at"])
+            targets = {"device": str(device.id)}
+            if moved_from is not None and moved_from != customer_id:
+                targets["previous_customer"] = str(moved_from)
+            detail = {"platform": Platform(platform).value, "known": moved_from is not None}
+            await record(
+                "device.register",
+                actor=viewer.ref,
+                customer_id=customer_id,
+                targets=targets,
+                detail=detail,
+            )
             return device
 
     async def remove_device(self, viewer: Viewer, device_id: uuid.UUID) -> Device:
@@ -241,7 +262,15 @@ class CustomerService:
         device = await Device.filter(id=device_id).first()
         if device is None or not await can_read_pii(viewer, device.customer_id):
             raise NotFoundError("id")
-        await device.delete()
+        async with in_transaction():
+            await device.delete()
+            await record(
+                "device.remove",
+                actor=viewer.ref,
+                customer_id=device.customer_id,
+                targets={"device": str(device.id)},
+                detail={"platform": Platform(device.platform).value},
+            )
         return device
 
     async def device(self, viewer: Viewer, device_id: uuid.UUID) -> Device | None:
@@ -260,3 +289,15 @@ class CustomerService:
         for row in rows:
             grouped[row.customer_id].append(row)
         return [grouped[cid] for cid in customer_ids]
+
+
+async def _record_profile(
+    action: str, viewer: Viewer, customer_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """A profile change names the fields it set, never their values."""
+    fields = sorted(_API_NAMES.get(name, name) for name in values)
+    await record(action, actor=viewer.ref, customer_id=customer_id, detail={"fields": fields})
+
+
+# Model columns by their API names, so an entry reads like the mutation that made it.
+_API_NAMES = {"external_id": "externalId"}

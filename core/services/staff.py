@@ -13,8 +13,10 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from tidings.core import audit, validation
+from tidings.core.audit import AuditEvent, record, record_many
 from tidings.core.enums import Role
 from tidings.core.errors import (
     ForbiddenError,
@@ -115,7 +117,14 @@ class StaffService:
         address = validation.email(email).lower()
         password_hash = await self.passwords.hash(check_password(password))
         try:
-            return await Staff.create(email=address, password_hash=password_hash, role=role)
+            async with in_transaction():
+                staff = await Staff.create(email=address, password_hash=password_hash, role=role)
+                await record(
+                    "staff.create",
+                    targets={"staff": str(staff.id)},
+                    detail={"role": Role(role).value},
+                )
+                return staff
         except IntegrityError:
             raise UserInputError(
                 "DUPLICATE_EMAIL", "A staff member has this email.", "email"
@@ -125,10 +134,13 @@ class StaffService:
         _require_admin(viewer)
         return await self.create(email, password, role)
 
-    async def authenticate(self, email: str, password: str) -> Staff | None:
-        """The active staff member with these credentials, or None. Constant work either way."""
+    async def authenticate(self, email: str, password: str, via: str = "graphql") -> Staff | None:
+        """The active staff member with these credentials, or None. Constant work either way.
+        Either way the audit log gets `staff.login` or `staff.login_failed` (`via`: "graphql"
+        or "dashboard"); a failure names the member only when the email is one's."""
         staff = await Staff.filter(email=email.strip().lower(), active=True).first()
         if not await self.passwords.verify(staff.password_hash if staff else None, password):
+            await login_failed(via, staff.id if staff else None)
             return None
         assert staff is not None  # verify is False without a hash
         updates = ["last_login_at"]
@@ -136,10 +148,14 @@ class StaffService:
             staff.password_hash = await self.passwords.hash(password)
             updates.append("password_hash")
         staff.last_login_at = datetime.now(UTC)
-        await staff.save(update_fields=updates)
+        async with in_transaction():
+            await staff.save(update_fields=updates)
+            await record("staff.login", actor=_ref(staff.id), detail={"via": via})
         return staff
 
-    async def sign_in(self, email: str, password: str, ip: str | None) -> Staff | None:
+    async def sign_in(
+        self, email: str, password: str, ip: str | None, via: str = "graphql"
+    ) -> Staff | None:
         """`authenticate` behind the throttle (core/services/throttle.py): refused with
         `TooManyAttemptsError` before the password is checked while the account or the
         client address is blocked; a failure is counted, a success clears the account."""
@@ -153,7 +169,7 @@ class StaffService:
                 detail={"blockedBy": list(blocked.scopes), "retryAfter": blocked.retry_after},
             )
             raise TooManyAttemptsError(blocked.retry_after)
-        staff = await self.authenticate(email, password)
+        staff = await self.authenticate(email, password, via)
         if staff is None:
             await self.throttle.failed(keys)
         else:
@@ -201,6 +217,7 @@ class StaffService:
                 raise UserInputError(
                     "LAST_ADMIN", "The last active admin cannot demote or deactivate itself.", "id"
                 )
+        events = _staff_changes(staff, role, active, password is not None)
         if role is not None:
             staff.role = role
         if active is not None:
@@ -208,16 +225,48 @@ class StaffService:
         if password is not None:
             staff.password_hash = await self.passwords.hash(check_password(password))
         staff.token_version += 1
-        await staff.save()
+        async with in_transaction():
+            await staff.save()
+            await record_many(events)
         await self._revoked(staff.id)
         return staff
 
-    async def logout(self, staff: Staff) -> None:
-        """Revoke every token of this member."""
+    async def logout(self, staff: Staff, via: str = "graphql") -> None:
+        """Revoke every token of this member (`staff.logout`, `via` as for `authenticate`)."""
         staff.token_version += 1
-        await staff.save(update_fields=["token_version"])
+        async with in_transaction():
+            await staff.save(update_fields=["token_version"])
+            await record("staff.logout", actor=_ref(staff.id), detail={"via": via})
         await self._revoked(staff.id)
 
     async def _revoked(self, staff_id: uuid.UUID) -> None:
         if self.live is not None:
             await self.live.viewer_revoked(ViewerKind.STAFF.value, staff_id)
+
+
+def _ref(staff_id: uuid.UUID) -> str:
+    return f"{ViewerKind.STAFF.value}:{staff_id}"
+
+
+async def login_failed(via: str, staff_id: uuid.UUID | None = None) -> None:
+    """A failed sign-in, by an unauthenticated caller: the member is named only when the
+    email was one's, and the email itself never."""
+    targets = {"staff": str(staff_id)} if staff_id else {}
+    await record("staff.login_failed", targets=targets, detail={"via": via})
+
+
+def _staff_changes(
+    staff: Staff, role: Role | None, active: bool | None, password: bool
+) -> list[AuditEvent]:
+    """One entry per kind of change an update makes to `staff` (read before it changes)."""
+    targets = {"staff": str(staff.id)}
+    events = []
+    if role is not None and role is not staff.role:
+        detail = {"role": role.value, "previous": Role(staff.role).value}
+        events.append(AuditEvent("staff.role_change", targets=targets, detail=detail))
+    if active is not None and active != staff.active:
+        action = "staff.reactivate" if active else "staff.deactivate"
+        events.append(AuditEvent(action, targets=targets))
+    if password:
+        events.append(AuditEvent("staff.password_change", targets=targets))
+    return events or [AuditEvent("staff.update", targets=targets, detail={"fields": []})]

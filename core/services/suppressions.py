@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
-from tidings.core.enums import Role
+from tidings.core.audit import record
+from tidings.core.enums import Role, SuppressionReason
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models.suppressions import Suppression
 from tidings.core.pagination import Page, paginate
@@ -50,4 +51,11 @@ class SuppressionService:
             row.lifted_by = viewer.ref
             row.lift_reason = why
             await row.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+            # The reason is free text (it may quote the address): the entry keeps the row's id.
+            await record(
+                "suppression.lift",
+                actor=viewer.ref,
+                targets={"suppression": str(row.id)},
+                detail={"channel": row.channel, "reason": SuppressionReason(row.reason).value},
+            )
         return row

@@ -7,6 +7,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 
+from tidings.core.audit import record_many
+from tidings.core.audit.context import bind_actor
 from tidings.core.enums import Role
 from tidings.core.live.bus import UNCHECKED
 from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
@@ -59,8 +61,12 @@ async def enter(
             counts.serialised += 1
             counts.rendered += 1
         if payload is not None:
+            bind_actor(viewer.ref)  # the caller as re-checked for this event
+            # The frame's personal data reads, recorded for this subscriber too.
+            await record_many(event.reads.get(key, ()))
             await slot.send(payload)
             return False
+    bind_actor(viewer.ref)
     current_event.set(
         EventScope(
             viewer=viewer,

@@ -37,6 +37,8 @@ PAGES = (
     "dashboard",
     "stats",
     "account-security",
+    "audit-actions",
+    "threat-model",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {

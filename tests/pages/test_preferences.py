@@ -318,7 +318,8 @@ async def test_the_page_costs_the_same_statements_for_any_number_of_categories(a
         )  # fmt: skip
         await grant(api, setup.id, "push", f"extra-{n}")
     assert await count() == few
-    assert few <= 5
+    # Five reads, and the page's customer.read entry: lock (PostgreSQL), chain tail, INSERT.
+    assert few <= 8
 
 
 async def test_links_on_the_page_are_relative(api):
