@@ -145,7 +145,7 @@ async def test_api_keys_and_access_grants(api: Api) -> None:
     key_made, key_revoked, grant_made, grant_revoked = await since(before)
     key_id = str(raw_id(payload["apiKey"]["id"]))
     assert (key_made.action, key_made.targets) == ("api_key.create", {"api_key": key_id})
-    assert key_made.detail == {"role": "MARKETER"}
+    assert key_made.detail == {"role": "MARKETER", "scopes": None, "expiresAt": None}
     assert (key_revoked.action, key_revoked.targets) == ("api_key.revoke", {"api_key": key_id})
     targets = {"grant": str(raw_id(grant_gid)), "staff": str(agent_id)}
     assert (grant_made.action, grant_made.targets) == ("access_grant.create", targets)
