@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tidings.api import inbound_smtp, stats_cli
+from tidings.api import inbound_smtp, retention_cli, stats_cli
 from tidings.api.serving import (
     DEV_ADMIN_EMAIL,
     _ensure_dev_admin,
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inbound_smtp.add_parser(sub)
     stats_cli.add_parser(sub)
+    retention_cli.add_parser(sub)
 
     migrate = sub.add_parser(
         "migrate",

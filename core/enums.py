@@ -80,6 +80,8 @@ class DeliveryStatus(str, Enum):
     FAILED = "FAILED"
     BOUNCED = "BOUNCED"
     COMPLAINED = "COMPLAINED"
+    # Never sent: stopped before it was, by the customer's erasure (reason ERASED).
+    CANCELLED = "CANCELLED"
 
 
 class EngagementKind(str, Enum):
@@ -114,6 +116,7 @@ class DeliveryReason(str, Enum):
     NO_PROVIDER = "NO_PROVIDER"
     UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
     SENDER_NOT_ALLOWED = "SENDER_NOT_ALLOWED"
+    ERASED = "ERASED"  # CANCELLED: the customer was erased before it was sent
 
 
 class StatsDimension(str, Enum):

@@ -17,6 +17,7 @@ from tidings.schema.categories.mutations import CategoryMutations
 from tidings.schema.categories.queries import CategoryQueries
 from tidings.schema.customers.mutations import CustomerMutations
 from tidings.schema.customers.queries import CustomerQueries
+from tidings.schema.data_rights.mutations import DataRightsMutations
 from tidings.schema.engagement.mutations import EngagementMutations
 from tidings.schema.errors import adopt_client_extensions
 from tidings.schema.events.mutations import EventMutations
@@ -71,6 +72,7 @@ class Query(
 class Mutation(
     AccessMutations,
     CustomerMutations,
+    DataRightsMutations,
     CategoryMutations,
     MessageMutations,
     InboxMutations,

@@ -132,6 +132,8 @@ DeliveryStatusEnum = describe(
         "receipt never undoes it. Not retried.",
         "COMPLAINED": "Sent, then reported as unwanted (marked as spam) by the recipient; the "
         "customer's MARKETING grants on the channel were withdrawn. Final.",
+        "CANCELLED": "Never sent: it was still queued, deferred or held for a digest when the "
+        "customer was erased (reason ERASED). Final.",
     },
 )
 FeedbackKindEnum = describe(
@@ -190,6 +192,7 @@ DeliveryReasonEnum = describe(
         "sender no longer had the right to send to the customer: a deactivated staff member, "
         "a revoked API key, a role that may not send, or an agent without a SEND access grant "
         "for the customer. The rule's `detail` says which.",
+        "ERASED": "CANCELLED: the customer was erased before it was sent.",
     },
 )
 RuleVerdictEnum = describe(

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -54,8 +54,11 @@ class DeliveryWorker:
         unsubscribe_mailto: str | None = None,
         tracking: TrackingSigner | None = None,
         hasher: AddressHasher | None = None,
+        chores: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.registry = registry
+        # Run each round after sending: due erasures, retention (core/services/retention.py).
+        self.chores = chores
         # Finds suppressed addresses (core/delivery/suppressed.py); None: none are.
         self.hasher = hasher
         # Put preference and unsubscribe links into what providers are handed.
@@ -87,7 +90,8 @@ class DeliveryWorker:
         async def round_once() -> int:
             # Folding the stats' deltas is part of every round: it keeps the queries' share
             # of unfolded deltas small (core/stats/fold.py). Only one folder works at once.
-            return await self.expand_once() + await self.run_once() + await fold_deltas()
+            done = await self.expand_once() + await self.run_once() + await fold_deltas()
+            return done + (await self.chores() if self.chores is not None else 0)
 
         await run_rounds(round_once, stop, self.wakeup, self.options.idle_sleep, logger, "delivery")
 

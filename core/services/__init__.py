@@ -20,7 +20,9 @@ from tidings.core.services.categories import CategoryService
 from tidings.core.services.consent import ConsentService
 from tidings.core.services.customers import CustomerService
 from tidings.core.services.engagement import EngagementService
+from tidings.core.services.erasure import ErasureService
 from tidings.core.services.events import DEFAULT_ATTRIBUTION_WINDOW, EventService
+from tidings.core.services.export import ExportService
 from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import ApiKeyService, StaffService
 from tidings.core.services.stats import StatsService
@@ -51,6 +53,9 @@ class Services:
     events: EventService
     webhooks: WebhookService
     stats: StatsService
+    # Data rights (docs/data-rights.md): the customer's export, and its erasure.
+    exports: ExportService
+    erasure: ErasureService
 
     @classmethod
     def build(
@@ -69,6 +74,7 @@ class Services:
         webhook_allow_private: bool = False,
         receipt_channels: frozenset[str] = frozenset(),
         stats_min_group: int = 1,
+        erasure_grace: timedelta = timedelta(),
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -82,7 +88,9 @@ class Services:
         `attribution_window`: TIDINGS_ATTRIBUTION_WINDOW.
         `webhook_allow_private`: TIDINGS_WEBHOOK_ALLOW_PRIVATE.
         `receipt_channels`: the channels some provider reports delivery receipts on.
-        `stats_min_group`: TIDINGS_STATS_MIN_GROUP."""
+        `stats_min_group`: TIDINGS_STATS_MIN_GROUP.
+        `erasure_grace`: TIDINGS_ERASURE_GRACE_DAYS (a customer's own erasure request waits
+        that long)."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -117,4 +125,9 @@ class Services:
             events=EventService(attribution_window),
             webhooks=WebhookService(webhook_allow_private),
             stats=StatsService(receipt_channels.__contains__, stats_min_group),
+            exports=ExportService(links),
+            # Without a hasher (tests), consent proof is hashed under a key of its own.
+            erasure=ErasureService(
+                hasher or AddressHasher(secrets.token_urlsafe(48)), live, erasure_grace
+            ),
         )

@@ -207,6 +207,11 @@ class Customer(Node):
     email_value: strawberry.Private[str | None]
     phone_value: strawberry.Private[str | None]
     token_version: strawberry.Private[int]
+    erasure_requested_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the customer asked to be erased (requestErasure): it is carried out "
+        "TIDINGS_ERASURE_GRACE_DAYS later. Null when it has not asked.",
+    )
 
     @strawberry.field(
         description="Personal data: the customer, ADMIN, or an AGENT with a READ grant; null "
@@ -284,4 +289,5 @@ class Customer(Node):
             email_value=row.email,
             phone_value=row.phone,
             token_version=row.token_version,
+            erasure_requested_at=row.erasure_requested_at,
         )
