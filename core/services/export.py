@@ -32,7 +32,7 @@ from tidings.core.models import (
     PermissionEntry,
     Preference,
 )
-from tidings.core.viewer import Viewer
+from tidings.core.viewer import Viewer, resolve_target
 
 SCHEMA_VERSION = 1
 BATCH = 500
@@ -94,8 +94,8 @@ class ExportService:
             customer_id = viewer.id
         elif not viewer.has_role(Role.ADMIN):
             raise ForbiddenError("Only ADMIN or the customer may export its data.")
-        elif customer_id is None:
-            raise NotFoundError("customerId")
+        else:
+            customer_id = resolve_target(viewer, customer_id)  # staff must name one
         if not await Customer.filter(id=customer_id).exists():
             raise NotFoundError("customerId")
         return customer_id
