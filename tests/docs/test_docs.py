@@ -35,6 +35,7 @@ PAGES = (
     "webhooks",
     "dashboard",
     "stats",
+    "data-rights",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {

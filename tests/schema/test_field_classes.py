@@ -49,7 +49,8 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "Channel": _public("name providers"),
     "Customer": _public(
         "id externalId name locale timezone tier attributes createdAt emailMasked "
-        "permissionGrants permissionHistory preferences",
+        "permissionGrants permissionHistory preferences "
+        "erasureRequestedAt",  # a time, no personal data: when it asked to be erased
         email=PII,
         phone=PII,
         devices=PII,
@@ -83,6 +84,10 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "DeliveryPayload": _public("delivery errors"),
     "DevicePayload": _public("device errors"),
     "EngagementPayload": _public("recorded errors"),
+    "EraseCustomerPayload": _public("customerId errors"),
+    # The export is the customer's own data, and only the customer or ADMIN reaches it (the
+    # operation refuses everyone else): its document and link hold PII on purpose.
+    "ExportCustomerDataPayload": _public("data url errors"),
     "InboxPayload": _public("unreadCount errors"),
     "InboxUpdate": _public("unreadCount readIds archivedIds"),  # the customer's own, live
     "LoginPayload": _public("token errors"),
@@ -144,6 +149,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
         "id category channel locale updatedAt", title=CONTENT, body=CONTENT, html=CONTENT
     ),
     "TemplatePayload": _public("template errors"),
+    "RequestErasurePayload": _public("erasureDueAt erased errors"),
     "TokenPayload": _public("token errors"),
     "UserError": _public("code field message"),
     # Webhooks are reached only through ADMIN roots (webhooks, webhookDeliveries, the

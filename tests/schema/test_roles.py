@@ -20,6 +20,7 @@ from tests.schema.authz_world import World, build_world
 from tests.schema.roles_table import (
     ADMINS,
     CALLERS,
+    CUSTOMERS,
     EVERYONE,
     FORBIDDEN,
     INBOX_OPS,
@@ -43,7 +44,7 @@ from tests.schema.roles_table import (
 )
 from tests.schema.schema_paths import graphql_schema
 from tidings.core.enums import Platform, Role
-from tidings.core.models import AccessGrant, Staff
+from tidings.core.models import AccessGrant, Customer, Staff
 from tidings.schema.ids import to_global_id
 
 
@@ -73,6 +74,12 @@ async def fresh_device(world: World) -> dict[str, Any]:
         world.admin_viewer, world.target, Platform.WEB, "tok-" + secrets.token_hex(12)
     )
     return {"id": to_global_id("Device", device.id)}
+
+
+async def fresh_customer(world: World) -> dict[str, Any]:
+    """A customer of its own for each caller: an erasure that succeeds is final."""
+    customer = await Customer.create(external_id=f"erase-{secrets.token_hex(4)}")
+    return {"id": to_global_id("Customer", customer.id)}
 
 
 OPS: dict[str, Op] = {
@@ -270,6 +277,20 @@ OPS: dict[str, Op] = {
         ADMINS | MARKETERS,
         fixed(lambda w: {"input": {"key": "news", "name": "News"}}),
     ),
+    # Data rights: the customer's own, or ADMIN.
+    "exportCustomerData": Op(
+        payload("exportCustomerData", "(customerId: $id)", "url", "($id: ID)"),
+        ADMINS | {"CUSTOMER_SELF"},
+        fixed(lambda w: {"id": target(w)}),
+        UNSEEN,
+    ),
+    "eraseCustomer": Op(
+        payload("eraseCustomer", '(customerId: $id, reason: "asked")', "customerId", "($id: ID!)"),
+        ADMINS,
+        fresh_customer,
+    ),
+    # No id: a customer asks only for its own erasure (carried out at once by default).
+    "requestErasure": Op(payload("requestErasure", "", "erased"), CUSTOMERS),
     **MESSAGE_OPS,
     **INBOX_OPS,
     **SUPPRESSION_OPS,
