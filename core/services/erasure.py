@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from tidings.core.address_hash import AddressHasher
@@ -185,9 +185,14 @@ class ErasureService:
             await self.live.viewer_revoked(ViewerKind.CUSTOMER.value, customer_id)
 
     async def _cancel_deliveries(self, customer_id: uuid.UUID, run: _Run) -> None:
-        """Queued, deferred and digest-held deliveries are never sent."""
+        """Queued, deferred and digest-held deliveries are never sent. A row a worker holds
+        (leased) is left to it: its re-check no longer finds the customer and cancels it the
+        same way, or, if it is being handed to a provider this instant, records what happened."""
+        free = Q(locked_until__isnull=True) | Q(locked_until__lte=datetime.now(UTC))
         await Delivery.filter(
-            customer_id=customer_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]
+            free,
+            customer_id=customer_id,
+            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED],
         ).update(
             status=DeliveryStatus.CANCELLED,
             reason=DeliveryReason.ERASED.value,

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import Api, data, make_settings
 from tests.core.data_rights_support import Held, find_values, held_customer
-from tests.core.support import admin, create_customer, only_error, raw_id
+from tests.core.support import admin, create_category, create_customer, only_error, raw_id
 from tidings.api.app import create_app
 from tidings.core.delivery.suppressed import suppressed_channels
 from tidings.core.enums import DeliveryStatus, Role, SuppressionReason
@@ -257,3 +257,20 @@ async def test_a_request_waits_for_the_grace_period_then_the_worker_erases(db: s
         assert await upkeep.run_once(datetime.now(UTC) + timedelta(days=3, minutes=1)) == 1
         await assert_erased(api, held)
     app.state.runtime.templates.close()
+
+
+async def test_a_delivery_a_worker_holds_is_cancelled_by_its_own_recheck(api: Api):
+    _, token = await admin(api)
+    await create_category(api, token, "news", kind="TRANSACTIONAL", defaultChannels=["email"])
+    held = await held_customer(api.runtime.hasher)
+    queued = held.deliveries["queued"]
+    now = datetime.now(UTC)
+    await Delivery.filter(id=queued).update(locked_until=now + timedelta(minutes=2))
+    payload = data(await api.gql(ERASE, {"c": gid(held), "r": "asked"}, token))
+    assert payload["eraseCustomer"]["errors"] == []
+    # The erasure leaves the leased row to its worker...
+    assert (await Delivery.get(id=queued)).status == DeliveryStatus.QUEUED
+    # ... whose re-check finds no customer and cancels it.
+    await api.runtime.worker.pipeline.run([await Delivery.get(id=queued)], now)
+    row = await Delivery.get(id=queued)
+    assert (row.status, row.reason, row.locked_until) == (DeliveryStatus.CANCELLED, "ERASED", None)
