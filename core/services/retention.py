@@ -4,8 +4,8 @@ than that are deleted, in small batches, each its own short transaction.
 The analytics do not move. The stats triggers (core/stats/triggers.py) log a negative delta
 for every deleted delivery; in the same transaction as the DELETE, the batch first logs the
 deleted rows' contributions as a positive delta (the same SQL the triggers use), so the two
-cancel and `deliveryStats` answers as before. (A later `tidings stats rebuild` counts only the
-deliveries that are left.)
+cancel and `deliveryStats` answers as before. The same counts go to `stats_pruned`, which
+`tidings stats rebuild` adds to what it counts from the deliveries left.
 
 Sending is never stopped: only final deliveries are pruned (never QUEUED or DEFERRED ones,
 which workers claim), and on PostgreSQL a batch skips rows another transaction holds
@@ -78,13 +78,13 @@ async def _prune_delivery_batch(cutoff: datetime, batch: int) -> tuple[int, int]
         else:
             where = f"WHERE d.id IN ({', '.join('?' * len(ids))})"
             params = [str(i) for i in ids]
-        await conn.execute_query(
-            # Only fixed column names and placeholders are interpolated.
-            f"INSERT INTO stats_deltas ({', '.join(COLUMNS)}) "  # noqa: S608
-            f"SELECT {', '.join(KEY)}, {sums} FROM ({select} {where}) c "
-            f"GROUP BY {', '.join(KEY)}",
-            params,
+        # Only fixed column names and placeholders are interpolated.
+        counts = (
+            f"SELECT {', '.join(KEY)}, {sums} FROM ({select} {where}) c "  # noqa: S608
+            f"GROUP BY {', '.join(KEY)}"
         )
+        for table in ("stats_deltas", "stats_pruned"):
+            await conn.execute_query(f"INSERT INTO {table} ({', '.join(COLUMNS)}) {counts}", params)
         events = await DeliveryEvent.filter(delivery_id__in=ids).delete()
         await Delivery.filter(id__in=ids).delete()
         return len(ids), events

@@ -1,5 +1,6 @@
 """Retention: old final deliveries, their events and notifications are pruned in batches, the
-delivery stats stay exactly as they were, and the worker prunes at most once an hour."""
+delivery stats stay exactly as they were (a rebuild too), and the worker prunes at most once
+an hour."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from tidings.core.models import (
 from tidings.core.services.retention import DataUpkeep, prune
 from tidings.core.stats.fold import fold_all
 from tidings.core.stats.query import delivery_stats
+from tidings.core.stats.rebuild import rebuild_stats
 from tidings.core.stats.rows import DeliveryStatsQuery
 
 NOW = datetime.now(UTC)
@@ -113,6 +115,9 @@ async def test_pruning_deletes_what_is_old_and_leaves_the_stats_as_they_were(db:
     assert await Notification.all().count() == 5
     assert await stats() == before
     await fold_all()
+    assert await stats() == before
+    # A rebuild from the deliveries left adds back what was pruned.
+    assert await rebuild_stats() == 7
     assert await stats() == before
     entry = await AuditEntry.get(action="retention.prune")
     assert entry.actor_kind == "system"
