@@ -98,6 +98,14 @@ async def test_erasing_leaves_no_personal_value_anywhere_but_keeps_the_proof(api
     staff_id, token = await admin(api)
     held = await held_customer(api.runtime.hasher)
     customer_token = api.customer_token(held.customer.id)
+    links = api.runtime.links
+    pages = [
+        f"/unsubscribe/{links.unsubscribe_token(held.customer.id, 'news', 'email')}",
+        f"/preferences/{links.preferences_token(held.customer.id, 0)}",
+    ]
+    await create_category(api, token, "news", defaultChannels=["email"])
+    for page in pages:
+        assert (await api.client.get(page)).status_code == 200, page
     assert await find_values(held.personal) != []  # the scan does find them before
 
     payload = data(await api.gql(ERASE, {"c": gid(held), "r": "GDPR request #12"}, token))
@@ -114,6 +122,8 @@ async def test_erasing_leaves_no_personal_value_anywhere_but_keeps_the_proof(api
     assert only_error(update)["code"] == "NOT_FOUND"
     refused = await api.gql(ME, token=customer_token)
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    for page in pages:  # links in old messages: the same 404 as any invalid link
+        assert (await api.client.get(page)).status_code == 404, page
     # Erasing it again: it is not found.
     again = data(await api.gql(ERASE, {"c": gid(held), "r": "again"}, token))["eraseCustomer"]
     assert only_error(again)["code"] == "NOT_FOUND"
