@@ -43,6 +43,7 @@ from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.services import Services
+from tidings.core.services.retention import DataUpkeep
 from tidings.core.services.throttle import SignInThrottle
 from tidings.core.tokens import TokenSigner
 from tidings.core.tracking import TrackingSigner
@@ -160,28 +161,31 @@ def build_runtime(
     )
     tracking = TrackingSigner(settings.secret_key.reveal(), settings.public_url)
     hasher = AddressHasher(settings.secret_key.reveal(), channels)
+    services = Services.build(
+        frozenset(channels),
+        tiers,
+        live,
+        served=frozenset(name for name, names in channels.items() if names),
+        templates=templates,
+        links=links,
+        email_confirmation=settings.email_confirmation,
+        tracking=settings.tracking,
+        hasher=hasher,
+        attribution_window=timedelta(seconds=settings.attribution_window),
+        webhook_allow_private=settings.webhook_allow_private,
+        receipt_channels=receipt_channels(providers),
+        stats_min_group=settings.stats_min_group,
+        erasure_grace=timedelta(days=settings.erasure_grace_days),
+        throttle=SignInThrottle(
+            settings.secret_key.reveal(),
+            free=settings.login_free_attempts,
+            max_delay=settings.login_max_backoff,
+        ),
+    )
+    upkeep = DataUpkeep(services.erasure, settings.retention_days)
     return Runtime(
         settings=settings,
-        services=Services.build(
-            frozenset(channels),
-            tiers,
-            live,
-            served=frozenset(name for name, names in channels.items() if names),
-            templates=templates,
-            links=links,
-            email_confirmation=settings.email_confirmation,
-            tracking=settings.tracking,
-            hasher=hasher,
-            attribution_window=timedelta(seconds=settings.attribution_window),
-            webhook_allow_private=settings.webhook_allow_private,
-            receipt_channels=receipt_channels(providers),
-            stats_min_group=settings.stats_min_group,
-            throttle=SignInThrottle(
-                settings.secret_key.reveal(),
-                free=settings.login_free_attempts,
-                max_delay=settings.login_max_backoff,
-            ),
-        ),
+        services=services,
         signer=TokenSigner(
             settings.secret_key.reveal(), settings.staff_token_ttl, settings.customer_token_ttl
         ),
@@ -205,6 +209,7 @@ def build_runtime(
             tracking=tracking if settings.tracking else None,
             hasher=hasher,
             audit_pruner=audit_pruner(settings),
+            chores=upkeep.run_once,
         ),
         templates=templates,
         bus=bus,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from tidings.api import audit_cli, inbound_smtp, stats_cli
+from tidings.api import audit_cli, inbound_smtp, retention_cli, stats_cli
 from tidings.api.serving import (
     DEV_ADMIN_EMAIL,
     _ensure_dev_admin,
@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     inbound_smtp.add_parser(sub)
     stats_cli.add_parser(sub)
     audit_cli.add_parser(sub)
+    retention_cli.add_parser(sub)
 
     migrate = sub.add_parser(
         "migrate",

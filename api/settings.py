@@ -95,6 +95,11 @@ class Settings:
     # Audit entries older than this many days are pruned behind a signed checkpoint (the
     # worker, hourly; `tidings audit prune`); None: kept forever.
     audit_retention_days: int | None = None
+    # A customer's own erasure request (requestErasure) is carried out after this many days.
+    erasure_grace_days: int = 0
+    # Deliveries, their events and notifications older than this many days are pruned (None:
+    # kept for ever).
+    retention_days: int | None = None
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -217,6 +222,8 @@ class Settings:
             login_free_attempts=_int(config, "TIDINGS_LOGIN_FREE_ATTEMPTS", 5),
             login_max_backoff=_duration(config, "TIDINGS_LOGIN_MAX_BACKOFF", 15 * 60),
             audit_retention_days=_optional_int(config, "TIDINGS_AUDIT_RETENTION_DAYS"),
+            erasure_grace_days=_days(config, "TIDINGS_ERASURE_GRACE_DAYS"),
+            retention_days=_optional_int(config, "TIDINGS_RETENTION_DAYS"),
             limits=limits,
             plugin_config=config,
         )
@@ -265,6 +272,20 @@ def _optional_int(config: Mapping[str, str], name: str) -> int | None:
     if value is None or value.strip() == "":
         return None
     return _int(config, name, 0)
+
+
+def _days(config: Mapping[str, str], name: str) -> int:
+    """A whole number of days, 0 or more (default 0)."""
+    value = (config.get(name) or "").strip()
+    if not value:
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of days") from None
+    if number < 0:
+        raise SettingsError(f"{name} must be 0 or more")
+    return number
 
 
 def _duration(config: Mapping[str, str], name: str, default: int) -> int:

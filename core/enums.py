@@ -80,6 +80,8 @@ class DeliveryStatus(str, Enum):
     FAILED = "FAILED"
     BOUNCED = "BOUNCED"
     COMPLAINED = "COMPLAINED"
+    # Never sent: stopped before it was, by the customer's erasure (reason ERASED).
+    CANCELLED = "CANCELLED"
 
 
 class EngagementKind(str, Enum):
@@ -115,6 +117,7 @@ class DeliveryReason(str, Enum):
     UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
     SENDER_NOT_ALLOWED = "SENDER_NOT_ALLOWED"
     CUSTOMER_DISABLED = "CUSTOMER_DISABLED"
+    ERASED = "ERASED"  # CANCELLED: the customer was erased before it was sent
 
 
 class StatsDimension(str, Enum):

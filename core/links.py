@@ -11,6 +11,8 @@ a link is never a bearer token and a bearer token is never a link:
   survives revocation: mail in an old inbox keeps working.
 - **confirm** (`/confirm/<token>`): confirms one PENDING email grant (the ledger entry it
   names). It expires with the preference link's lifetime.
+- **export** (`/exports/<token>`): downloads the customer's data export (exportCustomerData),
+  regenerated on demand. It expires after EXPORT_TTL (a day).
 
 The page a link opens re-checks everything against the database; the token only says whom
 and what it is about.
@@ -34,12 +36,14 @@ ISSUER = "tidings-links"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 # Link tokens are signed with HMAC(secret key, this label), never the secret key itself.
 _KEY_LABEL = b"tidings customer links v1"
+EXPORT_TTL = 24 * 3600
 
 
 class LinkKind(str, Enum):
     PREFERENCES = "preferences"
     UNSUBSCRIBE = "unsubscribe"
     CONFIRM = "confirm"
+    EXPORT = "exports"
 
 
 class InvalidLinkError(Exception):
@@ -137,6 +141,19 @@ class LinkSigner:
             LinkKind.CONFIRM, self.confirm_token(customer_id, category, channel, entry_id)
         )
 
+    def export_url(self, customer_id: uuid.UUID) -> str:
+        """A link to download the customer's data export, valid for EXPORT_TTL."""
+        now = int(time.time())
+        token = self._encode(LinkKind.EXPORT, customer_id, {"exp": now + EXPORT_TTL}, now)
+        return self.url(LinkKind.EXPORT, token)
+
+    def export_customer(self, token: str) -> uuid.UUID | None:
+        """The customer an export link is for, or None when it is invalid or expired."""
+        try:
+            return self.verify(token, LinkKind.EXPORT).customer_id
+        except InvalidLinkError:
+            return None
+
     def url(self, kind: LinkKind, token: str) -> str:
         return f"{self.public_url}/{kind.value}/{quote(token, safe='')}"
 
@@ -158,7 +175,8 @@ class LinkSigner:
             if claims["typ"] != kind.value:
                 raise InvalidLinkError("not a link of this kind")
             categories: tuple[str, ...] = ()
-            if kind is not LinkKind.PREFERENCES:
+            scoped = kind in (LinkKind.UNSUBSCRIBE, LinkKind.CONFIRM)
+            if scoped:
                 raw = claims["cat"]
                 categories = (raw,) if isinstance(raw, str) else tuple(raw)
                 if not categories or not all(isinstance(c, str) for c in categories):
@@ -171,7 +189,7 @@ class LinkSigner:
                 version=int(claims["ver"]) if kind is LinkKind.PREFERENCES else None,
                 category=categories[0] if categories else None,
                 categories=categories,
-                channel=str(claims["chn"]) if kind is not LinkKind.PREFERENCES else None,
+                channel=str(claims["chn"]) if scoped else None,
                 entry_id=uuid.UUID(claims["ent"]) if kind is LinkKind.CONFIRM else None,
                 issued_at=int(claims["iat"]),
                 delivery_id=uuid.UUID(claims["dlv"])

@@ -61,6 +61,9 @@ OPERATION_SCOPES: Mapping[str, str] = {
     "registerDevice": "customers:write",
     "removeDevice": "customers:write",
     "disableCustomer": "customers:write",
+    "eraseCustomer": "customers:write",
+    # Everything held about a customer, personal data included (the role must allow it).
+    "exportCustomerData": "customers:read",
     "enableCustomer": "customers:write",
     # Consent.
     "grantPermission": "consent:write",
@@ -91,6 +94,7 @@ OPERATION_SCOPES: Mapping[str, str] = {
     # Customer tokens only.
     "login": NO_KEY,
     "updateMe": NO_KEY,
+    "requestErasure": NO_KEY,
     "inbox": NO_KEY,
     "unreadCount": NO_KEY,
     "markRead": NO_KEY,

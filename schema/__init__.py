@@ -19,6 +19,7 @@ from tidings.schema.categories.queries import CategoryQueries
 from tidings.schema.customers.mutations import CustomerMutations
 from tidings.schema.customers.queries import CustomerQueries
 from tidings.schema.customers.status import CustomerStatusMutations
+from tidings.schema.data_rights.mutations import DataRightsMutations
 from tidings.schema.engagement.mutations import EngagementMutations
 from tidings.schema.errors import adopt_client_extensions
 from tidings.schema.events.mutations import EventMutations
@@ -76,6 +77,7 @@ class Mutation(
     AccessMutations,
     CustomerMutations,
     CustomerStatusMutations,
+    DataRightsMutations,
     CategoryMutations,
     MessageMutations,
     InboxMutations,

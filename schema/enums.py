@@ -132,6 +132,8 @@ DeliveryStatusEnum = describe(
         "receipt never undoes it. Not retried.",
         "COMPLAINED": "Sent, then reported as unwanted (marked as spam) by the recipient; the "
         "customer's MARKETING grants on the channel were withdrawn. Final.",
+        "CANCELLED": "Never sent: it was still queued, deferred or held for a digest when the "
+        "customer was erased (reason ERASED). Final.",
     },
 )
 FeedbackKindEnum = describe(
@@ -193,6 +195,7 @@ DeliveryReasonEnum = describe(
         "CUSTOMER_DISABLED": "SUPPRESSED: an ADMIN has disabled the customer's account "
         "(`disableCustomer`). Checked before every other rule, at the decision and again "
         "just before a provider is handed the delivery; `required` does not override it.",
+        "ERASED": "CANCELLED: the customer was erased before it was sent.",
     },
 )
 RuleVerdictEnum = describe(

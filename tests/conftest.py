@@ -102,6 +102,7 @@ TABLES = (
     "stats_days",
     "stats_hours_lean",
     "stats_days_lean",
+    "stats_pruned",
     "audit_entries",
     "audit_checkpoints",
     "login_throttles",

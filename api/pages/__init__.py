@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tidings.api.exports import export_route
 from tidings.api.pages.security import Csrf
 from tidings.api.pages.views import CustomerPages
 from tidings.core.services.preference_center import PreferenceCenter
@@ -47,5 +48,6 @@ def page_routes(runtime: Runtime) -> list[BaseRoute]:
         Route("/preferences/{token}", pages.preferences, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
         Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
+        export_route(services.exports, pages.invalid),
         stylesheet_route(),
     ]

@@ -128,8 +128,8 @@ async def _recheck(
                 settled.append(row)
                 continue
             recipient = recipients[key].get(row.customer_id)
-            if recipient is None:  # erased since the decision
-                _settle(row, DeliveryStatus.SUPPRESSED, DeliveryReason.NO_ADDRESS)
+            if recipient is None:  # erased since the decision (a leased row erasure left)
+                _settle(row, DeliveryStatus.CANCELLED, DeliveryReason.ERASED)
                 settled.append(row)
                 continue
             decision: Decision

@@ -53,7 +53,7 @@ class Contact:
 
 _PG_CUSTOMERS = """
 SELECT id, timezone, tier, email, phone, locale, attributes, disabled_at FROM customers
-WHERE id = ANY($1::uuid[])
+WHERE id = ANY($1::uuid[]) AND erasure_started_at IS NULL
 """
 _PG_DEVICES = "SELECT DISTINCT customer_id FROM devices WHERE customer_id = ANY($1::uuid[])"
 _PG_GRANTS = """

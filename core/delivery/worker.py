@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -56,10 +56,13 @@ class DeliveryWorker:
         tracking: TrackingSigner | None = None,
         hasher: AddressHasher | None = None,
         audit_pruner: AuditPruner | None = None,
+        chores: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.registry = registry
         # Audit retention (TIDINGS_AUDIT_RETENTION_DAYS); None: entries are kept forever.
         self.audit_pruner = audit_pruner
+        # Run each round after sending: due erasures, retention (core/services/retention.py).
+        self.chores = chores
         # Finds suppressed addresses (core/delivery/suppressed.py); None: none are.
         self.hasher = hasher
         # Put preference and unsubscribe links into what providers are handed.
@@ -92,6 +95,7 @@ class DeliveryWorker:
             # Folding the stats' deltas is part of every round: it keeps the queries' share
             # of unfolded deltas small (core/stats/fold.py). Only one folder works at once.
             done = await self.expand_once() + await self.run_once() + await fold_deltas()
+            done += await self.chores() if self.chores is not None else 0
             # Audit pruning: a pass an hour at most, a few batches a round, after the
             # deliveries (core/audit/prune.py); its failure is logged and never stops them.
             return done + (await self.audit_pruner.run_if_due() if self.audit_pruner else 0)

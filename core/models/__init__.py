@@ -20,6 +20,7 @@ from tidings.core.models.stats import (
     StatsDelta,
     StatsHour,
     StatsHourLean,
+    StatsPruned,
     StatsQuarter,
 )
 from tidings.core.models.suppressions import BounceTally, Suppression
@@ -51,6 +52,7 @@ __all__ = [
     "StatsDelta",
     "StatsHour",
     "StatsHourLean",
+    "StatsPruned",
     "StatsQuarter",
     "Suppression",
     "Template",

@@ -1,10 +1,20 @@
 """Customers and their push devices."""
 
 from tortoise import fields
+from tortoise.manager import Manager
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from tidings.core.enums import Platform, Tier
 from tidings.core.ids import new_id
+
+
+class LiveCustomers(Manager):
+    """Customers whose erasure has not started: the only ones any lookup finds. An erased
+    customer (core/services/erasure.py) reads as not found everywhere from its first step."""
+
+    def get_queryset(self) -> QuerySet:
+        return super().get_queryset().filter(erasure_started_at__isnull=True)
 
 
 class Customer(Model):
@@ -23,9 +33,21 @@ class Customer(Model):
     disabled_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Erasure (core/services/erasure.py): asked for (by the customer, carried out after the
+    # grace period), started (the customer is gone for every lookup), finished.
+    erasure_requested_at = fields.DatetimeField(null=True)
+    erasure_requested_by = fields.CharField(max_length=64, null=True)
+    erasure_started_at = fields.DatetimeField(null=True)
+    erased_at = fields.DatetimeField(null=True)
+    # The reason ADMIN gave (eraseCustomer), or "requested" for the customer's own request.
+    erasure_reason = fields.TextField(null=True)
+
+    # Every customer, erased ones included: for the erasure itself and nothing else.
+    everything = Manager()
 
     class Meta:
         table = "customers"
+        manager = LiveCustomers()
 
     def __repr__(self) -> str:  # no personal data in reprs
         return f"<Customer {self.id}>"

@@ -104,3 +104,17 @@ class StatsDayLean(StatsCounts):
     class Meta:
         table = "stats_days_lean"
         unique_together = (("bucket", "category", "channel", "tier", "reason"),)
+
+
+class StatsPruned(StatsCounts):
+    """What retention pruning deleted, as counts: deliveries gone, still counted.
+
+    Each pruning batch adds the deleted deliveries' contributions here (core/services/
+    retention.py), and `tidings stats rebuild` adds them back, so a rebuild after pruning
+    counts what the rollups counted."""
+
+    id = fields.BigIntField(primary_key=True)
+    message_id = fields.UUIDField()
+
+    class Meta:
+        table = "stats_pruned"

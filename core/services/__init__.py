@@ -23,7 +23,9 @@ from tidings.core.services.consent import ConsentService
 from tidings.core.services.customer_status import CustomerStatus
 from tidings.core.services.customers import CustomerService
 from tidings.core.services.engagement import EngagementService
+from tidings.core.services.erasure import ErasureService
 from tidings.core.services.events import DEFAULT_ATTRIBUTION_WINDOW, EventService
+from tidings.core.services.export import ExportService
 from tidings.core.services.inbox import InboxService
 from tidings.core.services.staff import StaffService
 from tidings.core.services.stats import StatsService
@@ -59,6 +61,9 @@ class Services:
     stats: StatsService
     # Reading the audit log (recording is core/audit/log.py's).
     audit: AuditLogService
+    # Data rights (docs/data-rights.md): the customer's export, and its erasure.
+    exports: ExportService
+    erasure: ErasureService
 
     @classmethod
     def build(
@@ -78,6 +83,7 @@ class Services:
         receipt_channels: frozenset[str] = frozenset(),
         stats_min_group: int = 1,
         throttle: SignInThrottle | None = None,
+        erasure_grace: timedelta = timedelta(),
     ) -> Services:
         """`channels`: every channel name a registered provider serves, plus the built-ins.
         `live`: where committed changes are announced (default: this process only).
@@ -92,7 +98,9 @@ class Services:
         `webhook_allow_private`: TIDINGS_WEBHOOK_ALLOW_PRIVATE.
         `receipt_channels`: the channels some provider reports delivery receipts on.
         `stats_min_group`: TIDINGS_STATS_MIN_GROUP.
-        `throttle`: counts failed sign-ins (default: the built-in limits, a random key)."""
+        `throttle`: counts failed sign-ins (default: the built-in limits, a random key).
+        `erasure_grace`: TIDINGS_ERASURE_GRACE_DAYS (a customer's own erasure request waits
+        that long)."""
         categories = CategoryService(channels)
         tiers = tiers or TierPolicies()
         live = live or LivePublisher(InProcessBus())
@@ -129,4 +137,9 @@ class Services:
             webhooks=WebhookService(webhook_allow_private),
             stats=StatsService(receipt_channels.__contains__, stats_min_group),
             audit=AuditLogService(),
+            exports=ExportService(links),
+            # Without a hasher (tests), consent proof is hashed under a key of its own.
+            erasure=ErasureService(
+                hasher or AddressHasher(secrets.token_urlsafe(48)), live, erasure_grace
+            ),
         )

@@ -7,7 +7,8 @@ default channels, and besides those every pair the consent ledger holds an entry
 the newest ledger entry recorded by `as_of` (the ledger is append-only, so this is the
 state as it stood then), read as the policy engine reads it: GRANTED past its expiry is
 EXPIRED. What the ledger does not keep a history of is current: the customer's tier and
-whether it has an address (email, phone, a device) for the channel.
+whether it has an address (email, phone, a device) for the channel. Erased customers are
+not counted at all: their ledger stays as proof, not as an audience.
 
 Three statements whatever the size: the categories, the counts (set-based, grouped by
 category, channel and tier in SQL), and the withdrawals in [since, as_of) by source.
@@ -61,7 +62,7 @@ _SQLITE_ATTRIBUTE = (
 _UNIVERSE = """pairs(category, channel) AS (VALUES {listed}),
 universe AS (
   SELECT c.id AS customer_id, p.category, p.channel
-  FROM customers c CROSS JOIN pairs p WHERE c.created_at <= ?
+  FROM customers c CROSS JOIN pairs p WHERE c.created_at <= ? AND c.erasure_started_at IS NULL
   UNION
   SELECT customer_id, category, channel FROM latest
 )"""
@@ -80,7 +81,7 @@ marked AS (
          THEN 1 ELSE 0 END AS expiring,
     {addressed} AS addressed
   FROM universe u
-  JOIN customers c ON c.id = u.customer_id
+  JOIN customers c ON c.id = u.customer_id AND c.erasure_started_at IS NULL
   LEFT JOIN latest s
     ON s.customer_id = u.customer_id AND s.category = u.category AND s.channel = u.channel
 )

@@ -75,6 +75,8 @@ async def rebuild_stats(
             if high is None:
                 break
             low = high
+        # What retention pruned (core/services/retention.py): gone, still counted.
+        await conn.execute_query(_upsert("stats_quarters", QUARTER_KEY, "stats_pruned", None))
         for sql in level_upserts("stats_quarters"):
             await conn.execute_query(sql)
         return done

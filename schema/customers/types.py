@@ -214,6 +214,11 @@ class Customer(Node):
     email_value: strawberry.Private[str | None]
     phone_value: strawberry.Private[str | None]
     token_version: strawberry.Private[int]
+    erasure_requested_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the customer asked to be erased (requestErasure): it is carried out "
+        "TIDINGS_ERASURE_GRACE_DAYS later. Null when it has not asked.",
+    )
 
     @strawberry.field(
         description="True while the account is disabled: its tokens are refused and nothing "
@@ -315,4 +320,5 @@ class Customer(Node):
             phone_value=row.phone,
             token_version=row.token_version,
             disabled_at=row.disabled_at,
+            erasure_requested_at=row.erasure_requested_at,
         )

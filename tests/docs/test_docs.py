@@ -39,6 +39,7 @@ PAGES = (
     "account-security",
     "audit-actions",
     "threat-model",
+    "data-rights",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {

@@ -63,6 +63,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "Customer": _public(
         "id externalId name locale timezone tier attributes createdAt emailMasked "
         "permissionGrants permissionHistory preferences disabled disabledAt "
+        "erasureRequestedAt "  # a time, no personal data: when it asked to be erased
         # Gated by CanReadAccessLog (ADMIN, the customer itself): not a personal-data gate.
         "accessLog",
         email=PII,
@@ -98,6 +99,10 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
     "DeliveryPayload": _public("delivery errors"),
     "DevicePayload": _public("device errors"),
     "EngagementPayload": _public("recorded errors"),
+    "EraseCustomerPayload": _public("customerId errors"),
+    # The export is the customer's own data, and only the customer or ADMIN reaches it (the
+    # operation refuses everyone else): its document and link hold PII on purpose.
+    "ExportCustomerDataPayload": _public("data url errors"),
     "InboxPayload": _public("unreadCount errors"),
     "InboxUpdate": _public("unreadCount readIds archivedIds"),  # the customer's own, live
     "LoginPayload": _public("token retryAfter errors"),
@@ -159,6 +164,7 @@ FIELD_CLASSES: dict[str, dict[str, str]] = {
         "id category channel locale updatedAt", title=CONTENT, body=CONTENT, html=CONTENT
     ),
     "TemplatePayload": _public("template errors"),
+    "RequestErasurePayload": _public("erasureDueAt erased errors"),
     "TokenPayload": _public("token errors"),
     "UserError": _public("code field message"),
     # Webhooks are reached only through ADMIN roots (webhooks, webhookDeliveries, the

@@ -21,6 +21,7 @@ from tests.schema.roles_table import (
     ADMINS,
     AUDIT_OPS,
     CALLERS,
+    CUSTOMERS,
     EVERYONE,
     FORBIDDEN,
     INBOX_OPS,
@@ -80,6 +81,12 @@ async def fresh_device(world: World) -> dict[str, Any]:
         world.admin_viewer, world.target, Platform.WEB, "tok-" + secrets.token_hex(12)
     )
     return {"id": to_global_id("Device", device.id)}
+
+
+async def fresh_customer(world: World) -> dict[str, Any]:
+    """A customer of its own for each caller: an erasure that succeeds is final."""
+    customer = await Customer.create(external_id=f"erase-{secrets.token_hex(4)}")
+    return {"id": to_global_id("Customer", customer.id)}
 
 
 OPS: dict[str, Op] = {
@@ -287,6 +294,20 @@ OPS: dict[str, Op] = {
         ADMINS | MARKETERS,
         fixed(lambda w: {"input": {"key": "news", "name": "News"}}),
     ),
+    # Data rights: the customer's own, or ADMIN.
+    "exportCustomerData": Op(
+        payload("exportCustomerData", "(customerId: $id)", "url", "($id: ID)"),
+        ADMINS | {"CUSTOMER_SELF"},
+        fixed(lambda w: {"id": target(w)}),
+        UNSEEN,
+    ),
+    "eraseCustomer": Op(
+        payload("eraseCustomer", '(customerId: $id, reason: "asked")', "customerId", "($id: ID!)"),
+        ADMINS,
+        fresh_customer,
+    ),
+    # No id: a customer asks only for its own erasure (carried out at once by default).
+    "requestErasure": Op(payload("requestErasure", "", "erased"), CUSTOMERS),
     **MESSAGE_OPS,
     **INBOX_OPS,
     **SUPPRESSION_OPS,
