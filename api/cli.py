@@ -38,7 +38,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     async def work(settings: Settings) -> int:
         # SQLite creates its file; a PostgreSQL database is made by its operator (asking
         # tortoise to create one that exists fails with "already exists").
-        await db.init_db(settings.database_url, create_db=settings.is_sqlite)
+        await db.init_db(
+            settings.database_url, create_db=settings.is_sqlite, keyring=settings.keyring
+        )
         try:
             applied = await db.migrate(settings.database_url)
         finally:

@@ -45,7 +45,9 @@ def run_command(work: Callable[[Settings], Awaitable[int]]) -> int:
 
 async def with_db(settings: Settings, work: Callable[[], Awaitable[int]], *, migrate: bool) -> int:
     """Open the database (migrating SQLite when asked), run `work`, close."""
-    await db.init_db(settings.database_url, create_db=settings.is_sqlite)
+    await db.init_db(
+        settings.database_url, create_db=settings.is_sqlite, keyring=settings.keyring
+    )
     try:
         if migrate and settings.is_sqlite:
             await db.migrate(settings.database_url)

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from tidings.core.crypto import Keyring, KeyringError, new_key_text
+from tidings.core.crypto import parse_data_keys, parse_index_key
 from tidings.core.enums import EmailConfirmation
 from tidings.core.links import DEFAULT_PUBLIC_URL
 from tidings.plugins.durations import parse_duration
@@ -50,6 +52,9 @@ class Settings:
     database_url: str = field(default="sqlite://tidings.sqlite3", repr=False)
     redis_url: str | None = field(default=None, repr=False)
     secret_key: Secret = field(default_factory=lambda: Secret(""))
+    # Data keys and the blind-index key (TIDINGS_DATA_KEYS, TIDINGS_BLIND_INDEX_KEY, or the
+    # development key file `tidings.keys`); None only for a Settings built by hand.
+    keyring: Keyring | None = field(default=None, repr=False)
     allowed_origins: tuple[str, ...] = ("*",)
     staff_token_ttl: int = 12 * 3600
     customer_token_ttl: int = 30 * 24 * 3600
@@ -130,6 +135,8 @@ class Settings:
         elif len(key) < 32:
             raise SettingsError("TIDINGS_SECRET_KEY must be at least 32 characters")
 
+        keyring = _keyring(config, env, workdir / "tidings.keys")
+
         origins_default = "*" if env == "development" else ""
         origins = tuple(
             o.strip()
@@ -184,6 +191,7 @@ class Settings:
             database_url=database_url,
             redis_url=config.get("TIDINGS_REDIS_URL") or None,
             secret_key=Secret(key),
+            keyring=keyring,
             allowed_origins=origins,
             staff_token_ttl=_duration(config, "TIDINGS_STAFF_TOKEN_TTL", 12 * 3600),
             customer_token_ttl=_duration(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),
@@ -312,3 +320,43 @@ def _development_key(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key
+
+
+def _keyring(config: Mapping[str, str], env: str, path: Path) -> Keyring:
+    """TIDINGS_DATA_KEYS and TIDINGS_BLIND_INDEX_KEY; required in production, in development
+    each one missing comes from the key file `tidings.keys` (created once, mode 0600)."""
+    data = (config.get("TIDINGS_DATA_KEYS") or "").strip()
+    index = (config.get("TIDINGS_BLIND_INDEX_KEY") or "").strip()
+    if not (data and index):
+        if env == "production":
+            raise SettingsError(
+                "TIDINGS_DATA_KEYS and TIDINGS_BLIND_INDEX_KEY are required when "
+                "TIDINGS_ENV=production (see docs/encryption.md)"
+            )
+        kept = _development_keys(path)
+        data = data or kept.get("TIDINGS_DATA_KEYS", "")
+        index = index or kept.get("TIDINGS_BLIND_INDEX_KEY", "")
+    try:
+        return Keyring(parse_data_keys(data), parse_index_key(index))
+    except KeyringError as error:
+        raise SettingsError(str(error)) from None
+
+
+def _development_keys(path: Path) -> dict[str, str]:
+    """The development keys kept in `tidings.keys` beside `tidings.secret`, created once
+    with mode 0600 so every process started in the directory agrees."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it this very moment
+            kept = {
+                k: v for k, v in dotenv_values(path).items() if v and k.startswith("TIDINGS_")
+            }
+            if len(kept) == 2:
+                return kept
+            time.sleep(0.02)
+        raise SettingsError(f"{path} holds no usable keys; see docs/encryption.md") from None
+    kept = {"TIDINGS_DATA_KEYS": f"dev1:{new_key_text()}", "TIDINGS_BLIND_INDEX_KEY": new_key_text()}
+    with os.fdopen(fd, "w") as handle:
+        handle.write("".join(f"{k}={v}\n" for k, v in kept.items()))
+    return kept
