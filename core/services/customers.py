@@ -126,9 +126,11 @@ class CustomerService:
         return await paginate(query, first, after)
 
     async def _search_q(self, viewer: Viewer, term: str) -> Q:
-        """externalId and name for everyone; email and phone only where the caller may read them."""
-        match = Q(external_id__icontains=term) | Q(name__icontains=term)
-        pii = Q(email__icontains=term) | Q(phone__icontains=term)
+        """externalId (a substring) and name for everyone; email and phone only where the
+        caller may read them. Name, email and phone are encrypted: they match exactly
+        (normalised: case, spaces) through their blind indexes."""
+        match = Q(external_id__icontains=term) | Q(name_index=term)
+        pii = Q(email_index=term) | Q(phone_index=term)
         if viewer.has_role(Role.ADMIN) or viewer.is_customer:
             return match | pii
         if viewer.has_role(Role.AGENT):
