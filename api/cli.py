@@ -1,5 +1,5 @@
 """The `tidings` command: serve, worker, inbound-smtp, migrate, create-staff, create-api-key,
-demo, export-schema, stats rebuild."""
+demo, export-schema, stats rebuild, rotate-keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tidings.api import inbound_smtp, stats_cli
+from tidings.api import inbound_smtp, keys_cli, stats_cli
 from tidings.api.serving import (
     DEV_ADMIN_EMAIL,
     _ensure_dev_admin,
@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inbound_smtp.add_parser(sub)
     stats_cli.add_parser(sub)
+    keys_cli.add_parser(sub)
 
     migrate = sub.add_parser(
         "migrate",

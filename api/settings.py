@@ -14,8 +14,13 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from tidings.core.crypto import Keyring, KeyringError, new_key_text
-from tidings.core.crypto import parse_data_keys, parse_index_key
+from tidings.core.crypto import (
+    Keyring,
+    KeyringError,
+    new_key_text,
+    parse_data_keys,
+    parse_index_key,
+)
 from tidings.core.enums import EmailConfirmation
 from tidings.core.links import DEFAULT_PUBLIC_URL
 from tidings.plugins.durations import parse_duration
@@ -349,14 +354,15 @@ def _development_keys(path: Path) -> dict[str, str]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
     except FileExistsError:
         for _ in range(50):  # another process may be writing it this very moment
-            kept = {
-                k: v for k, v in dotenv_values(path).items() if v and k.startswith("TIDINGS_")
-            }
+            kept = {k: v for k, v in dotenv_values(path).items() if v and k.startswith("TIDINGS_")}
             if len(kept) == 2:
                 return kept
             time.sleep(0.02)
         raise SettingsError(f"{path} holds no usable keys; see docs/encryption.md") from None
-    kept = {"TIDINGS_DATA_KEYS": f"dev1:{new_key_text()}", "TIDINGS_BLIND_INDEX_KEY": new_key_text()}
+    kept = {
+        "TIDINGS_DATA_KEYS": f"dev1:{new_key_text()}",
+        "TIDINGS_BLIND_INDEX_KEY": new_key_text(),
+    }
     with os.fdopen(fd, "w") as handle:
         handle.write("".join(f"{k}={v}\n" for k, v in kept.items()))
     return kept

@@ -17,8 +17,9 @@ BAR = 30
 class Progress:
     """A bar redrawn in place on a terminal; on anything else, a line per tenth."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, unit: str = "deliveries") -> None:
         self.out = out
+        self.unit = unit
         self.started = time.monotonic()
         self.tenth = -1
 
@@ -27,7 +28,7 @@ class Progress:
         filled = int(BAR * share)
         line = (
             f"[{'#' * filled}{'.' * (BAR - filled)}] {share:6.1%}  "
-            f"{done:,} / {total:,} deliveries  {time.monotonic() - self.started:.1f} s"
+            f"{done:,} / {total:,} {self.unit}  {time.monotonic() - self.started:.1f} s"
         )
         if self.out.isatty():
             self.out.write(f"\r{line}")

@@ -131,7 +131,9 @@ class Keyring:
         key_id, nonce, sealed = self._split(stored)
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise KeyringError(f"{table}.{column} of row {row_id}: no key {key_id!r} in the keyring")
+            raise KeyringError(
+                f"{table}.{column} of row {row_id}: no key {key_id!r} in the keyring"
+            )
         try:
             return cipher.decrypt(nonce, sealed, self.associated_data(table, column, row_id))
         except InvalidTag:

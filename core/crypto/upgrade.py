@@ -19,18 +19,21 @@ from tidings.core.crypto.active import active_keyring
 from tidings.core.crypto.keyring import Keyring
 
 # What 0013 encrypts: table → (columns holding text, columns holding JSON).
-PLAIN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+ENCRYPTED_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "customers": (("name", "email", "phone"), ("attributes",)),
     "devices": (("token",), ()),
     "permission_entries": ((), ("evidence",)),
 }
 # Blind index column → (its source column, the kind hashed).
-INDEXES = {"name_index": ("name", "name"), "email_index": ("email", "email"),
-           "phone_index": ("phone", "phone")}
+INDEXES = {
+    "name_index": ("name", "name"),
+    "email_index": ("email", "email"),
+    "phone_index": ("phone", "phone"),
+}
 BATCH = 500
 
 
-def _dialect(client: Any) -> str:
+def dialect(client: Any) -> str:
     return "postgres" if client.capabilities.dialect == "postgres" else "sqlite"
 
 
@@ -42,12 +45,13 @@ class ToCiphertext(AlterField):
         self.table = table
         self.column = column
 
-    async def database_forward(self, app_label: str, old_state: Any, new_state: Any,
-                               state_editor: Any = None) -> None:
+    async def database_forward(
+        self, app_label: str, old_state: Any, new_state: Any, state_editor: Any = None
+    ) -> None:
         if state_editor is None:
             return
         client = state_editor.client
-        if _dialect(client) == "postgres":
+        if dialect(client) == "postgres":
             _, rows = await client.execute_query(
                 "SELECT indexname FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE $2",
                 [self.table, f"%({self.column})%"],
@@ -79,21 +83,22 @@ async def encrypt_plain_rows(apps: Any, schema_editor: Any) -> None:
 def active_keyring_or_none() -> Keyring | None:
     try:
         return active_keyring()
-    except Exception:  # noqa: BLE001 - checked below, where rows would need it
+    except Exception:
         return None
 
 
 async def encrypt_plain(client: Any, keyring: Keyring | None) -> int:
-    """Encrypt the plain values of every table in PLAIN_COLUMNS; returns rows changed."""
-    postgres = _dialect(client) == "postgres"
+    """Encrypt the plain values of every table in ENCRYPTED_COLUMNS; returns rows changed."""
+    postgres = dialect(client) == "postgres"
     changed = 0
-    for table, (texts, jsons) in PLAIN_COLUMNS.items():
+    for table, (texts, jsons) in ENCRYPTED_COLUMNS.items():
         columns = (*texts, *jsons)
         last = None
         while True:
             where = "" if last is None else ("WHERE id > $1" if postgres else "WHERE id > ?")
-            sql = (f'SELECT id, {", ".join(columns)} FROM "{table}" {where} '
-                   f"ORDER BY id LIMIT {BATCH}")
+            sql = (
+                f'SELECT id, {", ".join(columns)} FROM "{table}" {where} ORDER BY id LIMIT {BATCH}'
+            )
             _, rows = await client.execute_query(sql, [] if last is None else [last])
             if not rows:
                 break
@@ -109,8 +114,9 @@ async def encrypt_plain(client: Any, keyring: Keyring | None) -> int:
                         plain = json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
                     elif column in jsons:
                         # Stored as JSON text already: re-serialise compactly.
-                        plain = json.dumps(json.loads(plain), separators=(",", ":"),
-                                           ensure_ascii=False)
+                        plain = json.dumps(
+                            json.loads(plain), separators=(",", ":"), ensure_ascii=False
+                        )
                     text = plain.decode() if isinstance(plain, bytes) else str(plain)
                     values[column] = keyring.encrypt(text.encode(), table, column, row["id"])
                 if table == "customers":
@@ -118,14 +124,15 @@ async def encrypt_plain(client: Any, keyring: Keyring | None) -> int:
                         plain = row[source]
                         values[index] = keyring.blind_index(kind, plain) if plain else None
                 if values:
-                    await _update(client, postgres, table, row["id"], values)
+                    await update_row(client, postgres, table, row["id"], values)
                     changed += 1
             last = rows[-1]["id"]
     return changed
 
 
-async def _update(client: Any, postgres: bool, table: str, row_id: Any,
-                  values: dict[str, Any]) -> None:
+async def update_row(
+    client: Any, postgres: bool, table: str, row_id: Any, values: dict[str, Any]
+) -> None:
     names = list(values)
     if postgres:
         sets = ", ".join(f'"{n}" = ${i}' for i, n in enumerate(names, 1))

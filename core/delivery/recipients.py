@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from tortoise import connections
 from tortoise.expressions import Q
 
-from tidings.core.crypto import decrypt_json, decrypt_text
 from tidings.core.address_hash import AddressHasher
+from tidings.core.crypto import decrypt_json, decrypt_text
 from tidings.core.delivery.addresses import reachable_channels
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.suppressed import suppressed_channels

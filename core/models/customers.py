@@ -3,11 +3,13 @@ name, email, phone and attributes of a customer and a device's token; exact look
 through the blind indexes beside them."""
 
 from tortoise import fields
-from tortoise.models import Model
 
-from tidings.core.crypto import BlindIndexField, EncryptedJSONField, EncryptedModel
-from tidings.core.crypto import EncryptedTextField
-
+from tidings.core.crypto import (
+    BlindIndexField,
+    EncryptedJSONField,
+    EncryptedModel,
+    EncryptedTextField,
+)
 from tidings.core.enums import Platform, Tier
 from tidings.core.ids import new_id
 
