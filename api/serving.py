@@ -16,9 +16,9 @@ from typing import Any
 
 from tortoise.exceptions import DBConnectionError
 
-from tidings.core.crypto import KeyringError
 from tidings.api.settings import Settings, SettingsError
 from tidings.core import db
+from tidings.core.crypto import KeyringError
 from tidings.core.enums import Role
 
 DEV_ADMIN_EMAIL = "admin@example.com"

@@ -140,8 +140,6 @@ class Settings:
         elif len(key) < 32:
             raise SettingsError("TIDINGS_SECRET_KEY must be at least 32 characters")
 
-        keyring = _keyring(config, env, workdir / "tidings.keys")
-
         origins_default = "*" if env == "development" else ""
         origins = tuple(
             o.strip()
@@ -191,6 +189,7 @@ class Settings:
             raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
         if database_url.startswith("postgresql://"):
             database_url = "postgres://" + database_url[len("postgresql://") :]
+        keyring = _keyring(config, env, workdir / "tidings.keys")
         return cls(
             env=env,
             database_url=database_url,
