@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from graphql import graphql
 
-from bench import baseline, servers
+from bench import baseline, sealed, servers
 from bench.dataset import Dataset
 from bench.load import Budget, Request, interleaved
 from bench.report import Comparison
@@ -70,6 +70,7 @@ def tidings_env(dataset: Dataset, secret_key: str) -> dict[str, str]:
         "TIDINGS_DATABASE_URL": dataset.url,
         "TIDINGS_SECRET_KEY": secret_key,
         "TIDINGS_IN_PROCESS_WORKER": "false",
+        **sealed.bench_env(),
     }
 
 

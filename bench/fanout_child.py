@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from bench import sealed
 from bench.fanout_data import CATEGORY, TIER
 
 
@@ -56,7 +57,7 @@ async def expand(url: str) -> dict:
     from tidings.core.services import Services
     from tidings.core.viewer import Viewer, ViewerKind
 
-    await db.init_db(url)
+    await db.init_db(url, keyring=sealed.KEYRING)
     try:
         tiers = TierPolicies()
         services = Services.build(frozenset({"email", "sms", "push", "in_app"}), tiers)

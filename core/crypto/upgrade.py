@@ -75,6 +75,29 @@ class ToCiphertext(AlterField):
         raise NotImplementedError("encrypted columns are not turned back into plain text")
 
 
+async def _indexed(client: Any, table: str, column: str) -> bool:
+    if dialect(client) == "postgres":
+        _, rows = await client.execute_query(
+            "SELECT indexname FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE $2",
+            [table, f"%({column})%"],
+        )
+        return bool(rows)
+    _, rows = await client.execute_query(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", [table]
+    )
+    return any(r["sql"] and f'("{column}")' in r["sql"].replace(" ", "") for r in rows)
+
+
+async def index_blind_indexes(apps: Any, schema_editor: Any) -> None:
+    """The blind indexes' own indexes: AddField with db_index=True creates none on SQLite."""
+    client = schema_editor.client
+    for column in INDEXES:
+        if not await _indexed(client, "customers", column):
+            await client.execute_script(
+                f'CREATE INDEX "idx_customers_{column}" ON "customers" ("{column}")'
+            )
+
+
 async def encrypt_plain_rows(apps: Any, schema_editor: Any) -> None:
     """Encrypt every value written before 0013 and compute the blind indexes."""
     await encrypt_plain(schema_editor.client, active_keyring_or_none())

@@ -2,7 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 
 from tidings.core.crypto.fields import BlindIndexField, EncryptedJSONField, EncryptedTextField
-from tidings.core.crypto.upgrade import ToCiphertext, encrypt_plain_rows
+from tidings.core.crypto.upgrade import ToCiphertext, encrypt_plain_rows, index_blind_indexes
 
 
 class Migration(migrations.Migration):
@@ -66,5 +66,6 @@ class Migration(migrations.Migration):
             field=EncryptedJSONField(null=True, unique=False),
             table='permission_entries', column='evidence',
         ),
+        ops.RunPython(index_blind_indexes),
         ops.RunPython(encrypt_plain_rows),
     ]
