@@ -75,6 +75,8 @@ async def expand(url: str) -> dict:
             body="20% off, today only.",
         )
         start_rss = _current_rss_mb()
+        crypto = -sealed.TimedKeyring.seconds
+        calls = -sealed.TimedKeyring.calls
         cpu = -_cpu_seconds()
         started = time.perf_counter()
         message = await services.sending.send(viewer, request)
@@ -89,6 +91,8 @@ async def expand(url: str) -> dict:
                 raise RuntimeError("the expansion job never finished")
         seconds = time.perf_counter() - started
         cpu += _cpu_seconds()
+        crypto += sealed.TimedKeyring.seconds
+        calls += sealed.TimedKeyring.calls
     finally:
         await db.close_db()
     return {
@@ -98,6 +102,8 @@ async def expand(url: str) -> dict:
         "cpu_seconds": cpu,
         "start_rss_mb": start_rss,
         "message_id": str(message.id),
+        "crypto_seconds": crypto,
+        "crypto_calls": calls,
     }
 
 

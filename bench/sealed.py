@@ -57,6 +57,8 @@ class TimedKeyring(Keyring):
 
 
 KEYRING = TimedKeyring(parse_data_keys(DATA_KEYS), parse_index_key(INDEX_KEY))
+# The same keys, untimed: for the bare baselines, which must decrypt to return the same data.
+UNTIMED = Keyring(parse_data_keys(DATA_KEYS), parse_index_key(INDEX_KEY))
 
 
 def bench_env() -> dict[str, str]:
@@ -106,4 +108,8 @@ async def seal_all(conn: asyncpg.Connection) -> None:
 
 def decrypted(stored: str, table: str, column: str, row_id: object) -> str:
     """A value a loader reads back with plain SQL (not counted as the service's work)."""
-    return Keyring.decrypt(KEYRING, stored, table, column, row_id).decode()
+    return UNTIMED.decrypt(stored, table, column, row_id).decode()
+
+
+def opened(stored: str | None, table: str, column: str, row_id: object) -> str | None:
+    return None if stored is None else decrypted(stored, table, column, row_id)
