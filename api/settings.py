@@ -59,7 +59,7 @@ class Settings:
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     # Data keys and the blind-index key (TIDINGS_DATA_KEYS, TIDINGS_BLIND_INDEX_KEY, or the
     # development key file `tidings.keys`); None only for a Settings built by hand.
-    keyring: Keyring | None = field(default=None, repr=False)
+    keyring: Keyring | None = field(default=None, repr=False, compare=False)
     allowed_origins: tuple[str, ...] = ("*",)
     staff_token_ttl: int = 12 * 3600
     customer_token_ttl: int = 30 * 24 * 3600

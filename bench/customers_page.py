@@ -72,6 +72,8 @@ def tidings_env(dataset: Dataset, secret_key: str) -> dict[str, str]:
         "TIDINGS_DATABASE_URL": dataset.url,
         "TIDINGS_SECRET_KEY": secret_key,
         "TIDINGS_IN_PROCESS_WORKER": "false",
+        # Required in production (it was missing: `serve` refused to start without it).
+        "TIDINGS_PUBLIC_URL": "https://notify.bench.example",
         **sealed.bench_env(),
     }
 

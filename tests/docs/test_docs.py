@@ -35,6 +35,7 @@ PAGES = (
     "webhooks",
     "dashboard",
     "stats",
+    "encryption",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {
@@ -42,7 +43,8 @@ FIELD_VARIABLES = {
     "max_aliases": "TIDINGS_MAX_QUERY_ALIASES",
     "max_tokens": "TIDINGS_MAX_QUERY_TOKENS",
 }
-NOT_SETTINGS = {"limits", "plugin_config"}  # a group of settings; every raw setting
+# A group of settings; every raw setting; TIDINGS_DATA_KEYS with TIDINGS_BLIND_INDEX_KEY.
+NOT_SETTINGS = {"limits", "plugin_config", "keyring"}
 
 
 def settings_read() -> dict[str, str]:
