@@ -20,9 +20,17 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from tidings.core.crypto.keyring import Keyring
-from tidings.core.crypto.upgrade import ENCRYPTED_COLUMNS, INDEXES, dialect, update_row
+from tidings.core.crypto.upgrade import (
+    DEVICE_TOKEN,
+    ENCRYPTED_COLUMNS,
+    INDEXES,
+    dialect,
+    update_row,
+)
 
 BATCH = 500
+# The keyed hashes read beside the encrypted columns, to be computed again with `reindex`.
+EXTRA_COLUMNS = {"customers": list(INDEXES), "devices": ["token_hash"]}
 
 
 @dataclass
@@ -64,6 +72,10 @@ def _rotated(keyring: Keyring, table: str, row: dict[str, Any], reindex: bool) -
             wanted = keyring.blind_index(kind, value) if value else None
             if row[index] != wanted:
                 changes[index] = wanted
+    if reindex and table == "devices" and plain.get("token"):
+        wanted = keyring.blind_index(DEVICE_TOKEN, plain["token"] or "")
+        if row["token_hash"] != wanted:
+            changes["token_hash"] = wanted
     return changes
 
 
@@ -81,7 +93,7 @@ async def rotate_keys(
     total = await count_rows()
     result = RotationResult()
     for table, (texts, jsons) in ENCRYPTED_COLUMNS.items():
-        columns = [*texts, *jsons] + (list(INDEXES) if table == "customers" else [])
+        columns = [*texts, *jsons, *EXTRA_COLUMNS.get(table, [])]
         last = None
         while True:
             if max_batches is not None and result.batches >= max_batches:

@@ -30,6 +30,8 @@ INDEXES = {
     "email_index": ("email", "email"),
     "phone_index": ("phone", "phone"),
 }
+# Devices keep their token's blind index in `token_hash` (unique: one device per token).
+DEVICE_TOKEN = "device_token"
 BATCH = 500
 
 
@@ -146,6 +148,8 @@ async def encrypt_plain(client: Any, keyring: Keyring | None) -> int:
                     for index, (source, kind) in INDEXES.items():
                         plain = row[source]
                         values[index] = keyring.blind_index(kind, plain) if plain else None
+                if table == "devices":  # a plain SHA-256 until now: keyed from here on
+                    values["token_hash"] = keyring.blind_index(DEVICE_TOKEN, row["token"])
                 if values:
                     await update_row(client, postgres, table, row["id"], values)
                     changed += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 import uuid
 from collections.abc import Sequence
@@ -15,6 +14,8 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from tidings.core import validation
+from tidings.core.crypto import active_keyring
+from tidings.core.crypto.upgrade import DEVICE_TOKEN
 from tidings.core.enums import Platform, Role, Tier
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live.publisher import LivePublisher
@@ -79,7 +80,9 @@ def _require_admin(viewer: Viewer) -> None:
 
 
 def device_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """The token's blind index (HMAC under TIDINGS_BLIND_INDEX_KEY): the token is unique
+    and found again by it, while only its ciphertext is kept."""
+    return active_keyring().blind_index(DEVICE_TOKEN, token)
 
 
 class CustomerService:

@@ -21,6 +21,7 @@ from tidings.core.crypto import (
 from tidings.core.crypto.rotation import rotate_keys
 from tidings.core.enums import GrantStatus, Platform
 from tidings.core.models import Customer, Device, PermissionEntry
+from tidings.core.services.customers import device_token_hash
 
 OLD = KEYRING.data_keys[0]
 NEW = DataKey("t2", b"n" * 32)
@@ -136,10 +137,12 @@ async def test_reindex_moves_lookups_to_a_new_blind_index_key(db):
     plain = await rotate_keys(active_keyring())
     assert plain.finished and plain.rewritten == 0  # already under the newest data key
     result = await rotate_keys(active_keyring(), reindex=True, batch_size=2)
-    assert result.finished and result.rewritten == 3
+    assert result.finished and result.rewritten == 6  # 3 customers, 3 devices
     assert await Customer.filter(email_index="rot1@example.com").count() == 1
     assert await Customer.filter(phone_index="+15550100002").count() == 1
     assert await Customer.filter(name_index="ROT 0").count() == 1
+    # Devices' token hashes are keyed by the index key too: registering again finds them.
+    assert await Device.filter(token_hash=device_token_hash("tok-2-abcdefghijkl")).count() == 1
     await everything_reads(3)
 
 

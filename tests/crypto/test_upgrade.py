@@ -71,6 +71,8 @@ UPGRADE = textwrap.dedent(
             "customer": [customer.name, customer.email, customer.phone, customer.attributes],
             "empty": (await Customer.get(external_id="old-2")).attributes,
             "token": (await Device.get(id=D)).token,
+            "token_hash_keyed": (await Device.get(id=D)).token_hash
+            == KEYRING.blind_index("device_token", "old-device-token-0123456789"),
             "evidence": (await PermissionEntry.get(id=E)).evidence,
             "by_email": found,
             "by_phone": await Customer.filter(phone_index="+15550109999").count(),
@@ -106,6 +108,7 @@ async def test_plain_rows_are_encrypted_by_the_migration(kind, tmp_path):
         "customer": ["Ann Old", "u-ann@example.com", "+15550109999", {"line": "u-ann@example.com"}],
         "empty": {},
         "token": "old-device-token-0123456789",
+        "token_hash_keyed": True,
         "evidence": {"typed": "u-ann@example.com"},
         "by_email": ["old-1"],
         "by_phone": 1,
