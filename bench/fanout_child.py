@@ -143,7 +143,7 @@ async def copy(url: str, rows: int) -> dict:
                 " FROM deliveries LIMIT 2000"
             )
         shapes = [tuple(s) for s in samples]
-        await writer.execute("TRUNCATE deliveries")
+        await writer.execute("TRUNCATE deliveries CASCADE")  # delivery_events refers to it
         await writer.execute("VACUUM ANALYZE deliveries")
 
         async def records() -> AsyncIterator[tuple]:

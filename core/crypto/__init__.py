@@ -2,6 +2,7 @@
 
 from tidings.core.crypto.active import active_keyring, install_keyring
 from tidings.core.crypto.fields import (
+    AddressKeysField,
     BlindIndexField,
     EncryptedJSONField,
     EncryptedModel,
@@ -19,6 +20,7 @@ from tidings.core.crypto.keyring import (
 )
 
 __all__ = [
+    "AddressKeysField",
     "BlindIndexField",
     "DataKey",
     "EncryptedJSONField",

@@ -77,6 +77,30 @@ class BlindIndexField(fields.CharField):
         return active_keyring().blind_index(self.kind, str(value))
 
 
+def address_keys(attributes: Any) -> list[str] | None:
+    """The attribute names holding a non-empty string (a plugin channel's address, per
+    core/delivery/addresses.py): names only, never the values. None when there are none."""
+    if not isinstance(attributes, dict):
+        return None
+    keys = sorted(k for k, v in attributes.items() if isinstance(v, str) and v)
+    return keys or None
+
+
+class AddressKeysField(fields.JSONField):
+    """Which attributes hold an address, kept plain beside the encrypted attributes so SQL
+    (the consent stats) can tell whether a customer is reachable on a plugin's channel."""
+
+    def __init__(self, source: str, **kwargs: Any) -> None:
+        kwargs.setdefault("null", True)
+        super().__init__(**kwargs)
+        self.source = source
+
+    def to_db_value(self, value: Any, instance: Any) -> Any:
+        if isinstance(instance, Model):
+            value = address_keys(getattr(instance, self.source))
+        return None if value is None else super().to_db_value(value, instance)
+
+
 def decrypt_text(stored: str | None, table: str, column: str, row_id: object) -> str | None:
     if stored is None:
         return None
@@ -102,13 +126,14 @@ def encrypted_fields(model: type[Model]) -> list[tuple[str, str, EncryptedTextFi
     return cached
 
 
-def index_fields(model: type[Model]) -> list[tuple[str, BlindIndexField]]:
+def index_fields(model: type[Model]) -> list[tuple[str, Any]]:
+    """(attribute, field) of each field computed from another (blind indexes, address keys)."""
     cached = model.__dict__.get("_tidings_indexes")
     if cached is None:
         cached = [
             (name, f)
             for name, f in model._meta.fields_map.items()
-            if isinstance(f, BlindIndexField)
+            if isinstance(f, BlindIndexField | AddressKeysField)
         ]
         model._tidings_indexes = cached  # type: ignore[attr-defined]
     return cached

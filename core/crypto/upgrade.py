@@ -16,6 +16,7 @@ from typing import Any
 from tortoise.migrations.operations import AlterField
 
 from tidings.core.crypto.active import active_keyring
+from tidings.core.crypto.fields import address_keys
 from tidings.core.crypto.keyring import Keyring
 
 # What 0013 encrypts: table → (columns holding text, columns holding JSON).
@@ -145,6 +146,8 @@ async def encrypt_plain(client: Any, keyring: Keyring | None) -> int:
                     text = plain.decode() if isinstance(plain, bytes) else str(plain)
                     values[column] = keyring.encrypt(text.encode(), table, column, row["id"])
                 if table == "customers":
+                    keys = address_keys(json.loads(row["attributes"] or "null"))
+                    values["address_keys"] = None if keys is None else json.dumps(keys)
                     for index, (source, kind) in INDEXES.items():
                         plain = row[source]
                         values[index] = keyring.blind_index(kind, plain) if plain else None

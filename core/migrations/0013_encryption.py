@@ -1,7 +1,12 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-from tidings.core.crypto.fields import BlindIndexField, EncryptedJSONField, EncryptedTextField
+from tidings.core.crypto.fields import (
+    AddressKeysField,
+    BlindIndexField,
+    EncryptedJSONField,
+    EncryptedTextField,
+)
 from tidings.core.crypto.upgrade import ToCiphertext, encrypt_plain_rows, index_blind_indexes
 
 
@@ -49,6 +54,11 @@ class Migration(migrations.Migration):
             model_name='Customer',
             name='phone_index',
             field=BlindIndexField(null=True, db_index=True, source='phone', kind='phone'),
+        ),
+        ops.AddField(
+            model_name='Customer',
+            name='address_keys',
+            field=AddressKeysField(null=True, source='attributes'),
         ),
         ops.AlterModelOptions(
             name='Device',

@@ -5,6 +5,7 @@ through the blind indexes beside them."""
 from tortoise import fields
 
 from tidings.core.crypto import (
+    AddressKeysField,
     BlindIndexField,
     EncryptedJSONField,
     EncryptedModel,
@@ -28,6 +29,8 @@ class Customer(EncryptedModel):
     timezone = fields.CharField(max_length=64, default="UTC")
     tier = fields.CharEnumField(Tier, max_length=16, default=Tier.ORDINARY, db_index=True)
     attributes = EncryptedJSONField(default=dict)
+    # The names of the attributes holding an address (never their values), for SQL.
+    address_keys = AddressKeysField(source="attributes")
     # Bumped to revoke every customer token issued so far.
     token_version = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)

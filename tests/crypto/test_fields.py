@@ -94,3 +94,18 @@ async def test_a_partial_load_without_the_id_refuses(db):
     await two_customers()
     with pytest.raises(KeyringError, match="without the row id"):
         await Customer.filter(external_id="ann").only("email").first()
+
+
+async def test_address_keys_name_the_attributes_holding_an_address(db):
+    ann, _ = await two_customers()
+    assert (await Customer.get(id=ann.id)).address_keys == ["k"]
+    ann.attributes = {"line": "U123", "wechat": "", "age": 3}
+    await ann.save(update_fields=["attributes"])
+    _, rows = await connections.get("default").execute_query(
+        f"SELECT address_keys FROM customers WHERE id = {param(db, 1)}", [str(ann.id)]
+    )
+    assert "U123" not in str(rows[0]["address_keys"])
+    assert (await Customer.get(id=ann.id)).address_keys == ["line"]
+    ann.attributes = {}
+    await ann.save()
+    assert (await Customer.get(id=ann.id)).address_keys is None

@@ -70,6 +70,7 @@ UPGRADE = textwrap.dedent(
             "plain_left": [w for w in ("ann", "5550109999", "old-device", "Ann") if w in raw],
             "customer": [customer.name, customer.email, customer.phone, customer.attributes],
             "empty": (await Customer.get(external_id="old-2")).attributes,
+            "address_keys": [c.address_keys for c in await Customer.all().order_by("external_id")],
             "token": (await Device.get(id=D)).token,
             "token_hash_keyed": (await Device.get(id=D)).token_hash
             == KEYRING.blind_index("device_token", "old-device-token-0123456789"),
@@ -107,6 +108,7 @@ async def test_plain_rows_are_encrypted_by_the_migration(kind, tmp_path):
         "plain_left": [],
         "customer": ["Ann Old", "u-ann@example.com", "+15550109999", {"line": "u-ann@example.com"}],
         "empty": {},
+        "address_keys": [["line"], None],
         "token": "old-device-token-0123456789",
         "token_hash_keyed": True,
         "evidence": {"typed": "u-ann@example.com"},
