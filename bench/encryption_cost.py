@@ -48,7 +48,8 @@ class EncryptionCost:
         return (
             f"- {self.name} encryption: ours = with AES-256-GCM personal data "
             f"({self.calls:,} keyring calls, {self.crypto_seconds * 1000:.1f} ms of "
-            f"{self.seconds * 1000:.1f} ms over {self.units:,} {self.unit}s); baseline = the "
+            f"{self.seconds * 1000:.1f} ms over {self.units:,} of them, a {self.unit} each); "
+            "baseline = the "
             "same run less the time spent in the keyring."
         )
 
