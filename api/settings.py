@@ -14,13 +14,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from tidings.core.crypto import (
-    Keyring,
-    KeyringError,
-    new_key_text,
-    parse_data_keys,
-    parse_index_key,
-)
+from tidings.api.data_keys import DataKeysError, load_keyring
+from tidings.core.crypto import Keyring
 from tidings.core.enums import EmailConfirmation
 from tidings.core.links import DEFAULT_PUBLIC_URL
 from tidings.plugins.durations import parse_duration
@@ -189,7 +184,10 @@ class Settings:
             raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
         if database_url.startswith("postgresql://"):
             database_url = "postgres://" + database_url[len("postgresql://") :]
-        keyring = _keyring(config, env, workdir / "tidings.keys")
+        try:
+            keyring = load_keyring(config, env, workdir / "tidings.keys")
+        except DataKeysError as error:
+            raise SettingsError(str(error)) from None
         return cls(
             env=env,
             database_url=database_url,
@@ -324,44 +322,3 @@ def _development_key(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key
-
-
-def _keyring(config: Mapping[str, str], env: str, path: Path) -> Keyring:
-    """TIDINGS_DATA_KEYS and TIDINGS_BLIND_INDEX_KEY; required in production, in development
-    each one missing comes from the key file `tidings.keys` (created once, mode 0600)."""
-    data = (config.get("TIDINGS_DATA_KEYS") or "").strip()
-    index = (config.get("TIDINGS_BLIND_INDEX_KEY") or "").strip()
-    if not (data and index):
-        if env == "production":
-            raise SettingsError(
-                "TIDINGS_DATA_KEYS and TIDINGS_BLIND_INDEX_KEY are required when "
-                "TIDINGS_ENV=production (see docs/encryption.md)"
-            )
-        kept = _development_keys(path)
-        data = data or kept.get("TIDINGS_DATA_KEYS", "")
-        index = index or kept.get("TIDINGS_BLIND_INDEX_KEY", "")
-    try:
-        return Keyring(parse_data_keys(data), parse_index_key(index))
-    except KeyringError as error:
-        raise SettingsError(str(error)) from None
-
-
-def _development_keys(path: Path) -> dict[str, str]:
-    """The development keys kept in `tidings.keys` beside `tidings.secret`, created once
-    with mode 0600 so every process started in the directory agrees."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    except FileExistsError:
-        for _ in range(50):  # another process may be writing it this very moment
-            kept = {k: v for k, v in dotenv_values(path).items() if v and k.startswith("TIDINGS_")}
-            if len(kept) == 2:
-                return kept
-            time.sleep(0.02)
-        raise SettingsError(f"{path} holds no usable keys; see docs/encryption.md") from None
-    kept = {
-        "TIDINGS_DATA_KEYS": f"dev1:{new_key_text()}",
-        "TIDINGS_BLIND_INDEX_KEY": new_key_text(),
-    }
-    with os.fdopen(fd, "w") as handle:
-        handle.write("".join(f"{k}={v}\n" for k, v in kept.items()))
-    return kept
