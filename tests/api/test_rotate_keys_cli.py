@@ -94,3 +94,34 @@ async def test_a_row_under_a_missing_key_stops_rotation_with_exit_5(db):
 async def test_rotate_keys_refuses_bad_flags(db):
     code, _, err = await rotate(db, DATA_KEYS, "--max-batches", "0")
     assert code == 2 and "must be positive" in err
+
+
+async def test_rotate_keys_killed_mid_run_is_finished_by_the_next(db):
+    await Customer.bulk_create(
+        [Customer(external_id=f"kill-{n}", email=f"kill{n}@example.com") for n in range(400)]
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    keys = f"{NEW},{DATA_KEYS}"
+    env.update(
+        TIDINGS_DATABASE_URL=db,
+        TIDINGS_SECRET_KEY=SECRET,
+        TIDINGS_DATA_KEYS=keys,
+        TIDINGS_BLIND_INDEX_KEY=BLIND_INDEX_KEY,
+    )
+    process = await asyncio.create_subprocess_exec(
+        TIDINGS, "rotate-keys", "--batch-size", "1", stdout=PIPE, stderr=PIPE, env=env
+    )
+    assert process.stderr is not None
+    first = await asyncio.wait_for(process.stderr.readline(), 60)  # the bar's first line
+    assert b"rows" in first
+    process.kill()  # SIGKILL: no clean-up, a batch may be half done (its transaction rolls back)
+    await process.wait()
+    assert process.returncode == -9
+    assert await stored_key_ids() == {"t1", "t2"}  # part done
+    code, out, err = await rotate(db, keys, "--batch-size", "50")
+    assert code == 0, err
+    assert out.strip().endswith("(done)")
+    assert await stored_key_ids() == {"t2"}
+    install_keyring(Keyring(parse_data_keys(NEW), parse_index_key(BLIND_INDEX_KEY)))
+    emails = sorted(c.email for c in await Customer.all())
+    assert emails == sorted(f"kill{n}@example.com" for n in range(400))
