@@ -223,7 +223,7 @@ def build_runtime(
 
 async def prepare_database(settings: Settings) -> None:
     """SQLite migrates itself at start; PostgreSQL refuses to start while behind."""
-    await db.init_db(settings.database_url, create_db=settings.is_sqlite)
+    await db.init_db(settings.database_url, create_db=settings.is_sqlite, keyring=settings.keyring)
     if settings.is_sqlite:
         applied = await db.migrate(settings.database_url)
         if applied:

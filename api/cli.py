@@ -1,5 +1,5 @@
 """The `tidings` command: serve, worker, inbound-smtp, migrate, create-staff, create-api-key,
-demo, export-schema, stats rebuild, audit verify|prune."""
+demo, export-schema, stats rebuild, audit verify|prune, retention prune, rotate-keys."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from tidings.api import audit_cli, inbound_smtp, retention_cli, stats_cli
+from tidings.api import audit_cli, inbound_smtp, keys_cli, retention_cli, stats_cli
 from tidings.api.serving import (
     DEV_ADMIN_EMAIL,
     _ensure_dev_admin,
@@ -39,7 +39,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     async def work(settings: Settings) -> int:
         # SQLite creates its file; a PostgreSQL database is made by its operator (asking
         # tortoise to create one that exists fails with "already exists").
-        await db.init_db(settings.database_url, create_db=settings.is_sqlite)
+        await db.init_db(
+            settings.database_url, create_db=settings.is_sqlite, keyring=settings.keyring
+        )
         try:
             applied = await db.migrate(settings.database_url)
         finally:
@@ -221,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats_cli.add_parser(sub)
     audit_cli.add_parser(sub)
     retention_cli.add_parser(sub)
+    keys_cli.add_parser(sub)
 
     migrate = sub.add_parser(
         "migrate",

@@ -18,6 +18,7 @@ from tortoise.exceptions import DBConnectionError
 
 from tidings.api.settings import Settings, SettingsError
 from tidings.core import db
+from tidings.core.crypto import KeyringError
 from tidings.core.enums import Role
 
 DEV_ADMIN_EMAIL = "admin@example.com"
@@ -41,11 +42,14 @@ def run_command(work: Callable[[Settings], Awaitable[int]]) -> int:
     except DBConnectionError:
         print("tidings: cannot connect to the database in TIDINGS_DATABASE_URL", file=sys.stderr)
         return 4
+    except KeyringError as error:  # a row under a key the keyring lacks, say
+        print(f"tidings: {error}", file=sys.stderr)
+        return 5
 
 
 async def with_db(settings: Settings, work: Callable[[], Awaitable[int]], *, migrate: bool) -> int:
     """Open the database (migrating SQLite when asked), run `work`, close."""
-    await db.init_db(settings.database_url, create_db=settings.is_sqlite)
+    await db.init_db(settings.database_url, create_db=settings.is_sqlite, keyring=settings.keyring)
     try:
         if migrate and settings.is_sqlite:
             await db.migrate(settings.database_url)

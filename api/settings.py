@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from tidings.api.data_keys import DataKeysError, load_keyring
+from tidings.core.crypto import Keyring
 from tidings.core.enums import EmailConfirmation
 from tidings.core.links import DEFAULT_PUBLIC_URL
 from tidings.plugins.durations import parse_duration
@@ -50,6 +52,9 @@ class Settings:
     database_url: str = field(default="sqlite://tidings.sqlite3", repr=False)
     redis_url: str | None = field(default=None, repr=False)
     secret_key: Secret = field(default_factory=lambda: Secret(""))
+    # Data keys and the blind-index key (TIDINGS_DATA_KEYS, TIDINGS_BLIND_INDEX_KEY, or the
+    # development key file `tidings.keys`); None only for a Settings built by hand.
+    keyring: Keyring | None = field(default=None, repr=False, compare=False)
     allowed_origins: tuple[str, ...] = ("*",)
     staff_token_ttl: int = 12 * 3600
     customer_token_ttl: int = 30 * 24 * 3600
@@ -190,11 +195,16 @@ class Settings:
             raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
         if database_url.startswith("postgresql://"):
             database_url = "postgres://" + database_url[len("postgresql://") :]
+        try:
+            keyring = load_keyring(config, env, workdir / "tidings.keys")
+        except DataKeysError as error:
+            raise SettingsError(str(error)) from None
         return cls(
             env=env,
             database_url=database_url,
             redis_url=config.get("TIDINGS_REDIS_URL") or None,
             secret_key=Secret(key),
+            keyring=keyring,
             allowed_origins=origins,
             staff_token_ttl=_duration(config, "TIDINGS_STAFF_TOKEN_TTL", 12 * 3600),
             customer_token_ttl=_duration(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),

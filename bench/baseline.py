@@ -28,6 +28,8 @@ from graphql import (
     GraphQLString,
 )
 
+from bench import sealed
+
 
 def _nn(t: Any) -> GraphQLNonNull:
     return GraphQLNonNull(t)
@@ -144,7 +146,14 @@ async def resolve_customers(_: Any, info: Any, first: int = 20, after: str | Non
             first + 1,
             _decode_cursor(after),
         )
-    page = rows[:first]
+    page = [
+        {
+            **dict(row),
+            "name": sealed.opened(row["name"], "customers", "name", row["id"]),
+            "email": sealed.opened(row["email"], "customers", "email", row["id"]),
+        }
+        for row in rows[:first]
+    ]
     loads.ids = [row["id"] for row in page]
     edges = [
         {

@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 from graphql import graphql
 
-from bench import baseline, servers
+from bench import baseline, sealed, servers
 from bench.dataset import Dataset
+from bench.encryption_cost import EncryptionCost
+from bench.encryption_cost import measure as measure_encryption
 from bench.load import Budget, Request, interleaved
 from bench.report import Comparison
 from tidings.core.tokens import TokenKind, TokenSigner
@@ -73,8 +75,9 @@ def tidings_env(dataset: Dataset, secret_key: str) -> dict[str, str]:
         "TIDINGS_DATABASE_URL": dataset.url,
         "TIDINGS_SECRET_KEY": secret_key,
         "TIDINGS_IN_PROCESS_WORKER": "false",
-        # Required in production since customer links exist; the page uses none.
-        "TIDINGS_PUBLIC_URL": "http://127.0.0.1:8000",
+        # Required in production (it was missing: `serve` refused to start without it).
+        "TIDINGS_PUBLIC_URL": "https://notify.bench.example",
+        **sealed.bench_env(),
     }
 
 
@@ -219,7 +222,9 @@ async def ours_in_process(
     yield request, data
 
 
-async def run(dataset: Dataset, secret_key: str, budget: Budget) -> tuple[list[Comparison], str]:
+async def run(
+    dataset: Dataset, secret_key: str, budget: Budget
+) -> tuple[list[Comparison], str, EncryptionCost]:
     timings: dict[str, float] = {}
     async with contextlib.AsyncExitStack() as stack:
         progress("starting tidings serve and the baseline server")
@@ -250,6 +255,8 @@ async def run(dataset: Dataset, secret_key: str, budget: Budget) -> tuple[list[C
             },
             budget,
         )
+        progress("B2: timing the keyring over 200 pages in process")
+        encryption = await measure_encryption("B2 customers(first:100)", ours_local, 200, "page")
     comparisons = [
         Comparison(
             "customers(first:100) HTTP vs bare",
@@ -284,4 +291,4 @@ async def run(dataset: Dataset, secret_key: str, budget: Budget) -> tuple[list[C
         f"- authentication alone (JWT verify + staff lookup): {timings['auth_ms']:.2f} ms per "
         "request, sequential. Ours and the baseline returned identical data for the query."
     )
-    return comparisons, note
+    return comparisons, note, encryption

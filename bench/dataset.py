@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from bench import sealed
 from bench.fanout_data import (
     CATEGORY_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -59,7 +60,7 @@ async def drop_database(url: str) -> None:
 
 async def migrate(url: str) -> None:
     """Tidings' own migrations; the ORM stays open for the in-process benchmarks."""
-    await db.init_db(url)
+    await db.init_db(url, keyring=sealed.KEYRING)
     await db.migrate(url)
 
 
@@ -205,6 +206,7 @@ async def load(url: str, customers: int) -> Dataset:
                 records=preference_rows,
                 columns=PREFERENCE_COLUMNS,
             )
+        await sealed.seal_all(conn)  # personal data encrypted, as the service keeps it
         await conn.execute("ANALYZE")
         counts = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM customers) AS c,"

@@ -16,6 +16,7 @@ import asyncpg
 
 from bench import dataset, fanout_data, servers
 from bench.customers_page import BenchmarkError, progress
+from bench.encryption_cost import EncryptionCost
 
 DEFAULT_CUSTOMERS = 1_000_000
 # The goals: within 4x of the COPY baseline; a few hundred MB at most.
@@ -44,6 +45,7 @@ class FanoutResult:
     ours: Side
     baseline: Side
     outcomes: list[tuple[str, str | None, int]]
+    encryption: EncryptionCost | None = None
 
     @property
     def ratio(self) -> float:
@@ -151,7 +153,16 @@ async def run(customers: int) -> FanoutResult:
         await fanout_data.load(url, customers)
         load_seconds = time.perf_counter() - loaded_at
         progress("fan-out: send to the tier and expand_due until done (child process)")
-        ours = _side(await _child("expand", url))
+        raw = await _child("expand", url)
+        ours = _side(raw)
+        encryption = EncryptionCost(
+            f"B1 fan-out {customers:,}",
+            raw["seconds"],
+            raw["crypto_seconds"],
+            raw["crypto_calls"],
+            raw["rows"],
+            "delivery",
+        )
         expected = fanout_data.expected_deliveries(customers)
         outcomes = await _outcomes(url)
         stored = sum(count for _, _, count in outcomes)
@@ -165,4 +176,4 @@ async def run(customers: int) -> FanoutResult:
             raise BenchmarkError(f"baseline copied {baseline.rows} rows, expected {expected}")
     finally:
         await dataset.drop_database(url)
-    return FanoutResult(customers, load_seconds, ours, baseline, outcomes)
+    return FanoutResult(customers, load_seconds, ours, baseline, outcomes, encryption)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from bench import sealed
 from tidings.core.ids import new_id
 
 CATEGORY = "marketing"
@@ -178,6 +179,7 @@ async def load(url: str, customers: int) -> None:
                 await conn.copy_records_to_table(
                     "preferences", records=preference_rows, columns=PREFERENCE_COLUMNS
                 )
+        await sealed.seal_all(conn)  # personal data encrypted, as the service keeps it
         await conn.execute("ANALYZE")
         count = await conn.fetchval("SELECT count(*) FROM customers WHERE tier = $1", TIER)
     finally:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench import dataset, servers
+from bench import dataset, sealed, servers
 from bench.load import Budget, Request, Stats, interleaved
 from tidings.core import db
 from tidings.core.enums import DeliveryStatus, MessageStatus
@@ -125,6 +125,7 @@ async def serving(url: str, secret: str) -> AsyncIterator[tuple[str, str]]:
         "TIDINGS_SMS_API_KEY": secrets.token_urlsafe(16),
         "TIDINGS_SMS_FROM": "Bench",
         "TIDINGS_SMS_WEBHOOK_SECRET": secret,
+        **sealed.bench_env(),
     }
     base_argv = [sys.executable, "-m", "bench.feedback_baseline", str(base_port)]
     base_env = {"BENCH_SMS_SECRET": secret, "PYTHONPATH": str(servers.REPO)}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench import dataset, live_data, live_fanout, servers
+from bench import dataset, live_data, live_fanout, sealed, servers
 from bench.customers_page import BenchmarkError, progress
 from bench.live_procs import ClientPool, Server, server
 from bench.live_report import LiveResult, Round, Side
@@ -185,6 +185,7 @@ async def _ours(
         "TIDINGS_WORKER_BATCH_SIZE": str(options.batch_size),
         "TIDINGS_TIER_POLICY": live_data.TIER_POLICY,
         **options.server_env,
+        **sealed.bench_env(),
     }
     port = servers.free_port()
     argv = ["tidings.api.cli", "serve", "--port", str(port), "--log-level", "warning"]

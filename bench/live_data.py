@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from bench import sealed
 from bench.fanout_data import CATEGORY_COLUMNS, CUSTOMER_COLUMNS, ENTRY_COLUMNS, STATE_COLUMNS
 from tidings.core.ids import new_id
 from tidings.core.tokens import TokenKind, TokenSigner
@@ -146,6 +147,7 @@ async def load(url: str, customers: int) -> LiveData:
             await conn.copy_records_to_table(
                 "permission_states", records=state_rows, columns=STATE_COLUMNS
             )
+        await sealed.seal_all(conn)  # personal data encrypted, as the service keeps it
         await conn.execute("ANALYZE")
         granted = await conn.fetchval(
             "SELECT count(*) FROM permission_states s JOIN permission_entries e"

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 import aiosmtplib
 import asyncpg
 
-from bench import dataset, fanout_data, servers
+from bench import dataset, fanout_data, sealed, servers
 from bench.customers_page import BenchmarkError, progress
 
 DEFAULT_EMAILS = 2_000
@@ -240,8 +240,12 @@ async def prepare(url: str, total: int) -> list:
             new_id(),
             CATEGORY,
         )
-        rows = await conn.fetch("SELECT id, email FROM customers ORDER BY id")
+        found = await conn.fetch("SELECT id, email FROM customers ORDER BY id")
+        rows = [
+            {"id": r["id"], "email": sealed.decrypted(r["email"], "customers", "email", r["id"])}
+            for r in found
+        ]
     finally:
         await conn.close()
-    await db.init_db(url)
+    await db.init_db(url, keyring=sealed.KEYRING)
     return rows

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from bench import dataset, fanout_data, mail
+from bench import dataset, fanout_data, mail, sealed
 from bench.customers_page import BenchmarkError, progress
 
 ROUNDS = 10
@@ -125,7 +125,7 @@ async def run(emails: int) -> TrackingResult:
             ids = [r["id"] for r in await conn.fetch("SELECT id FROM customers ORDER BY id")]
         finally:
             await conn.close()
-        await db.init_db(url)
+        await db.init_db(url, keyring=sealed.KEYRING)
         tiers = TierPolicies()
         services = Services.build(frozenset({"email"}), tiers)
         viewer = Viewer(ViewerKind.STAFF, new_id(), Role.ADMIN)

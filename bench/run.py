@@ -22,6 +22,7 @@ from bench import (
     stats,
     stats_upkeep,
 )
+from bench.encryption_cost import EncryptionCost
 from bench.load import Budget
 from bench.report import Comparison, describe, table
 from tidings.core import db
@@ -33,6 +34,7 @@ Result = (
     | live.LiveResult
     | stats.StatsResult
     | stats_upkeep.UpkeepResult
+    | EncryptionCost
 )
 CUSTOMERS = 10_000
 # The goal: within 1.5x of the bare baseline.
@@ -55,7 +57,7 @@ def selected() -> set[str]:
     return {part.strip() for part in raw.split(",") if part.strip()} or set(ALL)
 
 
-async def run_page(budget: Budget) -> tuple[list[Comparison], str, float]:
+async def run_page(budget: Budget) -> tuple[list[Comparison], str, float, EncryptionCost]:
     secret_key = secrets.token_urlsafe(48)  # never printed
     customers_page.progress("creating a scratch database")
     url = await dataset.create_database()
@@ -66,12 +68,12 @@ async def run_page(budget: Budget) -> tuple[list[Comparison], str, float]:
         loaded_at = time.perf_counter()
         data = await dataset.load(url, CUSTOMERS)
         load_seconds = time.perf_counter() - loaded_at
-        comparisons, note = await customers_page.run(data, secret_key, budget)
+        comparisons, note, encryption = await customers_page.run(data, secret_key, budget)
     finally:
         with contextlib.suppress(Exception):
             await db.close_db()
         await dataset.drop_database(url)
-    return comparisons, note, load_seconds
+    return comparisons, note, load_seconds, encryption
 
 
 async def run() -> int:
@@ -83,9 +85,13 @@ async def run() -> int:
     note, load_seconds = "", 0.0
     others: list[Result] = []
     if "page" in chosen:
-        comparisons, note, load_seconds = await run_page(budget)
+        comparisons, note, load_seconds, encryption = await run_page(budget)
+        others.append(encryption)
     if "fanout" in chosen:
-        others.append(await fanout.run(fanout.customers_from_env()))
+        fanned = await fanout.run(fanout.customers_from_env())
+        others.append(fanned)
+        if fanned.encryption is not None:
+            others.append(fanned.encryption)
     if "email" in chosen:
         others.append(await mail.run(mail.emails_from_env()))
     if "tracking" in chosen:

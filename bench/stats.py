@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from bench import dataset, stats_data, stats_scan
+from bench import dataset, sealed, stats_data, stats_scan
 from bench.customers_page import progress
 from bench.stats_scan import Figure, Totals
 
@@ -221,7 +221,7 @@ async def run(deliveries: int, keep: bool = False) -> StatsResult:
         started = time.perf_counter()
         history, reused = await _history(url, deliveries, keep)
         load_seconds = time.perf_counter() - started
-        await db.init_db(url)
+        await db.init_db(url, keyring=sealed.KEYRING)
         rebuild_seconds, rollup_rows = await _rebuild(url)
         timings, totals = await _measure(url, history)
     finally:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from bench import dataset, fanout, fanout_data, mail, stats_data
+from bench import dataset, fanout, fanout_data, mail, sealed, stats_data
 from bench.customers_page import BenchmarkError, progress
 
 DEFAULT_FANOUT = 200_000
@@ -150,7 +150,7 @@ async def _fanout(customers: int) -> tuple[Pair, tuple[str, ...]]:
         await db.close_db()
         progress(f"upkeep: fan-out to {customers:,} customers, triggers on and off")
         await fanout_data.load(url, customers)
-        await db.init_db(url)
+        await db.init_db(url, keyring=sealed.KEYRING)
         for r in range(FANOUT_ROUNDS):
             for enabled in _order(r):
                 conn = await asyncpg.connect(url)

@@ -10,6 +10,8 @@ from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.migrations.operations import AlterField
 
+from tidings.core.crypto import Keyring, install_keyring
+
 MODELS_MODULE = "tidings.core.models"
 MIGRATIONS_MODULE = "tidings.core.migrations"
 
@@ -47,8 +49,13 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 MIGRATIONS_CONFIG = tortoise_config("sqlite://:memory:")
 
 
-async def init_db(database_url: str, *, create_db: bool = False) -> None:
-    """Open the connections. Global fallback on, so uvicorn's request tasks see them."""
+async def init_db(
+    database_url: str, *, create_db: bool = False, keyring: Keyring | None = None
+) -> None:
+    """Open the connections. Global fallback on, so uvicorn's request tasks see them.
+    `keyring`: the keys encrypted columns use from now on (core/crypto/active.py)."""
+    if keyring is not None:
+        install_keyring(keyring)
     await Tortoise.init(
         config=tortoise_config(database_url),
         _create_db=create_db,

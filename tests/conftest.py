@@ -3,6 +3,7 @@ creates and drops itself; the app is driven over ASGI with httpx."""
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import uuid
@@ -19,12 +20,17 @@ from tortoise import connections
 from tidings.api.app import create_app
 from tidings.api.settings import Settings
 from tidings.core import db as core_db
+from tidings.core.crypto import Keyring, parse_data_keys, parse_index_key
 from tidings.core.enums import Role
 from tidings.core.models import Staff
 from tidings.core.tokens import TokenKind
 
 PG_ADMIN_DSN = os.environ.get("TIDINGS_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 SECRET = "test-secret-key-" + "x" * 32
+# Fixed test keys (base64 of 32 bytes each): every app a test builds agrees with the fixture.
+DATA_KEYS = "t1:" + base64.b64encode(b"d" * 32).decode()
+BLIND_INDEX_KEY = base64.b64encode(b"i" * 32).decode()
+KEYRING = Keyring(parse_data_keys(DATA_KEYS), parse_index_key(BLIND_INDEX_KEY))
 PASSWORD = "correct horse battery"
 PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
 
@@ -63,7 +69,7 @@ async def database_url(
     else:
         name = await create_pg_database()
         url = pg_url(name)
-    await core_db.init_db(url, create_db=request.param == "sqlite")
+    await core_db.init_db(url, create_db=request.param == "sqlite", keyring=KEYRING)
     await core_db.migrate(url)
     try:
         yield url
@@ -127,6 +133,8 @@ def make_settings(database_url: str, **overrides: str) -> Settings:
     environ = {
         "TIDINGS_DATABASE_URL": database_url,
         "TIDINGS_SECRET_KEY": SECRET,
+        "TIDINGS_DATA_KEYS": DATA_KEYS,
+        "TIDINGS_BLIND_INDEX_KEY": BLIND_INDEX_KEY,
         # Required in production; the development default otherwise.
         "TIDINGS_PUBLIC_URL": "http://127.0.0.1:8000",
         **overrides,

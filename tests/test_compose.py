@@ -59,6 +59,8 @@ def test_secret_key_is_required_not_defaulted(service):
 REQUIRED_SAMPLES = {
     "TIDINGS_SECRET_KEY": "k" * 48,
     "TIDINGS_PUBLIC_URL": "https://notify.shop.example",
+    "TIDINGS_DATA_KEYS": "k1:" + "a" * 43 + "=",
+    "TIDINGS_BLIND_INDEX_KEY": "b" * 43 + "=",
 }
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tidings.core.crypto import decrypt_json, decrypt_text
 from tidings.core.delivery.addresses import Target, targets
 from tidings.core.delivery.engagement_links import EngagementLinks
 from tidings.core.delivery.message_links import BatchLinks
@@ -66,17 +67,27 @@ async def prepare(
     `tracked` categories gets tracked links and an open pixel (engagement_links.py)."""
     customer_ids = list({d.customer_id for d in deliveries})
     customers = {
-        row[0]: row
-        for row in await Customer.filter(id__in=customer_ids).values_list(
-            "id", "name", "email", "phone", "locale", "attributes", "token_version"
+        cid: (
+            cid,
+            decrypt_text(name, "customers", "name", cid),
+            decrypt_text(email, "customers", "email", cid),
+            decrypt_text(phone, "customers", "phone", cid),
+            locale,
+            decrypt_json(attributes, "customers", "attributes", cid),
+            token_version,
         )
+        for cid, name, email, phone, locale, attributes, token_version in await Customer.filter(
+            id__in=customer_ids
+        ).values_list("id", "name", "email", "phone", "locale", "attributes", "token_version")
     }
     devices: dict[uuid.UUID, list[Target]] = defaultdict(list)
     if any(d.channel == "push" for d in deliveries):
         for device_id, customer_id, token in await Device.filter(
             customer_id__in=customer_ids
         ).values_list("id", "customer_id", "token"):
-            devices[customer_id].append((device_id, token))
+            devices[customer_id].append(
+                (device_id, decrypt_text(token, "devices", "token", device_id) or "")
+            )
     templates: dict[tuple[str, str], dict[str, Content]] = defaultdict(dict)
     needs_templates = {
         messages[d.message_id].category for d in deliveries if messages[d.message_id].title is None

@@ -14,6 +14,7 @@ from tortoise import connections
 from tortoise.expressions import Q
 
 from tidings.core.address_hash import AddressHasher
+from tidings.core.crypto import decrypt_json, decrypt_text
 from tidings.core.delivery.addresses import reachable_channels
 from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.suppressed import suppressed_channels
@@ -133,10 +134,7 @@ async def _fetch_pg(ids: list[uuid.UUID], category: str, window_start: datetime)
         return (await conn.execute_query(sql, list(values)))[1]
 
     found = _Inputs()
-    found.customers = [
-        (r[0], r[1], r[2], r[3], r[4], r[5], _json(r[6]), r[7])
-        for r in await fetch(_PG_CUSTOMERS, ids)
-    ]
+    found.customers = await fetch(_PG_CUSTOMERS, ids)
     found.with_devices = {r[0] for r in await fetch(_PG_DEVICES, ids)}
     found.grants = await fetch(_PG_GRANTS, ids, category)
     found.preferences = [
@@ -147,6 +145,23 @@ async def _fetch_pg(ids: list[uuid.UUID], category: str, window_start: datetime)
         statuses = [status.value for status in CAP_COUNTED_STATUSES]
         found.counted = await fetch(_PG_COUNTED, ids, statuses, window_start, capped, _DIGEST_HELD)
     return found
+
+
+def _opened(rows: list) -> list:
+    """Customer rows with email, phone and attributes decrypted (core/crypto)."""
+    return [
+        (
+            cid,
+            timezone,
+            tier,
+            decrypt_text(email, "customers", "email", cid),
+            decrypt_text(phone, "customers", "phone", cid),
+            locale,
+            decrypt_json(attributes, "customers", "attributes", cid),
+            *rest,
+        )
+        for cid, timezone, tier, email, phone, locale, attributes, *rest in rows
+    ]
 
 
 def _json(value: object) -> object:
@@ -171,6 +186,7 @@ async def load_recipients(
     window_start = now - timedelta(hours=38)
     fetch = _fetch_pg if is_postgres() else _fetch_orm
     found = await fetch(ids, category, window_start)
+    found.customers = _opened(found.customers)
     suppressed = (
         await suppressed_channels(hasher, [(r[0], r[3], r[4], r[6]) for r in found.customers])
         if hasher is not None

@@ -3,12 +3,13 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from tidings.core.crypto import EncryptedJSONField, EncryptedModel
 from tidings.core.enums import Frequency, GrantStatus
 from tidings.core.ids import new_id
 from tidings.core.models.customers import Customer
 
 
-class PermissionEntry(Model):
+class PermissionEntry(EncryptedModel):
     """One event in the consent ledger: a grant or a withdrawal. Never updated, never deleted."""
 
     id = fields.UUIDField(primary_key=True, default=new_id)
@@ -19,7 +20,7 @@ class PermissionEntry(Model):
     category = fields.CharField(max_length=64)
     status = fields.CharEnumField(GrantStatus, max_length=16)
     source = fields.CharField(max_length=64)
-    evidence = fields.JSONField(null=True)
+    evidence = EncryptedJSONField(null=True)  # may name an address or an IP: encrypted
     granted_at = fields.DatetimeField(null=True)
     withdrawn_at = fields.DatetimeField(null=True)
     expires_at = fields.DatetimeField(null=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 import uuid
 from collections.abc import Sequence
@@ -16,6 +15,8 @@ from tortoise.transactions import in_transaction
 
 from tidings.core import validation
 from tidings.core.audit import record
+from tidings.core.crypto import active_keyring
+from tidings.core.crypto.upgrade import DEVICE_TOKEN
 from tidings.core.enums import Platform, Role, Tier
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.live.publisher import LivePublisher
@@ -80,7 +81,9 @@ def _require_admin(viewer: Viewer) -> None:
 
 
 def device_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """The token's blind index (HMAC under TIDINGS_BLIND_INDEX_KEY): the token is unique
+    and found again by it, while only its ciphertext is kept."""
+    return active_keyring().blind_index(DEVICE_TOKEN, token)
 
 
 class CustomerService:
@@ -127,9 +130,11 @@ class CustomerService:
         return await paginate(query, first, after)
 
     async def _search_q(self, viewer: Viewer, term: str) -> Q:
-        """externalId and name for everyone; email and phone only where the caller may read them."""
-        match = Q(external_id__icontains=term) | Q(name__icontains=term)
-        pii = Q(email__icontains=term) | Q(phone__icontains=term)
+        """externalId (a substring) and name for everyone; email and phone only where the
+        caller may read them. Name, email and phone are encrypted: they match exactly
+        (normalised: case, spaces) through their blind indexes."""
+        match = Q(external_id__icontains=term) | Q(name_index=term)
+        pii = Q(email_index=term) | Q(phone_index=term)
         if viewer.has_role(Role.ADMIN) or viewer.is_customer:
             return match | pii
         if viewer.has_role(Role.AGENT):

@@ -50,7 +50,7 @@ async def handle_sms_reply(provider: str, feedback: Feedback, maybe_retry: bool 
     word = keyword(feedback.text)
     if word not in STOP_WORDS and (word not in START_WORDS or maybe_retry):
         return False
-    customers = await Customer.filter(phone=feedback.sender).values_list("id", flat=True)
+    customers = await Customer.filter(phone_index=feedback.sender).values_list("id", flat=True)
     now = _aware(feedback.at) or datetime.now(UTC)
     evidence = {
         "text": (feedback.text or "")[:MAX_EVIDENCE_TEXT],

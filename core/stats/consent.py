@@ -43,20 +43,19 @@ latest AS (
 )"""
 
 # Whether the customer has an address on the pair's channel: core/delivery/addresses.py's
-# rule (built-in channels read the columns, any other channel a non-empty string attribute).
+# rule (built-in channels read the columns, any other channel a non-empty string attribute),
+# through the plain columns encryption keeps beside them (blind indexes, address keys).
 _ADDRESSED = """CASE
-  WHEN u.channel = 'email' THEN CASE WHEN c.email IS NOT NULL AND c.email <> '' THEN 1 ELSE 0 END
-  WHEN u.channel = 'sms' THEN CASE WHEN c.phone IS NOT NULL AND c.phone <> '' THEN 1 ELSE 0 END
+  WHEN u.channel = 'email' THEN CASE WHEN c.email_index IS NOT NULL THEN 1 ELSE 0 END
+  WHEN u.channel = 'sms' THEN CASE WHEN c.phone_index IS NOT NULL THEN 1 ELSE 0 END
   WHEN u.channel = 'in_app' THEN 1
   WHEN u.channel = 'push' THEN
     CASE WHEN EXISTS (SELECT 1 FROM devices d WHERE d.customer_id = c.id) THEN 1 ELSE 0 END
   WHEN {attribute} THEN 1 ELSE 0 END"""
-_PG_ATTRIBUTE = (
-    "jsonb_typeof(c.attributes -> u.channel) = 'string' AND (c.attributes ->> u.channel) <> ''"
-)
+# Attributes are encrypted: `address_keys` names those holding a non-empty string.
+_PG_ATTRIBUTE = "COALESCE(jsonb_exists(c.address_keys, u.channel), FALSE)"
 _SQLITE_ATTRIBUTE = (
-    "json_type(c.attributes, '$.\"' || u.channel || '\"') = 'text'"
-    " AND json_extract(c.attributes, '$.\"' || u.channel || '\"') <> ''"
+    "EXISTS (SELECT 1 FROM json_each(COALESCE(c.address_keys, '[]')) k WHERE k.value = u.channel)"
 )
 
 _UNIVERSE = """pairs(category, channel) AS (VALUES {listed}),

@@ -33,8 +33,9 @@ class CustomerQueries:
 
     @strawberry.field(
         permission_classes=[Authenticated],
-        description="Customers you may see, oldest first. `search` matches externalId and name, "
-        "and email or phone only where you may read them.",
+        description="Customers you may see, oldest first. `search` matches externalId (any "
+        "part) and name (the whole name, any case), and email or phone (the whole, normalised "
+        "value: they are encrypted) only where you may read them.",
     )
     async def customers(
         self,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.test_cli import REPO, TIDINGS, clean_env, free_port, tidings
+from tests.api.test_encryption_settings import PRODUCTION_KEYS
 from tests.conftest import PASSWORD
 from tidings.schema.ids import from_global_id
 
@@ -160,6 +161,7 @@ def test_demo_refuses_production(tmp_path):
         TIDINGS_SECRET_KEY="demo-test-secret-" + "z" * 32,
         TIDINGS_PUBLIC_URL="https://notify.shop.example",
         TIDINGS_DATABASE_URL=f"sqlite://{tmp_path / 'prod.sqlite3'}",
+        **PRODUCTION_KEYS,
     )
     assert result.returncode == 1
     assert "TIDINGS_ENV=production" in result.stderr

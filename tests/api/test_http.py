@@ -13,6 +13,7 @@ import pytest
 import strawberry
 from graphql import GraphQLError
 
+from tests.api.test_encryption_settings import PRODUCTION_KEYS
 from tests.conftest import SECRET, data, make_settings
 from tidings.api.app import create_app
 from tidings.api.settings import Secret, Settings, SettingsError
@@ -334,6 +335,7 @@ def test_production_requires_a_secret_key(tmp_path):
             "TIDINGS_ENV": "production",
             "TIDINGS_SECRET_KEY": SECRET,
             "TIDINGS_PUBLIC_URL": "https://notify.shop.example",
+            **PRODUCTION_KEYS,
         },
         env_file=None,
         workdir=tmp_path,

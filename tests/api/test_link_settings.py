@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.test_encryption_settings import PRODUCTION_KEYS
 from tidings.api.settings import Settings, SettingsError
 from tidings.core.enums import EmailConfirmation
 
@@ -29,7 +30,10 @@ def test_public_url_is_required_in_production(tmp_path):
     with pytest.raises(SettingsError, match="TIDINGS_PUBLIC_URL is required"):
         load(tmp_path, TIDINGS_ENV="production")
     settings = load(
-        tmp_path, TIDINGS_ENV="production", TIDINGS_PUBLIC_URL="https://notify.shop.example/"
+        tmp_path,
+        TIDINGS_ENV="production",
+        TIDINGS_PUBLIC_URL="https://notify.shop.example/",
+        **PRODUCTION_KEYS,
     )
     assert settings.public_url == "https://notify.shop.example"  # no trailing slash
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiosmtplib
 
 from tests.api.test_cli import TIDINGS, clean_env, free_port
-from tests.conftest import SECRET
+from tests.conftest import BLIND_INDEX_KEY, DATA_KEYS, SECRET
 
 
 class InboundProcess:
@@ -27,6 +27,9 @@ class InboundProcess:
         env = clean_env(
             TIDINGS_DATABASE_URL=database_url,
             TIDINGS_SECRET_KEY=SECRET,
+            # The test's keyring: the process reads customers the test wrote.
+            TIDINGS_DATA_KEYS=DATA_KEYS,
+            TIDINGS_BLIND_INDEX_KEY=BLIND_INDEX_KEY,
             **settings,
         )
         self.process = subprocess.Popen(

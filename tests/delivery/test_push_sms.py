@@ -128,7 +128,7 @@ async def test_one_dead_device_among_live_ones_is_retired_and_the_push_counts(pu
     assert sorted(r["json"]["message"]["token"] for r in google.requests) == sorted(
         [GOOD, DEAD, OTHER]
     )
-    assert sorted(await Device.all().values_list("token", flat=True)) == [GOOD, OTHER]
+    assert sorted(d.token for d in await Device.all()) == [GOOD, OTHER]
 
 
 async def test_unregistered_token_fails_retires_the_device_and_falls_back_to_sms(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from tests.conftest import KEYRING
 from tests.delivery.test_workers_pg import (  # noqa: F401 (fixtures)
     logs,
     pg_database,
@@ -70,8 +71,9 @@ async def fill(url: str, attributes: list[dict]) -> dict[uuid.UUID, int]:
                 " ($1, $2, $3, 'en', 'UTC', 'HIGH_VALUE', $4, 0, $5, $5)",
                 customer,
                 f"c-{n}",
-                f"+1555{n:07d}",
-                json.dumps(attrs),
+                # Encrypted as the service keeps them, under the test keyring.
+                KEYRING.encrypt(f"+1555{n:07d}".encode(), "customers", "phone", customer),
+                KEYRING.encrypt(json.dumps(attrs).encode(), "customers", "attributes", customer),
                 now,
             )
             delivery = uuid.UUID(int=(1 << 64) + n)  # created in this order, claimed so

@@ -21,7 +21,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.conftest import SECRET, create_pg_database, drop_pg_database, pg_url
+from tests.conftest import (
+    BLIND_INDEX_KEY,
+    DATA_KEYS,
+    KEYRING,
+    SECRET,
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+)
 from tests.providers.peers import SmsApi
 
 DRAIN_TIMEOUT = 180.0
@@ -60,7 +68,14 @@ def sms_peer() -> Iterator[SmsApi]:
 
 def worker_env(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
-    env.update(TIDINGS_DATABASE_URL=url, TIDINGS_SECRET_KEY=SECRET, **extra)
+    # The test's keyring: the workers decrypt what the test process wrote.
+    env.update(
+        TIDINGS_DATABASE_URL=url,
+        TIDINGS_SECRET_KEY=SECRET,
+        TIDINGS_DATA_KEYS=DATA_KEYS,
+        TIDINGS_BLIND_INDEX_KEY=BLIND_INDEX_KEY,
+        **extra,
+    )
     return env
 
 
@@ -92,8 +107,20 @@ async def fill_outbox(url: str, count: int) -> list[uuid.UUID]:
                 "created_at",
                 "updated_at",
             ],
+            # Encrypted as the service keeps them (core/crypto), under the test keyring.
             records=[
-                (cid, f"c-{n}", f"+1555{n:07d}", "en", "UTC", "HIGH_VALUE", "{}", 0, now, now)
+                (
+                    cid,
+                    f"c-{n}",
+                    KEYRING.encrypt(f"+1555{n:07d}".encode(), "customers", "phone", cid),
+                    "en",
+                    "UTC",
+                    "HIGH_VALUE",
+                    KEYRING.encrypt(b"{}", "customers", "attributes", cid),
+                    0,
+                    now,
+                    now,
+                )
                 for n, cid in enumerate(customers)
             ],
         )

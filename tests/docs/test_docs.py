@@ -40,6 +40,7 @@ PAGES = (
     "audit-actions",
     "threat-model",
     "data-rights",
+    "encryption",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {
@@ -47,7 +48,8 @@ FIELD_VARIABLES = {
     "max_aliases": "TIDINGS_MAX_QUERY_ALIASES",
     "max_tokens": "TIDINGS_MAX_QUERY_TOKENS",
 }
-NOT_SETTINGS = {"limits", "plugin_config"}  # a group of settings; every raw setting
+# A group of settings; every raw setting; TIDINGS_DATA_KEYS with TIDINGS_BLIND_INDEX_KEY.
+NOT_SETTINGS = {"limits", "plugin_config", "keyring"}
 
 
 def settings_read() -> dict[str, str]:

@@ -50,7 +50,7 @@ async def visible(api, world: World, caller_name: str, search: str) -> dict[str,
 async def test_agent_sees_only_customers_it_holds_an_active_grant_for(api, caller, sees_target):
     world = await build_world(api)
     tid = to_global_id("Customer", world.target)
-    seen = await visible(api, world, caller, "Tara")
+    seen = await visible(api, world, caller, "Tara Target")
     expected = [tid] if sees_target else []
     assert seen == {
         "customer": expected[0] if expected else None,
@@ -72,8 +72,8 @@ async def test_agent_sees_only_customers_it_holds_an_active_grant_for(api, calle
 async def test_search_cannot_probe_pii(api, caller):
     world = await build_world(api)
     tid = to_global_id("Customer", world.target)
-    # Name and externalId match: the caller does see the target customer.
-    assert (await visible(api, world, caller, "tara"))["found"] == [tid]
+    # Name (exactly, any case) and externalId match: the caller does see the target customer.
+    assert (await visible(api, world, caller, "tara target"))["found"] == [tid]
     assert (await visible(api, world, caller, "ext-target"))["found"] == [tid]
     for probe in (TARGET_EMAIL, "pii.target", "example.org", TARGET_PHONE, "5550199", OTHER_EMAIL):
         assert (await visible(api, world, caller, probe))["found"] == [], probe
@@ -83,14 +83,17 @@ async def test_search_cannot_probe_pii(api, caller):
 async def test_search_matches_pii_for_those_who_may_read_it(api, caller):
     world = await build_world(api)
     tid = to_global_id("Customer", world.target)
-    for probe in (TARGET_EMAIL, "pii.target", TARGET_PHONE, "5550199"):
+    # Email and phone are encrypted: they match exactly (normalised) through the blind index.
+    for probe in (TARGET_EMAIL, f" {TARGET_EMAIL.upper()} ", TARGET_PHONE):
         assert (await visible(api, world, caller, probe))["found"] == [tid], probe
+    for probe in ("pii.target", "5550199", "example.org"):
+        assert (await visible(api, world, caller, probe))["found"] == [], probe
 
 
 async def test_customer_sees_only_itself(api):
     world = await build_world(api)
     tid = to_global_id("Customer", world.target)
-    seen = await visible(api, world, "CUSTOMER_SELF", "o")  # "Otto Other" would match
+    seen = await visible(api, world, "CUSTOMER_SELF", "ext-")  # "ext-other" would match
     assert seen == {"customer": tid, "other": None, "list": [tid], "found": [tid]}
     me = await api.gql(
         "{ me { ... on Customer { id } } }", None, await world.callers["CUSTOMER_SELF"].token(api)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.test_encryption_settings import PRODUCTION_KEYS
 from tests.conftest import Api, make_settings
 from tests.core.support import create_category, create_customer
 from tests.delivery.support import grant
@@ -103,7 +104,11 @@ def test_private_ranges():
 
 
 def load(tmp_path: Path, **environ: str) -> Settings:
-    base = {"TIDINGS_SECRET_KEY": "s" * 40, "TIDINGS_PUBLIC_URL": "https://n.example"}
+    base = {
+        "TIDINGS_SECRET_KEY": "s" * 40,
+        "TIDINGS_PUBLIC_URL": "https://n.example",
+        **PRODUCTION_KEYS,
+    }
     return Settings.load({**base, **environ}, env_file=None, workdir=tmp_path)
 
 
