@@ -206,18 +206,21 @@ class ErasureService:
         row = await Customer.everything.filter(id=customer_id).first()
         if row is None:
             return
-        entries = await PermissionEntry.filter(customer_id=customer_id).values_list(
-            "id", "channel", "evidence"
-        )
+        # Whole rows: evidence is encrypted with its row id as associated data, so it is
+        # decrypted on load and written back through the row, never by a bulk UPDATE.
+        entries = await PermissionEntry.filter(customer_id=customer_id)
         async with in_transaction():
-            for entry_id, channel, evidence in entries:
+            for entry in entries:
+                evidence = entry.evidence
                 if isinstance(evidence, dict) and evidence.get("minimal") is True:
                     continue
+                channel = entry.channel
                 address = address_of(channel, row.id, row.email, row.phone, row.attributes or {})
                 minimal: dict = {"minimal": True}
                 if address and channel != "in_app":
                     minimal["addressHash"] = self.hasher.digest(channel, address)
-                await PermissionEntry.filter(id=entry_id).update(evidence=minimal)
+                entry.evidence = minimal
+                await entry.save(update_fields=["evidence"])
 
     async def _scrub_content(self, customer_id: uuid.UUID, run: _Run) -> None:
         """Inbox titles and bodies, and the provider texts on its deliveries (they may quote

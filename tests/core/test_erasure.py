@@ -55,6 +55,11 @@ async def assert_erased(api: Api, held: Held) -> None:
     assert row.erased_at is not None and row.erasure_started_at is not None
     assert row.external_id == f"erased:{customer_id}"
     assert (row.name, row.email, row.phone, row.attributes) == (None, None, None, {})
+    # The blind indexes went with the values: no keyed hash links the row to an address.
+    indexes = await Customer.everything.filter(id=customer_id).values_list(
+        "name_index", "email_index", "phone_index", "address_keys"
+    )
+    assert [tuple(v or None for v in r) for r in indexes] == [(None, None, None, None)]
     assert not await Customer.filter(id=customer_id).exists()
     # Queued, deferred and digest-held deliveries are cancelled; the rest keep their status.
     statuses = dict(await Delivery.filter(customer_id=customer_id).values_list("id", "status"))
