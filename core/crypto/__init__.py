@@ -7,6 +7,7 @@ from tidings.core.crypto.fields import (
     EncryptedJSONField,
     EncryptedModel,
     EncryptedTextField,
+    NameWordsField,
     decrypt_json,
     decrypt_text,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "EncryptedTextField",
     "Keyring",
     "KeyringError",
+    "NameWordsField",
     "active_keyring",
     "decrypt_json",
     "decrypt_text",

@@ -77,6 +77,21 @@ class BlindIndexField(fields.CharField):
         return active_keyring().blind_index(self.kind, str(value))
 
 
+class NameWordsField(fields.TextField):
+    """Each word of `source` (a name) as a short blind index (`Keyring.name_words`): a search
+    for one word ("Amelia") finds the name without the name being readable."""
+
+    def __init__(self, source: str, **kwargs: Any) -> None:
+        kwargs.setdefault("null", True)
+        super().__init__(**kwargs)
+        self.source = source
+
+    def to_db_value(self, value: Any, instance: Any) -> str | None:
+        if isinstance(instance, Model):  # a write: from the source field
+            return active_keyring().name_words(getattr(instance, self.source))
+        return value  # a filter's operand: a word's index already (core/services/customers.py)
+
+
 def address_keys(attributes: Any) -> list[str] | None:
     """The attribute names holding a non-empty string (a plugin channel's address, per
     core/delivery/addresses.py): names only, never the values. None when there are none."""

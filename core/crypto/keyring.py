@@ -31,6 +31,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 VERSION = 1
+# Each word of a name gets a short blind index of its own, so one word finds the name.
+NAME_WORD = "name_word"
+WORD_DIGITS = 16
 NONCE_BYTES = 12
 KEY_BYTES = 32
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -163,3 +166,13 @@ class Keyring:
         """HMAC-SHA256 (hex) of the kind and the normalised value under the index key."""
         message = f"{kind}\x1f{normalise(kind, value)}".encode()
         return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+
+    def name_word(self, word: str) -> str:
+        """One word's index among a name's words (64 bits: a search, not a key)."""
+        return self.blind_index(NAME_WORD, word)[:WORD_DIGITS]
+
+    def name_words(self, name: str | None) -> str | None:
+        """The indexes of a name's distinct words, sorted, each between spaces (so a search
+        for one is a plain `LIKE '% word %'`); None for no name."""
+        words = sorted({self.name_word(w) for w in normalise("name", name or "").split()})
+        return f" {' '.join(words)} " if words else None

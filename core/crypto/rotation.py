@@ -30,7 +30,7 @@ from tidings.core.crypto.upgrade import (
 
 BATCH = 500
 # The keyed hashes read beside the encrypted columns, to be computed again with `reindex`.
-EXTRA_COLUMNS = {"customers": list(INDEXES), "devices": ["token_hash"]}
+EXTRA_COLUMNS = {"customers": [*INDEXES, "name_words"], "devices": ["token_hash"]}
 
 
 @dataclass
@@ -72,6 +72,9 @@ def _rotated(keyring: Keyring, table: str, row: dict[str, Any], reindex: bool) -
             wanted = keyring.blind_index(kind, value) if value else None
             if row[index] != wanted:
                 changes[index] = wanted
+        words = keyring.name_words(plain.get("name"))
+        if row["name_words"] != words:
+            changes["name_words"] = words
     if reindex and table == "devices" and plain.get("token"):
         wanted = keyring.blind_index(DEVICE_TOKEN, plain["token"] or "")
         if row["token_hash"] != wanted:

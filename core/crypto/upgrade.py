@@ -151,6 +151,7 @@ async def encrypt_plain(client: Any, keyring: Keyring | None) -> int:
                     for index, (source, kind) in INDEXES.items():
                         plain = row[source]
                         values[index] = keyring.blind_index(kind, plain) if plain else None
+                    values["name_words"] = keyring.name_words(row["name"])
                 if table == "devices":  # a plain SHA-256 until now: keyed from here on
                     values["token_hash"] = keyring.blind_index(DEVICE_TOKEN, row["token"])
                 if values:

@@ -4,6 +4,7 @@ from tortoise.migrations import operations as ops
 from tidings.core.crypto.fields import (
     AddressKeysField,
     BlindIndexField,
+    NameWordsField,
     EncryptedJSONField,
     EncryptedTextField,
 )
@@ -54,6 +55,11 @@ class Migration(migrations.Migration):
             model_name='Customer',
             name='phone_index',
             field=BlindIndexField(null=True, db_index=True, source='phone', kind='phone'),
+        ),
+        ops.AddField(
+            model_name='Customer',
+            name='name_words',
+            field=NameWordsField(null=True, source='name'),
         ),
         ops.AddField(
             model_name='Customer',

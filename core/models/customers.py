@@ -12,6 +12,7 @@ from tidings.core.crypto import (
     EncryptedJSONField,
     EncryptedModel,
     EncryptedTextField,
+    NameWordsField,
 )
 from tidings.core.enums import Platform, Tier
 from tidings.core.ids import new_id
@@ -35,6 +36,8 @@ class Customer(EncryptedModel):
     name_index = BlindIndexField(source="name", kind="name", db_index=True)
     email_index = BlindIndexField(source="email", kind="email", db_index=True)
     phone_index = BlindIndexField(source="phone", kind="phone", db_index=True)
+    # A blind index per word of the name: one word ("Amelia") finds "Amelia Hart".
+    name_words = NameWordsField(source="name")
     locale = fields.CharField(max_length=35, default="en")
     timezone = fields.CharField(max_length=64, default="UTC")
     tier = fields.CharEnumField(Tier, max_length=16, default=Tier.ORDINARY, db_index=True)

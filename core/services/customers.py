@@ -134,6 +134,8 @@ class CustomerService:
         caller may read them. Name, email and phone are encrypted: they match exactly
         (normalised: case, spaces) through their blind indexes."""
         match = Q(external_id__icontains=term) | Q(name_index=term)
+        if len(term.split()) == 1:  # one word: any word of a name
+            match |= Q(name_words__contains=f" {active_keyring().name_word(term)} ")
         pii = Q(email_index=term) | Q(phone_index=term)
         if viewer.has_role(Role.ADMIN) or viewer.is_customer:
             return match | pii

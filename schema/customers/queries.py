@@ -34,7 +34,8 @@ class CustomerQueries:
     @strawberry.field(
         permission_classes=[Authenticated],
         description="Customers you may see, oldest first. `search` matches externalId (any "
-        "part) and name (the whole name, any case), and email or phone (the whole, normalised "
+        "part) and name (the whole name or one whole word of it, any case), and email or phone "
+        "(the whole, normalised "
         "value: they are encrypted) only where you may read them.",
     )
     async def customers(
@@ -47,7 +48,10 @@ class CustomerQueries:
         ] = None,
         search: Annotated[
             str | None,
-            strawberry.argument(description="Text the customer's fields contain (any case)."),
+            strawberry.argument(
+                description="A part of an externalId, a name or one word of it, an email or a "
+                "phone number (any case)."
+            ),
         ] = None,
     ) -> Connection[Customer] | None:
         page = await info.context.services.customers.list(

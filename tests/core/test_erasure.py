@@ -57,9 +57,9 @@ async def assert_erased(api: Api, held: Held) -> None:
     assert (row.name, row.email, row.phone, row.attributes) == (None, None, None, {})
     # The blind indexes went with the values: no keyed hash links the row to an address.
     indexes = await Customer.everything.filter(id=customer_id).values_list(
-        "name_index", "email_index", "phone_index", "address_keys"
+        "name_index", "email_index", "phone_index", "name_words", "address_keys"
     )
-    assert [tuple(v or None for v in r) for r in indexes] == [(None, None, None, None)]
+    assert [tuple(v or None for v in r) for r in indexes] == [(None,) * 5]
     assert not await Customer.filter(id=customer_id).exists()
     # Queued, deferred and digest-held deliveries are cancelled; the rest keep their status.
     statuses = dict(await Delivery.filter(customer_id=customer_id).values_list("id", "status"))

@@ -77,6 +77,7 @@ UPGRADE = textwrap.dedent(
             "evidence": (await PermissionEntry.get(id=E)).evidence,
             "by_email": found,
             "by_phone": await Customer.filter(phone_index="+15550109999").count(),
+            "words": (await Customer.get(id=C)).name_words == KEYRING.name_words("Ann Old"),
             "by_name": await Customer.filter(name_index="ann old").count(),
         }))
         await db.close_db()
@@ -115,4 +116,5 @@ async def test_plain_rows_are_encrypted_by_the_migration(kind, tmp_path):
         "by_email": ["old-1"],
         "by_phone": 1,
         "by_name": 1,
+        "words": True,
     }

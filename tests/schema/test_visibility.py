@@ -75,6 +75,10 @@ async def test_search_cannot_probe_pii(api, caller):
     # Name (exactly, any case) and externalId match: the caller does see the target customer.
     assert (await visible(api, world, caller, "tara target"))["found"] == [tid]
     assert (await visible(api, world, caller, "ext-target"))["found"] == [tid]
+    # One word of the name matches too (a blind index per word); a part of a word does not.
+    for word in ("TARA", " target "):
+        assert (await visible(api, world, caller, word))["found"] == [tid], word
+    assert (await visible(api, world, caller, "ara"))["found"] == []
     for probe in (TARGET_EMAIL, "pii.target", "example.org", TARGET_PHONE, "5550199", OTHER_EMAIL):
         assert (await visible(api, world, caller, probe))["found"] == [], probe
 
