@@ -53,7 +53,7 @@ MOVES: dict[tuple[DeliveryStatus, FeedbackKind], DeliveryStatus | None] = {
     (S.COMPLAINED, K.COMPLAINED): None,
     **{
         (status, kind): None
-        for status in (S.QUEUED, S.DEFERRED, S.SUPPRESSED, S.FAILED)
+        for status in (S.QUEUED, S.DEFERRED, S.SUPPRESSED, S.FAILED, S.CANCELLED)
         for kind in (K.DELIVERED, K.BOUNCED, K.COMPLAINED)
     },
     **{(status, kind): None for status in S for kind in (K.OPENED, K.CLICKED, K.REPLIED)},
