@@ -15,6 +15,20 @@ from typing import Any
 
 # The predecessor of the first entry ever written.
 GENESIS = "0" * 64
+# The stored columns an entry's hash covers: all of them but `hash` itself, in table order.
+HASHED_COLUMNS = (
+    "id",
+    "at",
+    "action",
+    "actor_kind",
+    "actor_id",
+    "customer_id",
+    "targets",
+    "detail",
+    "request_id",
+    "ip",
+    "prev_hash",
+)
 
 
 def _iso(at: datetime) -> str:

@@ -19,26 +19,13 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from tidings.core.audit.batch_hash import BatchHasher
-from tidings.core.audit.chain import GENESIS
+from tidings.core.audit.chain import GENESIS, HASHED_COLUMNS
 from tidings.core.audit.context import current_request
 from tidings.core.models import AuditEntry
 
 AUDIT_LOCK = 7_301_400  # pg_advisory_xact_lock key: "tidings audit append"
 
-_COLUMNS = (
-    "id",
-    "at",
-    "action",
-    "actor_kind",
-    "actor_id",
-    "customer_id",
-    "targets",
-    "detail",
-    "request_id",
-    "ip",
-    "prev_hash",
-    "hash",
-)
+_COLUMNS = (*HASHED_COLUMNS, "hash")
 
 
 _FIELDS = AuditEntry._meta.fields_map

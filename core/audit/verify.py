@@ -17,25 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tidings.core.audit.chain import GENESIS, entry_hash
+from tidings.core.audit.chain import GENESIS, HASHED_COLUMNS, entry_hash
 from tidings.core.audit.checkpoints import CheckpointSigner
 from tidings.core.models import AuditCheckpoint, AuditEntry
 
 Progress = Callable[[int, int], None]
 
-_COLUMNS = (
-    "id",
-    "at",
-    "action",
-    "actor_kind",
-    "actor_id",
-    "customer_id",
-    "targets",
-    "detail",
-    "request_id",
-    "ip",
-    "prev_hash",
-)
+_COLUMNS = HASHED_COLUMNS
 
 
 @dataclass(frozen=True)
