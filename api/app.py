@@ -73,10 +73,11 @@ def quiet_sql_logs(settings: Settings) -> None:
 class RedactLinkTokens(logging.Filter):
     """uvicorn's access log names each request's path, and a customer link's path holds its
     token, which opens the customer's page: logged as `/preferences/<token>` instead. A
-    tracking token (`/t/o/`, `/t/c/`) names a delivery and carries the link's URL: redacted
-    the same way."""
+    tracking token (`/t/o/`, `/t/c/`) names a delivery and carries the link's URL, and an
+    export link (`/exports/`) downloads everything held about a customer: redacted the same
+    way."""
 
-    PATH = re.compile(r"/(preferences|unsubscribe|confirm|t/o|t/c)/[^/?#\s\"]+")
+    PATH = re.compile(r"/(preferences|unsubscribe|confirm|exports|t/o|t/c)/[^/?#\s\"]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):

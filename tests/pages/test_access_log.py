@@ -1,5 +1,5 @@
 """A customer link's token opens the customer's page: uvicorn's access log, as `serve`
-configures it, names the path with the token left out; so for tracking tokens."""
+configures it, names the path with the token left out; so for tracking and export tokens."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ async def test_the_access_log_leaves_link_tokens_out(db):
         # Tracking tokens name a delivery and carry the link's URL.
         "t/o": app.state.runtime.tracking.open_token(uuid.uuid4()) + ".gif",
         "t/c": app.state.runtime.tracking.click_token(uuid.uuid4(), "https://shop.example/x"),
+        # A day's download of everything held about the customer.
+        "exports": links.export_url(customer.id).rsplit("/", 1)[1],
     }
     # As `serve` builds it: uvicorn's own logging configuration, access log at INFO.
     config = uvicorn.Config(
