@@ -73,12 +73,15 @@ async def test_temporary_refusal_is_retried_later_then_delivered_once(mail_api, 
     await grant(api, token, customer)
     smtp.data_reply = "451 4.3.0 Try again later"
     message = await send(api, token, customer, "sale")
-    await api.runtime.worker.run_once()
+    # The first backoff is jittered in [0, 5 s), so it can be a few milliseconds: the retry is
+    # compared with the moment the refusal was met, not with a later, load-dependent now.
+    refused_at = datetime.now(UTC)
+    await api.runtime.worker.run_once(now=refused_at)
     [row] = await deliveries(api, token, message)
     assert (row["status"], row["attempts"]) == ("QUEUED", 1)
     retry_at = datetime.fromisoformat(row["notBefore"])
-    assert retry_at > datetime.now(UTC)
-    assert await api.runtime.worker.run_once() == 0  # not due yet
+    assert retry_at >= refused_at
+    assert await api.runtime.worker.run_once(now=retry_at - timedelta(microseconds=1)) == 0
 
     smtp.data_reply = None
     assert await api.runtime.worker.run_once(now=retry_at + timedelta(seconds=1)) == 1
