@@ -4,7 +4,9 @@
 needed, and hands each request to an idle one from a thread, so the event loop only waits.
 A render process caps its own memory and interrupts a render at the time limit; when it
 does not answer even so (one long call in C), this side kills it two seconds (`GRACE`) after
-the limit, fails the render it was on, and carries on with a fresh process. A render that
+the limit, fails the render it was on, and carries on with a fresh process. Those seconds are
+the process's own processor time while it is runnable, so a machine busy elsewhere does not
+turn a slow render into a runaway. A render that
 breaks a limit costs the batch at most that limit; the other deliveries are rendered as
 usual (the same template too: what it costs may depend on the recipient).
 
@@ -21,6 +23,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,8 +36,13 @@ from tidings.core.delivery.template_limits import DEFAULT_LIMITS, TemplateLimits
 from tidings.core.delivery.template_process import CHECK_SECONDS
 from tidings.core.errors import UserInputError
 
-# Wall-clock seconds past the render time limit before a silent process is killed.
+# Seconds past the render time limit before a silent process is killed: of its processor
+# time while it is runnable (a starved process is not a runaway), of wall clock otherwise.
 GRACE = 2.0
+# A runnable process that has not used its allowance is still given up after this many times
+# the allowance in wall-clock seconds.
+STARVED_FACTOR = 10
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Wall-clock allowances: a process to start, one template (up to 64 KiB) to compile.
 START_SECONDS = 30.0
 COMPILE_SECONDS = 10.0
@@ -80,6 +88,45 @@ class _Process:
         except (EOFError, OSError):
             pass
         return None
+
+    def await_answer(self, allowance: float) -> tuple[Any, ...] | None:
+        """The next answer, or None once the process has had `allowance` seconds for it.
+
+        Seconds of its own processor time while it is runnable, so a render process that a
+        busy machine starves of the processor is not taken for a runaway; wall-clock seconds
+        otherwise (stopped, or no /proc to read), and never more than `STARVED_FACTOR` times
+        the allowance in all."""
+        started, cpu_start = time.monotonic(), self.cpu()
+        answer = self.receive(allowance)
+        while answer is None and self.alive and cpu_start is not None:
+            elapsed = time.monotonic() - started
+            state, cpu = self.state(), self.cpu()
+            if state != "R" or cpu is None or elapsed >= allowance * STARVED_FACTOR:
+                return None
+            used = cpu - cpu_start
+            if used >= allowance:
+                return None
+            answer = self.receive(max(allowance - used, 0.05))
+        return answer
+
+    def _stat(self) -> list[str] | None:
+        try:
+            with open(f"/proc/{self.popen.pid}/stat", encoding="ascii") as stat:
+                return stat.read().rpartition(")")[2].split()
+        except OSError:
+            return None
+
+    def state(self) -> str | None:
+        """The kernel's state letter for the process (R running or runnable, T stopped...)."""
+        fields = self._stat()
+        return fields[0] if fields else None
+
+    def cpu(self) -> float | None:
+        """Processor seconds the process has used (user and system), or None without /proc."""
+        fields = self._stat()
+        if not fields:
+            return None
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def close(self) -> None:
         """Close its input: it finishes what it is doing and exits."""
@@ -236,7 +283,7 @@ class TemplateSandbox:
         allowance = render_allowance
         for done, (position, _, _) in enumerate(pending):
             while True:
-                answer = process.receive(allowance)
+                answer = process.await_answer(allowance)
                 if answer is None or answer[0] not in ("compiling", "compiled"):
                     break
                 allowance = COMPILE_SECONDS if answer[0] == "compiling" else render_allowance

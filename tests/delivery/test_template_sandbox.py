@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +33,12 @@ RECURSION = Content(
     "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(30) }}",
 )
 MEMORY = Content("t", '{{ "x" | center(400000000) }}')  # no `*`: built by a filter
+# Some tens of milliseconds of processor time, well inside the 200 ms limit.
+STARVED = Content(
+    "t",
+    "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+    "{{ f(10) }}done",
+)
 
 
 @pytest.fixture
@@ -207,3 +214,27 @@ async def test_at_send_a_runaway_render_fails_its_delivery_and_no_other(api):
     assert sorted(titles) == ["Order 7"] * 30
     listed = data(await api.gql("{ failedDeliveries { nodes { lastError } } }", token=token))
     assert listed["failedDeliveries"]["nodes"] == [{"lastError": failed.last_error}]
+
+
+async def test_a_render_process_starved_of_the_processor_is_not_taken_for_a_runaway(sandbox):
+    """The time limit is the render's own processor time: on a machine busy elsewhere, a
+    render that waits for the processor past the wall-clock allowance still finishes."""
+    await sandbox.render_many([(ORDINARY, values(0))])
+    [process] = sandbox._processes
+    cpu = os.sched_getaffinity(process.popen.pid)
+    one = {min(cpu)}
+    hog = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "while True: pass", preexec_fn=lambda: os.sched_setaffinity(0, one)
+    )
+    try:
+        os.sched_setaffinity(process.popen.pid, one)
+        os.setpriority(os.PRIO_PROCESS, process.popen.pid, 19)  # about 1.5% beside the hog
+        started = time.perf_counter()
+        [result] = await sandbox.render_many([(STARVED, values(1))])
+        elapsed = time.perf_counter() - started
+    finally:
+        hog.kill()
+        await hog.wait()
+    assert result == Content("t", "done")
+    assert elapsed > 0.2 + GRACE  # past the wall-clock allowance: starved, and not killed
+    assert sandbox._processes == {process}
