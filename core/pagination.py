@@ -30,20 +30,31 @@ class Page(Generic[T]):
     has_previous: bool
 
 
+def encode_opaque(prefix: bytes, payload: bytes) -> str:
+    """A cursor: `prefix` (which kind of list it belongs to) and a fixed-size key, in base64."""
+    return base64.urlsafe_b64encode(prefix + payload).decode().rstrip("=")
+
+
+def decode_opaque(cursor: str, prefix: bytes, size: int, field: str = "after") -> bytes:
+    """The key inside a cursor `encode_opaque(prefix, ...)` made with a key of `size` bytes;
+    INVALID_CURSOR otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != len(prefix) + size or not raw.startswith(prefix):
+        raise UserInputError("INVALID_CURSOR", "Not a cursor this API issued.", field)
+    return raw[len(prefix) :]
+
+
 def encode_cursor(item_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(b"c:" + item_id.bytes).decode().rstrip("=")
+    return encode_opaque(b"c:", item_id.bytes)
 
 
 def decode_cursor(cursor: str | None, field: str = "after") -> uuid.UUID | None:
     if cursor is None:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 18 or not raw.startswith(b"c:"):
-        raise UserInputError("INVALID_CURSOR", "Not a cursor this API issued.", field)
-    return uuid.UUID(bytes=raw[2:])
+    return uuid.UUID(bytes=decode_opaque(cursor, b"c:", 16, field))
 
 
 async def paginate(

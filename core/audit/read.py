@@ -8,8 +8,6 @@ are on the record too.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,27 +18,21 @@ from tidings.core.audit.log import record
 from tidings.core.enums import Role
 from tidings.core.errors import ForbiddenError, UserInputError
 from tidings.core.models import AuditEntry
-from tidings.core.pagination import Page, PageKey, paginate_each
+from tidings.core.pagination import Page, PageKey, decode_opaque, encode_opaque, paginate_each
 from tidings.core.viewer import Viewer
 
 CUSTOMER_READ = "customer.read"
 
 
 def encode_entry_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(b"a:" + entry_id.to_bytes(8, "big")).decode().rstrip("=")
+    return encode_opaque(b"a:", entry_id.to_bytes(8, "big"))
 
 
 def decode_entry_cursor(cursor: str | None) -> int | None:
     """The entry id inside a cursor `encode_entry_cursor` made; INVALID_CURSOR otherwise."""
     if cursor is None:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 10 or not raw.startswith(b"a:"):
-        raise UserInputError("INVALID_CURSOR", "Not a cursor this API issued.", "after")
-    return int.from_bytes(raw[2:], "big")
+    return int.from_bytes(decode_opaque(cursor, b"a:", 8), "big")
 
 
 @dataclass(frozen=True)
