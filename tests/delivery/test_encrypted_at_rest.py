@@ -5,7 +5,9 @@ every PostgreSQL table read with plain SQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from asyncio.subprocess import PIPE
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,8 +48,13 @@ async def raw_dump(db: str) -> bytes:
     if db.startswith("sqlite"):
         await conn.execute_script("PRAGMA wal_checkpoint(TRUNCATE)")
         path = Path(db.removeprefix("sqlite://"))
-        chunks = [p.read_bytes() for p in path.parent.glob(path.name + "*")]
-        return b"".join(chunks)
+        # Read by another process: closing a descriptor of the file in this one would drop
+        # SQLite's POSIX locks on it, and the next process to close the database would take
+        # itself for the last, remove the WAL, and leave this process's reads stale.
+        files = sorted(str(p) for p in path.parent.glob(path.name + "*"))
+        reader = await asyncio.create_subprocess_exec("cat", *files, stdout=PIPE)
+        out, _ = await reader.communicate()
+        return out
     _, tables = await conn.execute_query(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
     )
