@@ -3,12 +3,15 @@ creates and drops itself; the app is driven over ASGI with httpx."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import secrets
 import uuid
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -56,6 +59,31 @@ async def drop_pg_database(name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def scratch(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own, for a process of its own (an upgrade, a CLI run): created
+    empty and dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'scratch.sqlite3'}"
+        return
+    name = await create_pg_database()
+    try:
+        yield pg_url(name)
+    finally:
+        await drop_pg_database(name)
+
+
+async def run_process(
+    *argv: str, env: dict[str, str] | None = None, seconds: float = 120
+) -> tuple[int, str, str]:
+    """Run a command to its end: exit code, standard output, standard error."""
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=PIPE, stderr=PIPE, env={**os.environ, **(env or {})}
+    )
+    out, err = await asyncio.wait_for(process.communicate(), seconds)
+    return process.returncode or 0, out.decode(), err.decode()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

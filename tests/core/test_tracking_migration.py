@@ -4,14 +4,10 @@ kind's default."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import textwrap
-from asyncio.subprocess import PIPE
 
-import pytest
-
-from tests.conftest import create_pg_database, drop_pg_database, pg_url
+from tests.conftest import run_process
 
 # In a process of its own: migrating a scratch database must not touch the session's ORM.
 UPGRADE = textwrap.dedent(
@@ -45,20 +41,7 @@ UPGRADE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-async def test_existing_categories_get_their_kinds_default(kind, tmp_path):
-    if kind == "sqlite":
-        url, name = f"sqlite://{tmp_path / 'upgrade.sqlite3'}", None
-    else:
-        name = await create_pg_database()
-        url = pg_url(name)
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", UPGRADE, url, stdout=PIPE, stderr=PIPE
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 120)
-    finally:
-        if name:
-            await drop_pg_database(name)
-    assert process.returncode == 0, err.decode()
-    assert out.decode().strip() == "[('promos', True), ('receipts', False)]"
+async def test_existing_categories_get_their_kinds_default(scratch):
+    code, out, err = await run_process(sys.executable, "-c", UPGRADE, scratch)
+    assert code == 0, err
+    assert out.strip() == "[('promos', True), ('receipts', False)]"

@@ -4,14 +4,10 @@ afterwards no plain value is left in the columns."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import textwrap
-from asyncio.subprocess import PIPE
 
-import pytest
-
-from tests.conftest import create_pg_database, drop_pg_database, pg_url
+from tests.conftest import run_process
 
 # In a process of its own: migrating a scratch database must not touch the session's ORM.
 UPGRADE = textwrap.dedent(
@@ -87,25 +83,12 @@ UPGRADE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-async def test_plain_rows_are_encrypted_by_the_migration(kind, tmp_path):
+async def test_plain_rows_are_encrypted_by_the_migration(scratch):
     import json
 
-    if kind == "sqlite":
-        url, name = f"sqlite://{tmp_path / 'upgrade.sqlite3'}", None
-    else:
-        name = await create_pg_database()
-        url = pg_url(name)
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", UPGRADE, url, stdout=PIPE, stderr=PIPE
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 60)
-    finally:
-        if name:
-            await drop_pg_database(name)
-    assert process.returncode == 0, err.decode()
-    assert json.loads(out.decode().strip().splitlines()[-1]) == {
+    code, out, err = await run_process(sys.executable, "-c", UPGRADE, scratch)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1]) == {
         "plain_left": [],
         "customer": ["Ann Old", "u-ann@example.com", "+15550109999", {"line": "u-ann@example.com"}],
         "empty": {},

@@ -9,14 +9,13 @@ import os
 import sys
 import textwrap
 import uuid
-from asyncio.subprocess import PIPE
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from tortoise import connections
 
-from tests.conftest import create_pg_database, drop_pg_database, pg_url
+from tests.conftest import run_process as run
 from tests.sql_statements import statement_log
 from tidings.core.enums import DeliveryStatus, StatsDimension, Tier
 from tidings.core.errors import UserInputError
@@ -105,27 +104,6 @@ SEED = textwrap.dedent(
     asyncio.run(main(sys.argv[1], sys.argv[2] == "upgrade"))
     """
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def scratch(request, tmp_path):
-    """A database of its own, for a process of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'scratch.sqlite3'}"
-        return
-    name = await create_pg_database()
-    try:
-        yield pg_url(name)
-    finally:
-        await drop_pg_database(name)
-
-
-async def run(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *argv, stdout=PIPE, stderr=PIPE, env={**os.environ, **(env or {})}
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_the_upgrade_counts_the_deliveries_already_there(scratch):
