@@ -19,6 +19,7 @@ from bench import (
     live,
     mail,
     mail_tracking,
+    send_latency,
     stats,
     stats_upkeep,
 )
@@ -36,11 +37,12 @@ Result = (
     | stats.StatsResult
     | stats_upkeep.UpkeepResult
     | EncryptionCost
+    | send_latency.SendLatencyResult
 )
 CUSTOMERS = 10_000
 # Issue 15's B2: within 1.2x of the bare baseline.
 GOAL = B2_GOAL
-ALL = ("page", "fanout", "email", "tracking", "live", "feedback", "stats", "upkeep")
+ALL = ("page", "send", "fanout", "email", "tracking", "live", "feedback", "stats", "upkeep")
 
 
 def budget_from_env() -> Budget:
@@ -52,8 +54,8 @@ def budget_from_env() -> Budget:
 
 
 def selected() -> set[str]:
-    """BENCH_ONLY=page,fanout,email,tracking,live,feedback,stats,upkeep picks benchmarks (all by
-    default)."""
+    """BENCH_ONLY=page,send,fanout,email,tracking,live,feedback,stats,upkeep picks benchmarks
+    (all by default)."""
     raw = os.environ.get("BENCH_ONLY", "")
     return {part.strip() for part in raw.split(",") if part.strip()} or set(ALL)
 
@@ -88,6 +90,8 @@ async def run() -> int:
     if "page" in chosen:
         comparisons, note, load_seconds, encryption = await run_page(budget)
         others.append(encryption)
+    if "send" in chosen:
+        others.append(await send_latency.run(send_latency.budget_from_env()))
     if "fanout" in chosen:
         fanned = await fanout.run(fanout.customers_from_env())
         others.append(fanned)
@@ -120,7 +124,7 @@ def busy_note(chosen: set[str]) -> str:
     note = "Note: the machine was busy with other work: absolute figures are low."
     interleaved = [
         name
-        for name in ("page", "email", "tracking", "feedback", "stats", "upkeep")
+        for name in ("page", "send", "email", "tracking", "feedback", "stats", "upkeep")
         if name in chosen
     ]
     one_then_other = [name for name in ("fanout", "live") if name in chosen]
