@@ -16,6 +16,7 @@ from bench import (
     dataset,
     fanout,
     feedback,
+    http_send,
     live,
     mail,
     mail_tracking,
@@ -38,11 +39,23 @@ Result = (
     | stats_upkeep.UpkeepResult
     | EncryptionCost
     | send_latency.SendLatencyResult
+    | http_send.HttpSendResult
 )
 CUSTOMERS = 10_000
 # Issue 15's B2: within 1.2x of the bare baseline.
 GOAL = B2_GOAL
-ALL = ("page", "send", "fanout", "email", "tracking", "live", "feedback", "stats", "upkeep")
+ALL = (
+    "page",
+    "send",
+    "fanout",
+    "email",
+    "http",
+    "tracking",
+    "live",
+    "feedback",
+    "stats",
+    "upkeep",
+)
 
 
 def budget_from_env() -> Budget:
@@ -54,8 +67,8 @@ def budget_from_env() -> Budget:
 
 
 def selected() -> set[str]:
-    """BENCH_ONLY=page,send,fanout,email,tracking,live,feedback,stats,upkeep picks benchmarks
-    (all by default)."""
+    """BENCH_ONLY=page,send,fanout,email,http,tracking,live,feedback,stats,upkeep picks
+    benchmarks (all by default)."""
     raw = os.environ.get("BENCH_ONLY", "")
     return {part.strip() for part in raw.split(",") if part.strip()} or set(ALL)
 
@@ -99,6 +112,8 @@ async def run() -> int:
             others.append(fanned.encryption)
     if "email" in chosen:
         others.append(await mail.run(mail.emails_from_env(), mail.connections_from_env()))
+    if "http" in chosen:
+        others.append(await http_send.run(http_send.messages_from_env()))
     if "tracking" in chosen:
         others.append(await mail_tracking.run(mail.emails_from_env()))
     if "live" in chosen:
@@ -124,7 +139,7 @@ def busy_note(chosen: set[str]) -> str:
     note = "Note: the machine was busy with other work: absolute figures are low."
     interleaved = [
         name
-        for name in ("page", "send", "email", "tracking", "feedback", "stats", "upkeep")
+        for name in ("page", "send", "email", "http", "tracking", "feedback", "stats", "upkeep")
         if name in chosen
     ]
     one_then_other = [name for name in ("fanout", "live") if name in chosen]
