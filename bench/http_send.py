@@ -239,7 +239,7 @@ async def run(messages: int) -> HttpSendResult:
                 }
                 limits = httpx.Limits(max_connections=fcm.IN_FLIGHT)
                 try:
-                    async with httpx.AsyncClient(headers=headers, limits=limits) as client:
+                    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
 
                         async def both(part: slice, key: str) -> tuple[float, ...]:
                             """One round: bare push, ours push, bare SMS, ours SMS."""
