@@ -8,35 +8,27 @@ flight for FCM, 20 for SMS, as the providers allow). Measured in interleaved rou
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import os
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bench import dataset, mail, servers
+from bench import dataset, http_baseline, mail
 from bench.customers_page import BenchmarkError, progress
+from bench.http_baseline import BODY, PROJECT, TITLE
 from bench.summary import GoalRow
 
 GOAL = 0.8  # issue 15: at least 0.8x a bare httpx loop's messages per second
 DEFAULT_MESSAGES = 1_000
 ROUNDS = 4
 WARMUP = 50
-PROJECT = "tidings-bench"
 SMS_KEY = "bench-sms-key"  # the fake accepts any key
-TITLE = "Your order has shipped"
-BODY = "Your order 1234 is on its way."
 
 
 @dataclass(frozen=True)
@@ -110,81 +102,6 @@ def messages_from_env() -> int:
     return int(os.environ.get("BENCH_HTTP_MESSAGES", str(DEFAULT_MESSAGES)))
 
 
-def service_account(directory: Path, base: str) -> Path:
-    """A service-account file whose token endpoint is the fake; the key is made here."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    path = directory / "service-account.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "service_account",
-                "project_id": PROJECT,
-                "private_key_id": "bench",
-                "private_key": pem,
-                "client_email": f"bench@{PROJECT}.iam.gserviceaccount.com",
-                "client_id": "1",
-                "token_uri": f"{base}/token",
-            }
-        )
-    )
-    return path
-
-
-@contextlib.asynccontextmanager
-async def fakes() -> AsyncIterator[str]:
-    port = servers.free_port()
-    argv = [sys.executable, "-m", "bench.http_fakes", str(port)]
-    env = {"PYTHONPATH": str(servers.REPO)}
-    async with servers.running("FCM and SMS fakes", argv, env, port) as base:
-        yield base
-
-
-async def _bounded(jobs: list[Callable[[], Awaitable[None]]], in_flight: int) -> None:
-    slots = asyncio.Semaphore(in_flight)
-
-    async def one(job: Callable[[], Awaitable[None]]) -> None:
-        async with slots:
-            await job()
-
-    await asyncio.gather(*(one(job) for job in jobs))
-
-
-async def _bare(client: httpx.AsyncClient, url: str, bodies: list[bytes], in_flight: int) -> None:
-    async def post(body: bytes) -> None:
-        response = await client.post(url, content=body)
-        if response.status_code != 200:
-            raise BenchmarkError(f"bare httpx: HTTP {response.status_code} from {url}")
-
-    await _bounded([lambda body=body: post(body) for body in bodies], in_flight)
-
-
-def _fcm_body(token: str, n: int) -> bytes:
-    """What firebase-admin posts for our push message (bench: a fixed delivery id per n)."""
-    delivery = f"bare-{n}"
-    return json.dumps(
-        {
-            "message": {
-                "data": {"delivery_id": delivery},
-                "notification": {"title": TITLE, "body": BODY},
-                "android": {"notification": {"tag": delivery}},
-                "apns": {"headers": {"apns-collapse-id": delivery}},
-                "token": token,
-            }
-        }
-    ).encode()
-
-
-def _sms_body(phone: str, n: int) -> bytes:
-    return json.dumps(
-        {"to": phone, "from": "Shop", "body": f"{TITLE}\n{BODY}", "reference": f"bare-{n}"}
-    ).encode()
-
-
 async def run(messages: int) -> HttpSendResult:
     from tidings.core import db
     from tidings.core.delivery.registry import ProviderRegistry
@@ -221,8 +138,8 @@ async def run(messages: int) -> HttpSendResult:
         services = Services.build(frozenset({"push", "sms"}), tiers)
         viewer = Viewer(ViewerKind.STAFF, new_id(), Role.ADMIN)
         with tempfile.TemporaryDirectory(prefix="tidings-b6-") as scratch:
-            async with fakes() as base:
-                account = service_account(Path(scratch), base)
+            async with http_baseline.fakes() as base:
+                account = http_baseline.service_account(Path(scratch), base)
                 push = fcm.FcmPushProvider(
                     fcm.FcmSettings(credentials_path=str(account), endpoint=base)
                 )
@@ -238,8 +155,9 @@ async def run(messages: int) -> HttpSendResult:
                     "content-type": "application/json",
                 }
                 limits = httpx.Limits(max_connections=fcm.IN_FLIGHT)
+                bare = httpx.AsyncClient(headers=headers, limits=limits, timeout=30)
                 try:
-                    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+                    async with bare as client:
 
                         async def both(part: slice, key: str) -> tuple[float, ...]:
                             """One round: bare push, ours push, bare SMS, ours SMS."""
@@ -249,7 +167,7 @@ async def run(messages: int) -> HttpSendResult:
                                 ("sms", phoned, sms_bodies, f"{base}/sms", sms.CONCURRENCY),
                             ):
                                 started = time.perf_counter()
-                                await _bare(client, target, bodies[part], in_flight)
+                                await http_baseline.bare(client, target, bodies[part], in_flight)
                                 timings.append(time.perf_counter() - started)
                                 await _queue(
                                     services, viewer, ids[part], f"{key}-{channel}", channel
@@ -259,8 +177,8 @@ async def run(messages: int) -> HttpSendResult:
                                 timings.append(time.perf_counter() - started)
                             return tuple(timings)
 
-                        fcm_bodies = [_fcm_body(t, n) for n, t in enumerate(tokens)]
-                        sms_bodies = [_sms_body(p, n) for n, p in enumerate(phones)]
+                        fcm_bodies = [http_baseline.fcm_body(t, n) for n, t in enumerate(tokens)]
+                        sms_bodies = [http_baseline.sms_body(p, n) for n, p in enumerate(phones)]
                         progress(f"B6: warm-up, then {ROUNDS} rounds of {per_round:,} per channel")
                         await both(slice(0, WARMUP), "warm")
                         for r in range(ROUNDS):

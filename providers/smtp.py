@@ -83,7 +83,7 @@ class SmtpEmailProvider:
 
     name = "smtp"
     channel = "email"
-    max_batch = 50
+    max_batch = 100  # a worker's whole claim (TIDINGS_WORKER_BATCH_SIZE) spread over the pool
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
