@@ -1,4 +1,4 @@
-"""The built-in email provider: SMTP through aiosmtplib, one reused connection per provider.
+"""The built-in email provider: SMTP through aiosmtplib, over a pool of reused connections.
 
 Security is explicit: `starttls` demands the upgrade (a server that hides STARTTLS gets
 nothing, never cleartext), `tls` is implicit TLS, `none` is for local relays. The
@@ -17,7 +17,7 @@ import hashlib
 import logging
 import re
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -38,6 +38,7 @@ from tidings.providers._common import scrub
 from tidings.providers.signed_webhooks import verify
 from tidings.providers.smtp_bounces import parse_report
 from tidings.providers.smtp_compose import compose
+from tidings.providers.smtp_pool import SessionSetupError, SmtpPool
 from tidings.providers.smtp_settings import ADDRESS, WEBHOOK_SECRET, SmtpSettings
 
 __all__ = ["SmtpEmailProvider", "SmtpSettings", "classify_reply", "message_id"]
@@ -77,26 +78,16 @@ def classify_reply(code: int, text: str, *, at_recipient: bool) -> DeliveryError
     return TransientDeliveryError(f"unexpected {detail}")
 
 
-class _SetupFailed(Exception):
-    """The connection could not be opened: every remaining message gets `error`."""
-
-    def __init__(self, error: DeliveryError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 class SmtpEmailProvider:
-    """Email through one SMTP relay; a batch reuses one connection, reconnecting if it drops."""
+    """Email through one SMTP relay over a pool of reused connections (smtp_pool.py)."""
 
     name = "smtp"
     channel = "email"
-    max_batch = 50
+    max_batch = 100  # a worker's whole claim (TIDINGS_WORKER_BATCH_SIZE) spread over the pool
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
-        self._tls_context: ssl.SSLContext | None = None
+        self.pool = SmtpPool(settings, None)
 
     def __repr__(self) -> str:
         s = self.settings
@@ -104,36 +95,56 @@ class SmtpEmailProvider:
 
     async def start(self) -> None:
         if self.settings.security != "none":
-            self._tls_context = ssl.create_default_context(cafile=self.settings.ca_file)
+            self.pool.tls_context = ssl.create_default_context(cafile=self.settings.ca_file)
 
     async def send(self, batch: Sequence[OutboundMessage]) -> Sequence[SendResult]:
-        """Send in order over the one connection. Each message is composed while the previous
-        one's SMTP conversation waits on the server, so composing costs no wall time."""
-        results: list[SendResult] = []
-        async with self._lock:  # one SMTP conversation at a time on the shared connection
-            setup_error: DeliveryError | None = None
-            upcoming = self._prepare(batch[0]) if batch else None
-            for index, message in enumerate(batch):
-                ready, upcoming = upcoming, None
-                if setup_error is not None:
-                    results.append(SendResult(ok=False, error=setup_error))
-                    continue
-                if isinstance(ready, SendResult):
-                    results.append(ready)
-                    if index + 1 < len(batch):
-                        upcoming = self._prepare(batch[index + 1])
-                    continue
-                assert ready is not None
-                task = asyncio.ensure_future(self._deliver(message, ready))
-                await asyncio.sleep(0)  # the task puts its first command on the wire
-                if index + 1 < len(batch):
-                    upcoming = self._prepare(batch[index + 1])
-                try:
-                    results.append(await task)
-                except _SetupFailed as failed:
-                    setup_error = failed.error
-                    results.append(SendResult(ok=False, error=setup_error))
-        return results
+        """Send over up to `pool_size` connections at once, results in the batch's order. The
+        first session is opened before the others, so a relay that is down or refuses our
+        login is asked once per batch, and every message gets that one answer."""
+        results: list[SendResult | None] = [None] * len(batch)
+        if not self.pool.has_idle and batch:
+            try:
+                client, _ = await self.pool.take()
+            except SessionSetupError as failed:
+                return [SendResult(ok=False, error=failed.error)] * len(batch)
+            self.pool.give_back(client, healthy=True, used=False)
+        work = iter(enumerate(batch))
+        failed: list[DeliveryError] = []
+        lanes = min(self.settings.pool_size, len(batch))
+        await asyncio.gather(*(self._lane(work, results, failed) for _ in range(lanes)))
+        return [r if r is not None else SendResult(ok=False, error=failed[0]) for r in results]
+
+    async def _lane(
+        self,
+        work: Iterator[tuple[int, OutboundMessage]],
+        results: list[SendResult | None],
+        failed: list[DeliveryError],
+    ) -> None:
+        """One connection's share of a batch: messages in turn, each composed while the one
+        before it waits on the relay. Stops at the first session that cannot be opened (the
+        batch's unsent messages then get that error)."""
+        upcoming = self._next(work)
+        while upcoming is not None and not failed:
+            index, message, ready = upcoming
+            if isinstance(ready, SendResult):
+                results[index] = ready
+                upcoming = self._next(work)
+                continue
+            task = asyncio.ensure_future(self._deliver(message, ready))
+            await asyncio.sleep(0)  # the task puts its first command on the wire
+            upcoming = self._next(work)
+            try:
+                results[index] = await task
+            except SessionSetupError as setup:
+                failed.append(setup.error)
+                results[index] = SendResult(ok=False, error=setup.error)
+
+    def _next(
+        self, work: Iterator[tuple[int, OutboundMessage]]
+    ) -> tuple[int, OutboundMessage, EmailMessage | SendResult] | None:
+        for index, message in work:
+            return index, message, self._prepare(message)
+        return None
 
     def _prepare(self, message: OutboundMessage) -> EmailMessage | SendResult:
         """The composed message, or the result that says why it cannot be sent."""
@@ -155,13 +166,7 @@ class SmtpEmailProvider:
         return bounce.verp(delivery_id) if bounce is not None else self.settings.sender_address
 
     async def aclose(self) -> None:
-        async with self._lock:
-            client, self._client = self._client, None
-            if client is not None and client.is_connected:
-                try:
-                    await client.quit(timeout=5)
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()  # QUIT is a courtesy; the socket is closed either way
+        await self.pool.aclose()
 
     def compose(self, message: OutboundMessage) -> EmailMessage:
         """The MIME message for a delivery (smtp_compose.py: headers, parts, links footer)."""
@@ -172,9 +177,12 @@ class SmtpEmailProvider:
         )
 
     async def _deliver(self, message: OutboundMessage, composed: EmailMessage) -> SendResult:
+        """One message's conversation on a pooled session. A reused session that fails is
+        discarded and the message tried once more on a fresh one: an idle connection the
+        relay closed is the common case, and says nothing about the message."""
         for attempt in (1, 2):
-            reused = self._client is not None and self._client.is_connected
-            client = await self._connection()
+            client, reused = await self.pool.take()
+            healthy = True
             try:
                 await client.send_message(
                     composed,
@@ -188,8 +196,7 @@ class SmtpEmailProvider:
                     ok=False, error=classify_reply(refused.code, text, at_recipient=True)
                 )
             except aiosmtplib.SMTPResponseException as exc:
-                if exc.code == 421:  # the server is closing the channel
-                    self._drop()
+                healthy = exc.code != 421  # the server is closing the channel
                 text = scrub(exc.message, message.address)
                 return SendResult(
                     ok=False, error=classify_reply(exc.code, text, at_recipient=False)
@@ -197,7 +204,7 @@ class SmtpEmailProvider:
             except aiosmtplib.SMTPNotSupported as exc:
                 return SendResult(ok=False, error=PermanentDeliveryError(str(exc)))
             except (aiosmtplib.SMTPException, OSError) as exc:
-                self._drop()
+                healthy = False
                 if reused and attempt == 1:
                     logger.debug(
                         "smtp: pooled connection failed (%s); reconnecting", type(exc).__name__
@@ -207,50 +214,11 @@ class SmtpEmailProvider:
                 return SendResult(
                     ok=False, error=ProviderUnavailableError(f"connection lost: {detail}")
                 )
+            finally:
+                self.pool.give_back(client, healthy=healthy)
             logger.debug("smtp: delivery %s accepted", message.delivery_id)
             return SendResult(ok=True, provider_id=str(composed["Message-ID"]))
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _connection(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
-        s = self.settings
-        client = aiosmtplib.SMTP(
-            hostname=s.host,
-            port=s.port,
-            username=s.username,
-            password=s.password.reveal() if s.password is not None else None,
-            use_tls=s.security == "tls",
-            start_tls=s.security == "starttls",  # never None: no silent cleartext fallback
-            tls_context=self._tls_context,
-            timeout=s.timeout,
-        )
-        try:
-            await client.connect()
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            client.close()
-            raise _SetupFailed(
-                ProviderUnavailableError(f"the SMTP server refused our login (SMTP {exc.code})")
-            ) from None
-        except aiosmtplib.SMTPResponseException as exc:
-            client.close()
-            text = scrub(exc.message, *self._secrets())
-            raise _SetupFailed(
-                ProviderUnavailableError(f"SMTP {exc.code} on connect: {text}")
-            ) from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            client.close()
-            detail = scrub(str(exc), *self._secrets())
-            raise _SetupFailed(
-                ProviderUnavailableError(f"cannot open SMTP session: {detail}")
-            ) from None
-        self._client = client
-        return client
-
-    def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
 
     def _secrets(self) -> tuple[str, ...]:
         password = self.settings.password

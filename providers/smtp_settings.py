@@ -29,6 +29,7 @@ class SmtpSettings:
     password: Secret | None = field(default=None, repr=False)
     ca_file: str | None = None  # extra CA bundle for a private relay's certificate
     timeout: float = 30.0
+    pool_size: int = 4  # connections kept open to the relay and used at once
     bounce: BounceAddress | None = None
     webhook_secret: Secret | None = field(default=None, repr=False)
 
@@ -67,6 +68,7 @@ class SmtpSettings:
             password=Secret(password) if password is not None else None,
             ca_file=setting(config, "TIDINGS_SMTP_CA_FILE"),
             timeout=duration_setting(config, "TIDINGS_SMTP_TIMEOUT", 30.0),
+            pool_size=_pool_size(setting(config, "TIDINGS_SMTP_POOL_SIZE")),
             bounce=parse_bounce_address(config.get("TIDINGS_BOUNCE_ADDRESS")),
             webhook_secret=Secret(secret) if secret else None,
         )
@@ -78,3 +80,15 @@ class SmtpSettings:
     @property
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2]
+
+
+MAX_POOL_SIZE = 100
+
+
+def _pool_size(raw: str | None) -> int:
+    """TIDINGS_SMTP_POOL_SIZE: 4 by default; 1 sends one message at a time, as wave 1 did."""
+    if raw is None:
+        return 4
+    if raw.isdigit() and 1 <= int(raw) <= MAX_POOL_SIZE:
+        return int(raw)
+    raise ValueError(f"TIDINGS_SMTP_POOL_SIZE must be a whole number from 1 to {MAX_POOL_SIZE}")

@@ -128,7 +128,7 @@ async def test_message_id_is_stable_per_delivery(smtp_sink: SmtpSink) -> None:
 
 
 async def test_a_batch_reuses_one_connection(smtp_sink: SmtpSink) -> None:
-    provider = SmtpEmailProvider(settings_for(smtp_sink.port))
+    provider = SmtpEmailProvider(settings_for(smtp_sink.port, TIDINGS_SMTP_POOL_SIZE="1"))
     await provider.start()
     try:
         results = await provider.send([outbound(n, f"c{n}@example.net") for n in range(3)])
