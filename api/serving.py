@@ -215,6 +215,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         async def run() -> int:
             await record_tier_policy(runtime.services.tiers)
             await runtime.bus.start()
+            metrics_port = await runtime.metrics_port().start()  # TIDINGS_METRICS_PORT
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -224,6 +225,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 # The webhook dispatcher runs beside the delivery worker, as a task of its own.
                 await asyncio.gather(runtime.worker.run(stop), runtime.webhooks.run(stop))
             finally:
+                await metrics_port.aclose()
                 await runtime.registry.aclose()
                 await runtime.bus.aclose()
             return 0
