@@ -25,7 +25,7 @@ from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
 from tidings.api.dashboard import dashboard_routes
 from tidings.api.feedback import feedback_routes
-from tidings.api.metrics import CountWebsockets, Metrics, MetricsPort
+from tidings.api.metrics import CountWebsockets, Metrics, MetricsPort, build_metrics
 from tidings.api.middleware import BodySizeLimit, RequestContext
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
@@ -191,17 +191,7 @@ def build_runtime(
         ),
     )
     upkeep = DataUpkeep(services.erasure, settings.retention_days)
-    metrics = None
-    if settings.metrics:
-        # A worker (listen=False) serves no subscriber: no live figures, no bus probe.
-        token = settings.metrics_token.reveal() if settings.metrics_token else None
-        metrics = Metrics(bus if listen else None, token=token)
-        registry.observer = metrics.instruments.observe_send
-        if not listen and settings.metrics_port is None:
-            logger.warning(
-                "TIDINGS_METRICS is on, but this process has no HTTP server: set "
-                "TIDINGS_METRICS_PORT to serve its metrics"
-            )
+    metrics = build_metrics(settings, bus, registry, listen=listen)
     return Runtime(
         settings=settings,
         services=services,
