@@ -16,6 +16,7 @@ from typing import Any
 
 from tortoise.exceptions import DBConnectionError
 
+from tidings.api.metrics import MetricsPortError
 from tidings.api.settings import Settings, SettingsError
 from tidings.core import db
 from tidings.core.crypto import KeyringError
@@ -45,6 +46,9 @@ def run_command(work: Callable[[Settings], Awaitable[int]]) -> int:
     except KeyringError as error:  # a row under a key the keyring lacks, say
         print(f"tidings: {error}", file=sys.stderr)
         return 5
+    except MetricsPortError as error:  # TIDINGS_METRICS_PORT taken
+        print(f"tidings: {error}", file=sys.stderr)
+        return 1
 
 
 async def with_db(settings: Settings, work: Callable[[], Awaitable[int]], *, migrate: bool) -> int:

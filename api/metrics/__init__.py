@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tidings.api.metrics.exposure import Metrics, MetricsServer
+from tidings.api.metrics.exposure import Metrics, MetricsPortError, MetricsServer
 from tidings.api.metrics.instruments import CountWebsockets, Instruments
 from tidings.api.settings import Settings
 from tidings.core.delivery.registry import ProviderRegistry
@@ -15,6 +15,7 @@ __all__ = [
     "Instruments",
     "Metrics",
     "MetricsPort",
+    "MetricsPortError",
     "MetricsServer",
     "build_metrics",
 ]

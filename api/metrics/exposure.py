@@ -93,6 +93,10 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
 REASONS |= {405: "Method Not Allowed", 500: "Internal Server Error"}
 
 
+class MetricsPortError(Exception):
+    """The metrics port cannot be listened on (taken, or not this machine's address)."""
+
+
 class MetricsServer:
     """A minimal HTTP/1.1 server for `/metrics` alone, on the process's own event loop (the
     scrape reads the database through the process's ORM connections). One request per
@@ -105,9 +109,15 @@ class MetricsServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, limit=MAX_HEAD, reuse_address=True
-        )
+        try:
+            self._server = await asyncio.start_server(
+                self._serve, self.host, self.port, limit=MAX_HEAD, reuse_address=True
+            )
+        except OSError as error:
+            raise MetricsPortError(
+                f"cannot serve metrics on {self.host}:{self.port} ({error.strerror or error}); "
+                "choose another TIDINGS_METRICS_PORT"
+            ) from None
         self.port = self._server.sockets[0].getsockname()[1]  # port 0: the one chosen
         logger.info("metrics on http://%s:%d%s", self.host, self.port, PATH)
 

@@ -4,6 +4,7 @@ and the bus probe goes through a real Redis (and says so when nothing listens)."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 
@@ -25,10 +26,12 @@ REDIS_URL = os.environ.get("TIDINGS_TEST_REDIS", "redis://127.0.0.1:6379/0")
 NOTIFICATIONS = "subscription { notifications { id title } }"
 
 
-@pytest.fixture
-async def server(db: str) -> AsyncIterator[Api]:
-    """A real uvicorn serving the app with metrics on."""
-    settings = make_settings(db, TIDINGS_METRICS="on", TIDINGS_CUSTOMER_TOKEN_TTL="3600")
+@contextlib.asynccontextmanager
+async def serving(db: str, **overrides: str) -> AsyncIterator[Api]:
+    """A real uvicorn serving the app with metrics on (its lifespan run, as `serve` runs it)."""
+    settings = make_settings(
+        db, TIDINGS_METRICS="on", TIDINGS_CUSTOMER_TOKEN_TTL="3600", **overrides
+    )
     app = create_app(settings, manage_database=False)
     port = free_port()
     config = uvicorn.Config(
@@ -47,6 +50,12 @@ async def server(db: str) -> AsyncIterator[Api]:
     finally:
         served.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def server(db: str) -> AsyncIterator[Api]:
+    async with serving(db) as api:
+        yield api
 
 
 async def until(api: Api, check: Callable[[Samples], bool]) -> Samples:
@@ -104,3 +113,16 @@ async def test_a_bus_nobody_listens_on_fails_the_probe_and_reports_no_lag(db):
         assert ("tidings_bus_lag_seconds", frozenset()) not in samples
     finally:
         await bus.aclose()
+
+
+async def test_serve_with_a_metrics_port_serves_them_there_and_not_on_its_own(db):
+    port = free_port()
+    async with serving(db, TIDINGS_METRICS_PORT=str(port)) as api:
+        assert (await api.client.get("/metrics")).status_code == 404
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(f"http://127.0.0.1:{port}/metrics")
+        assert response.status_code == 200
+        assert value(parse(response.text), "tidings_bus_probe_success") == 1
+    with pytest.raises(httpx.ConnectError):  # closed with the app
+        async with httpx.AsyncClient(timeout=10) as client:
+            await client.get(f"http://127.0.0.1:{port}/metrics")

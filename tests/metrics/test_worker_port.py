@@ -4,6 +4,7 @@ that port, from the real process, and a scrape that cannot read the database fai
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,21 +31,29 @@ async def wait_for_metrics(proc: Proc, url: str) -> httpx.Response:
     raise AssertionError(f"no metrics on {url}\n{proc.tail()}")
 
 
-async def test_a_worker_serves_its_metrics_on_its_own_port(tmp_path: Path):
-    database = tmp_path / "worker.sqlite3"
-    port = free_port()
+CLI = [sys.executable, "-m", "tidings.api.cli"]
+
+
+def migrated_env(tmp_path: Path, port: int) -> dict[str, str]:
+    """Settings for a worker on a migrated SQLite database of the test's own."""
     env = worker_env(
-        f"sqlite://{database}",
+        f"sqlite://{tmp_path / 'worker.sqlite3'}",
         TIDINGS_METRICS="on",
         TIDINGS_METRICS_PORT=str(port),
         TIDINGS_METRICS_TOKEN="worker-scrape-token",
     )
-    cli = [sys.executable, "-m", "tidings.api.cli"]
-    migrated = subprocess.run(  # noqa: ASYNC221 (once, before the worker starts)
-        [*cli, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    migrated = subprocess.run(
+        [*CLI, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert migrated.returncode == 0, migrated.stderr
-    proc = Proc("worker", [*cli, "worker"], env, tmp_path, tmp_path / "worker.log").start()
+    return env
+
+
+async def test_a_worker_serves_its_metrics_on_its_own_port(tmp_path: Path):
+    database = tmp_path / "worker.sqlite3"
+    port = free_port()
+    env = await asyncio.to_thread(migrated_env, tmp_path, port)
+    proc = Proc("worker", [*CLI, "worker"], env, tmp_path, tmp_path / "worker.log").start()
     url = f"http://127.0.0.1:{port}/metrics"
     auth = {"authorization": "Bearer worker-scrape-token"}
     try:
@@ -72,3 +81,23 @@ async def test_a_worker_serves_its_metrics_on_its_own_port(tmp_path: Path):
         assert "worker-scrape-token" not in log
     finally:
         proc.stop()
+
+
+async def test_a_worker_whose_metrics_port_is_taken_says_so_and_stops(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = await asyncio.to_thread(migrated_env, tmp_path, port)
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [*CLI, "worker"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    assert f"tidings: cannot serve metrics on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
