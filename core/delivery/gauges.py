@@ -83,7 +83,8 @@ class QueueFigures:
 
 
 def delivery_counts(rows: Sequence[Sequence[object]]) -> list[DeliveryCount]:
-    """The rollups' overlapping counts made a partition by status: each delivery in one."""
+    """The rollups' overlapping counts made a partition by status: each delivery in one. A
+    group (channel × reason) that ever had a delivery gives every status, zeros included."""
     out = []
     for row in rows:
         channel, reason = str(row[0]), str(row[1] or "")
@@ -103,13 +104,12 @@ def delivery_counts(rows: Sequence[Sequence[object]]) -> list[DeliveryCount]:
             "bounced": bounced,
             "complained": complained,
             # What is neither: waiting for a worker, or stopped by an erasure (ERASED).
-            "cancelled" if reason == "ERASED" else "queued": rest,
+            "queued": 0 if reason == "ERASED" else rest,
+            "cancelled": rest if reason == "ERASED" else 0,
         }
-        out.extend(
-            DeliveryCount(channel, status, reason, count)
-            for status, count in figures.items()
-            if count
-        )
+        # Zeros too: a status a group's deliveries all left reads 0, rather than a series
+        # that vanishes (which `delta()` could not see fall). Bounded: nine per group.
+        out.extend(DeliveryCount(channel, status, reason, n) for status, n in figures.items())
     return out
 
 
