@@ -25,6 +25,7 @@ from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
 from tidings.api.dashboard import dashboard_routes
 from tidings.api.feedback import feedback_routes
+from tidings.api.metrics import CountWebsockets, Metrics, MetricsPort, build_metrics
 from tidings.api.middleware import BodySizeLimit, RequestContext
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
@@ -121,6 +122,12 @@ class Runtime:
     hasher: AddressHasher
     # Runs beside the worker (in `serve` with the in-process worker, and in `tidings worker`).
     webhooks: WebhookDispatcher
+    # Prometheus metrics, when TIDINGS_METRICS is on (api/metrics).
+    metrics: Metrics | None = None
+
+    def metrics_port(self) -> MetricsPort:
+        """The metrics' own port (TIDINGS_METRICS_PORT), to start and close around the work."""
+        return MetricsPort(self.metrics, self.settings.metrics_host, self.settings.metrics_port)
 
 
 def default_plugin_manager() -> pluggy.PluginManager:
@@ -184,6 +191,7 @@ def build_runtime(
         ),
     )
     upkeep = DataUpkeep(services.erasure, settings.retention_days)
+    metrics = build_metrics(settings, bus, registry, listen=listen)
     return Runtime(
         settings=settings,
         services=services,
@@ -219,6 +227,7 @@ def build_runtime(
         tracking=tracking,
         hasher=hasher,
         webhooks=WebhookDispatcher(DispatcherOptions(allow_private=settings.webhook_allow_private)),
+        metrics=metrics,
     )
 
 
@@ -291,6 +300,7 @@ def create_app(
             await prepare_database(settings)
         await record_tier_policy(runtime.services.tiers)
         await runtime.bus.start()
+        metrics_port = await runtime.metrics_port().start()
         stop = asyncio.Event()
         tasks = []
         if settings.in_process_worker:
@@ -304,6 +314,7 @@ def create_app(
             stop.set()
             for task in tasks:
                 await task
+            await metrics_port.aclose()
             await runtime.registry.aclose()
             await runtime.bus.aclose()
             runtime.templates.close()
@@ -315,6 +326,8 @@ def create_app(
         Middleware(RequestContext),
         Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
     ]
+    if runtime.metrics is not None:
+        middleware.insert(0, Middleware(CountWebsockets, instruments=runtime.metrics.instruments))
     if settings.allowed_origins:
         middleware.append(
             Middleware(
@@ -335,9 +348,16 @@ def create_app(
         *tracking_routes(runtime.tracking, runtime.services.engagement),
         *feedback_routes(
             runtime.registry,
-            feedback_recorder(runtime.services, settings.secret_key.reveal(), runtime.hasher),
+            feedback_recorder(
+                runtime.services,
+                settings.secret_key.reveal(),
+                runtime.hasher,
+                runtime.metrics.instruments if runtime.metrics else None,
+            ),
         ),
     ]
+    if runtime.metrics is not None and settings.metrics_port is None:
+        routes.append(runtime.metrics.route())
     if settings.is_development:
         routes.append(Route("/live", live_page, methods=["GET"]))
     app = Starlette(

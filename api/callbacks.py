@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
+from tidings.api.metrics import Instruments
 from tidings.core.address_hash import AddressHasher
-from tidings.core.delivery.feedback import FeedbackRecorder
+from tidings.core.delivery.feedback import FeedbackRecorder, OnRecorded
 from tidings.core.delivery.replies import FEEDBACK_KEY_LABEL
 from tidings.core.keys import derive_key
 from tidings.core.live import LivePublisher
@@ -43,17 +45,29 @@ def worker_on_change(live: LivePublisher) -> OnChange:
 
 
 def feedback_recorder(
-    services: Services, secret_key: str, hasher: AddressHasher
+    services: Services,
+    secret_key: str,
+    hasher: AddressHasher,
+    instruments: Instruments | None = None,
 ) -> FeedbackRecorder:
     """The one recorder every way feedback comes in shares (`POST /feedback/<provider>`,
     `inbound-smtp`): live updates for `deliveryUpdates`, STOP replies, complaints withdrawing
     marketing, bounces suppressing addresses, webhook events written with the feedback. Reply
-    digests are keyed from the secret key, so every process recognises the same retry."""
+    digests are keyed from the secret key, so every process recognises the same retry.
+    `instruments`: counts each feedback recorded (TIDINGS_METRICS)."""
+    on_recorded: OnRecorded = outbox.feedback_recorded
+    if instruments is not None:
+        counting = instruments
+
+        async def on_recorded(delivery: Delivery, kind: str, at: datetime, moved: bool) -> None:
+            await outbox.feedback_recorded(delivery, kind, at, moved)
+            counting.count_feedback(delivery.channel, kind)
+
     return FeedbackRecorder(
         on_change=services.live.deliveries_changed,
         on_reply=handle_sms_reply,
         on_complaint=withdraw_for_complaint,
         on_bounce=BounceSuppressor(hasher),
-        on_recorded=outbox.feedback_recorded,
+        on_recorded=on_recorded,
         key=derive_key(secret_key, FEEDBACK_KEY_LABEL),
     )

@@ -154,7 +154,12 @@ def cmd_inbound_smtp(args: argparse.Namespace) -> int:
             print(f"tidings: {error}", file=sys.stderr)
             return 2
         handler = InboundMail(
-            feedback_recorder(runtime.services, settings.secret_key.reveal(), runtime.hasher),
+            feedback_recorder(
+                runtime.services,
+                settings.secret_key.reveal(),
+                runtime.hasher,
+                runtime.metrics.instruments if runtime.metrics else None,
+            ),
             settings.bounce_address,
             unsubscribe=mail_unsubscribe(runtime, settings.unsubscribe_mailto),
         )
@@ -172,6 +177,7 @@ def cmd_inbound_smtp(args: argparse.Namespace) -> int:
                 )
                 return 1
             await runtime.bus.start()
+            metrics_port = await runtime.metrics_port().start()  # TIDINGS_METRICS_PORT
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -182,6 +188,7 @@ def cmd_inbound_smtp(args: argparse.Namespace) -> int:
             finally:
                 server.close()
                 await server.wait_closed()
+                await metrics_port.aclose()
                 await runtime.bus.aclose()
                 runtime.templates.close()
             return 0

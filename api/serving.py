@@ -16,6 +16,7 @@ from typing import Any
 
 from tortoise.exceptions import DBConnectionError
 
+from tidings.api.metrics import MetricsPortError
 from tidings.api.settings import Settings, SettingsError
 from tidings.core import db
 from tidings.core.crypto import KeyringError
@@ -45,6 +46,9 @@ def run_command(work: Callable[[Settings], Awaitable[int]]) -> int:
     except KeyringError as error:  # a row under a key the keyring lacks, say
         print(f"tidings: {error}", file=sys.stderr)
         return 5
+    except MetricsPortError as error:  # TIDINGS_METRICS_PORT taken
+        print(f"tidings: {error}", file=sys.stderr)
+        return 1
 
 
 async def with_db(settings: Settings, work: Callable[[], Awaitable[int]], *, migrate: bool) -> int:
@@ -215,6 +219,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         async def run() -> int:
             await record_tier_policy(runtime.services.tiers)
             await runtime.bus.start()
+            metrics_port = await runtime.metrics_port().start()  # TIDINGS_METRICS_PORT
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -224,6 +229,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 # The webhook dispatcher runs beside the delivery worker, as a task of its own.
                 await asyncio.gather(runtime.worker.run(stop), runtime.webhooks.run(stop))
             finally:
+                await metrics_port.aclose()
                 await runtime.registry.aclose()
                 await runtime.bus.aclose()
             return 0

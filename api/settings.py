@@ -105,6 +105,12 @@ class Settings:
     # Deliveries, their events and notifications older than this many days are pruned (None:
     # kept for ever).
     retention_days: int | None = None
+    # Prometheus metrics (docs/metrics.md): off unless TIDINGS_METRICS=on; with a port, served
+    # there (on metrics_host) rather than at the API's /metrics; with a token, only to it.
+    metrics: bool = False
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_token: Secret | None = None
     limits: Limits = field(default_factory=Limits)
     # Every TIDINGS_* setting, raw, for provider plugins (their own settings live here too).
     # Raw means secrets in clear: kept out of the repr.
@@ -195,6 +201,13 @@ class Settings:
             raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
         if database_url.startswith("postgresql://"):
             database_url = "postgres://" + database_url[len("postgresql://") :]
+        metrics = _bool(config, "TIDINGS_METRICS", False)
+        metrics_port = _optional_int(config, "TIDINGS_METRICS_PORT")
+        if metrics_port is not None and (metrics_port > 65535 or not metrics):
+            raise SettingsError(
+                "TIDINGS_METRICS_PORT must be a port number (1-65535) and needs TIDINGS_METRICS=on"
+            )
+        metrics_token = (config.get("TIDINGS_METRICS_TOKEN") or "").strip()
         try:
             keyring = load_keyring(config, env, workdir / "tidings.keys")
         except DataKeysError as error:
@@ -234,6 +247,10 @@ class Settings:
             audit_retention_days=_optional_int(config, "TIDINGS_AUDIT_RETENTION_DAYS"),
             erasure_grace_days=_days(config, "TIDINGS_ERASURE_GRACE_DAYS"),
             retention_days=_optional_int(config, "TIDINGS_RETENTION_DAYS"),
+            metrics=metrics,
+            metrics_port=metrics_port,
+            metrics_host=(config.get("TIDINGS_METRICS_HOST") or "").strip() or "127.0.0.1",
+            metrics_token=Secret(metrics_token) if metrics_token else None,
             limits=limits,
             plugin_config=config,
         )

@@ -4,12 +4,14 @@ messages' results (several for push, one per device)."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from tidings.core.delivery.outbound import Prepared, Problem
+from tidings.core.delivery.registry import SendObserver
 from tidings.core.enums import DeliveryReason, DeliveryStatus
 from tidings.plugins.errors import (
     DeliveryError,
@@ -47,12 +49,16 @@ def problem_outcome(problem: Problem) -> Outcome:
     return Outcome(DeliveryStatus.FAILED, problem.reason, error=problem.detail)
 
 
-async def send_all(provider: Provider, batch: list[OutboundMessage]) -> list[SendResult]:
-    """Send in chunks of the provider's max_batch; a raised error fails its whole chunk."""
+async def send_all(
+    provider: Provider, batch: list[OutboundMessage], observer: SendObserver | None = None
+) -> list[SendResult]:
+    """Send in chunks of the provider's max_batch; a raised error fails its whole chunk.
+    `observer` is told of each chunk's time and results (metrics)."""
     results: list[SendResult] = []
     size = max(1, int(provider.max_batch))
     for start in range(0, len(batch), size):
         chunk = batch[start : start + size]
+        started = time.perf_counter()
         try:
             answered = list(await provider.send(chunk))
             if len(answered) != len(chunk):
@@ -71,6 +77,8 @@ async def send_all(provider: Provider, batch: list[OutboundMessage]) -> list[Sen
             answered = [
                 SendResult(ok=False, error=TransientDeliveryError(type(error).__name__))
             ] * len(chunk)
+        if observer is not None:
+            observer(provider, time.perf_counter() - started, answered)
         results.extend(answered)
     return results
 

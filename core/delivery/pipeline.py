@@ -172,7 +172,8 @@ class DeliveryPipeline:
                 breaker = self.breakers[provider.name]
                 admitted = breaker.admit(len(pending))
                 pending, waiting = pending[:admitted], pending[admitted:]
-                results = await send_all(provider, [m for item in pending for m in item.outbound])
+                outbound = [m for item in pending for m in item.outbound]
+                results = await send_all(provider, outbound, self.registry.observer)
                 if results:
                     breaker.record(*breaker_counts(results))
                 retry: list[Prepared] = []

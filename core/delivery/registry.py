@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-from tidings.plugins.interface import Provider
+from tidings.plugins.interface import Provider, SendResult
 
 logger = logging.getLogger("tidings.delivery")
+
+# Told of every provider.send() call: the provider, its seconds, and its results (metrics).
+SendObserver = Callable[[Provider, float, Sequence[SendResult]], None]
 
 
 class ProviderRegistry:
@@ -19,6 +22,7 @@ class ProviderRegistry:
         for provider in self.providers:
             self.by_channel.setdefault(provider.channel, []).append(provider)
         self._started = False
+        self.observer: SendObserver | None = None
 
     def for_channel(self, channel: str) -> list[Provider]:
         return self.by_channel.get(channel, [])
