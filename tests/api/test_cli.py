@@ -285,7 +285,7 @@ class Server:
             self.lines.put(line)
         self.lines.put(None)
 
-    def read_until(self, marker: str, timeout: float = 30) -> list[str]:
+    def read_until(self, marker: str, timeout: float = 90) -> list[str]:
         """Lines up to and including the first containing `marker`."""
         seen: list[str] = []
         deadline = time.monotonic() + timeout
@@ -297,7 +297,7 @@ class Server:
             if marker in line:
                 return seen
 
-    def wait_healthy(self, timeout: float = 30) -> None:
+    def wait_healthy(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, "serve exited"
