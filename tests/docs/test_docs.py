@@ -41,6 +41,7 @@ PAGES = (
     "threat-model",
     "data-rights",
     "encryption",
+    "scaling",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {
