@@ -21,7 +21,7 @@ from pathlib import Path
 import asyncpg
 
 from tests.delivery.test_workers_pg import copy_customers, statuses
-from tests.scale.cluster import HoldingSmsApi, Sender, open_sms_stack, until
+from tests.scale.cluster import HoldingSmsApi, Sender, SmsStack, open_sms_stack, until
 
 TIER_SIZE = 2_000
 TIER_SENDS = 2  # one before the kills, one through the restarted serve after them
@@ -61,7 +61,7 @@ async def test_a_killed_worker_and_serve_lose_nothing_and_duplicate_at_most_one_
         peer.close()
 
 
-async def run(stack, peer: HoldingSmsApi, conn: asyncpg.Connection) -> None:
+async def run(stack: SmsStack, peer: HoldingSmsApi, conn: asyncpg.Connection) -> None:
     customers = [str(c) for c in await copy_customers(conn, TIER_SIZE)]
     for tag in ("w1", "w2", "w3"):
         stack.start_worker_as(tag)
