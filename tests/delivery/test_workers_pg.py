@@ -79,6 +79,46 @@ def worker_env(url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+async def copy_customers(
+    conn: asyncpg.Connection, count: int, tier: str = "HIGH_VALUE"
+) -> list[uuid.UUID]:
+    """`count` customers of `tier` with phones, written with COPY; their ids."""
+    now = datetime.now(UTC)
+    customers = [uuid.uuid4() for _ in range(count)]
+    await conn.copy_records_to_table(
+        "customers",
+        columns=[
+            "id",
+            "external_id",
+            "phone",
+            "locale",
+            "timezone",
+            "tier",
+            "attributes",
+            "token_version",
+            "created_at",
+            "updated_at",
+        ],
+        # Encrypted as the service keeps them (core/crypto), under the test keyring.
+        records=[
+            (
+                cid,
+                f"c-{n}",
+                KEYRING.encrypt(f"+1555{n:07d}".encode(), "customers", "phone", cid),
+                "en",
+                "UTC",
+                tier,
+                KEYRING.encrypt(b"{}", "customers", "attributes", cid),
+                0,
+                now,
+                now,
+            )
+            for n, cid in enumerate(customers)
+        ],
+    )
+    return customers
+
+
 async def fill_outbox(url: str, count: int) -> list[uuid.UUID]:
     """`count` customers with phones, one TRANSACTIONAL message, and a QUEUED sms delivery to
     each, written with COPY. Returns the delivery ids."""
@@ -92,38 +132,7 @@ async def fill_outbox(url: str, count: int) -> list[uuid.UUID]:
             uuid.uuid4(),
             now,
         )
-        customers = [uuid.uuid4() for _ in range(count)]
-        await conn.copy_records_to_table(
-            "customers",
-            columns=[
-                "id",
-                "external_id",
-                "phone",
-                "locale",
-                "timezone",
-                "tier",
-                "attributes",
-                "token_version",
-                "created_at",
-                "updated_at",
-            ],
-            # Encrypted as the service keeps them (core/crypto), under the test keyring.
-            records=[
-                (
-                    cid,
-                    f"c-{n}",
-                    KEYRING.encrypt(f"+1555{n:07d}".encode(), "customers", "phone", cid),
-                    "en",
-                    "UTC",
-                    "HIGH_VALUE",
-                    KEYRING.encrypt(b"{}", "customers", "attributes", cid),
-                    0,
-                    now,
-                    now,
-                )
-                for n, cid in enumerate(customers)
-            ],
-        )
+        customers = await copy_customers(conn, count)
         message = uuid.uuid4()
         await conn.execute(
             "INSERT INTO messages (id, category, status, idempotency_scope, idempotency_key,"

@@ -42,6 +42,7 @@ PAGES = (
     "data-rights",
     "encryption",
     "metrics",
+    "scaling",
 )
 # Settings fields whose variable is not simply TIDINGS_ + the field's name in capitals.
 FIELD_VARIABLES = {
