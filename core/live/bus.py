@@ -52,9 +52,13 @@ class LiveSubscription:
         try:
             self._queue.put_nowait((event, checked))
         except asyncio.QueueFull:
+            self._hub.overflows += 1
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait((resync_event(), UNCHECKED))
+
+    def qsize(self) -> int:
+        return self._queue.qsize()
 
     async def get(self) -> tuple[LiveEvent, Checked]:
         return await self._queue.get()
@@ -78,6 +82,12 @@ class LocalHub:
         self._topics: dict[str, set[LiveSubscription]] = {}
         self._all: set[LiveSubscription] = set()
         self.check: CheckCallers | None = None
+        self.overflows = 0  # subscription queues that overflowed, since start
+
+    def depth(self) -> tuple[int, int]:
+        """Events waiting in all queues, and in the fullest one."""
+        sizes = [s.qsize() for s in self._all]
+        return sum(sizes), max(sizes, default=0)
 
     def open(
         self,
