@@ -22,6 +22,8 @@ class Round:
     open_sockets: int
     server_cpu: float
     note: str = ""
+    expected: int = 0  # sockets that should have received (connected, not vanished)
+    stalled: str = ""  # what the clients were still waiting for when progress stopped
 
     def exactly_one(self) -> int:
         return self.received.get(1, 0)
@@ -42,6 +44,21 @@ class Side:
     closes: dict[str, int]
     trouble: list[str]
     fanout: list[Round] = field(default_factory=list)  # published straight onto the bus
+    ack_stalls: int = 0  # handshakes with no connection_ack within the stall time
+    fault: str = "none"  # the soak's trouble in this repetition
+
+    def stall_summary(self) -> str:
+        """Every stall of this repetition, or "" when there was none."""
+        parts = []
+        if self.ack_stalls:
+            parts.append(f"{self.ack_stalls:,} sockets without connection_ack")
+        named = [("round", r) for r in self.rounds] + [("fan-out round", r) for r in self.fanout]
+        counters: dict[str, int] = {}
+        for kind, r in named:
+            number = counters[kind] = counters.get(kind, 0) + 1
+            if r.stalled:
+                parts.append(f"{kind} {number} stalled: {r.stalled}")
+        return "; ".join(parts)
 
     @property
     def seconds(self) -> float:
@@ -67,10 +84,11 @@ class Side:
         counters: dict[str, int] = {}
         for kind, r in named:
             number = counters[kind] = counters.get(kind, 0) + 1
-            if r.exactly_one() != self.subscribers:
+            want = r.expected or self.subscribers
+            if r.exactly_one() != want:
                 mix = ", ".join(f"{n} → {s:,} sockets" for n, s in sorted(r.received.items()))
                 problems.append(
-                    f"{kind} {number}: {r.exactly_one():,} of {self.subscribers:,} received "
+                    f"{kind} {number}: {r.exactly_one():,} of {want:,} received "
                     f"exactly one notification ({mix})"
                 )
         return problems
@@ -119,6 +137,32 @@ class LiveResult:
     load_seconds: float
     ours: Side
     baseline: Side
+    repeats: list[Side] = field(default_factory=list)  # ours, every repetition (the first: ours)
+
+    def stalls(self) -> list[str]:
+        """One line per repetition that stalled or fell short."""
+        lines = []
+        for number, side in enumerate(self.repeats, 1):
+            trouble = [side.stall_summary(), *side.shortfalls()]
+            trouble = [t for t in trouble if t]
+            if trouble:
+                trouble += [f"client: {e}" for e in side.errors[:2]]
+                trouble += [f"server log: {t}" for t in dict.fromkeys(side.trouble[:2])]
+                lines.append(f"repetition {number} ({side.fault}): " + "; ".join(trouble))
+        return lines
+
+    def describe_repeats(self) -> str:
+        if len(self.repeats) < 2:
+            return ""
+        each = "; ".join(
+            f"{n}. {side.fault}: connect {side.connect_seconds:.1f} s, rounds "
+            + "/".join(f"{r.seconds:.2f}" for r in side.rounds)
+            + " s, fan-out "
+            + "/".join(f"{r.seconds:.2f}" for r in side.fanout)
+            + " s"
+            for n, side in enumerate(self.repeats, 1)
+        )
+        return f"  ours, {len(self.repeats)} repetitions on the same server: {each}."
 
     @property
     def ratio(self) -> float:
@@ -187,8 +231,9 @@ class LiveResult:
                 "POST /broadcast one pre-serialised frame of the same shape to every socket, one "
                 "send_text after another.",
                 self.baseline.describe("baseline"),
+                self.describe_repeats(),
             ]
-        )
+        ).rstrip()
 
     def goal(self) -> str:
         kb = self.ours.kb_per_subscriber
@@ -210,6 +255,13 @@ class LiveResult:
             f"PostgreSQL, none of which the raw broadcast does): {self.ratio:.2f}x the "
             f"broadcast, {'within' if end_ok else 'over'} {GOAL_RATIO:.0f}x."
         ]
+        if self.repeats:
+            stalls = self.stalls()
+            lines.append(
+                f"Stalls (goal: none) in {len(self.repeats)} repetitions of ours: "
+                + (f"{len(stalls)}: " + " | ".join(stalls) if stalls else "none")
+                + "."
+            )
         for who, side in (("ours", self.ours), ("baseline", self.baseline)):
             problems = side.shortfalls()
             if problems:
