@@ -31,6 +31,7 @@ class Backpressure:
     queued: int  # events waiting in all subscription queues
     deepest: int  # in the fullest queue
     overflows: int  # queues that overflowed (the backlog became one RESYNC), since start
+    check_timeouts: int  # batch re-checks that gave up on a stalled database, since start
     send_timeouts: int
     slow_closed: int
 
@@ -59,6 +60,7 @@ class LiveRuntime:
             queued=queued,
             deepest=deepest,
             overflows=hub.overflows,
+            check_timeouts=hub.check_timeouts,
             send_timeouts=self.frames.send_timeouts,
             slow_closed=self.frames.slow_closed,
         )
