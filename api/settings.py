@@ -221,7 +221,7 @@ class Settings:
             template_render_timeout=_seconds(config, "TIDINGS_TEMPLATE_RENDER_TIMEOUT", 0.2),
             ws_max_subscriptions=_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
             ws_max_sockets_per_customer=_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
-            live_send_timeout=_positive_seconds(config, "TIDINGS_LIVE_SEND_TIMEOUT", 5.0),
+            live_send_timeout=_seconds(config, "TIDINGS_LIVE_SEND_TIMEOUT", 5.0),
             public_url=public_url,
             preference_link_ttl=_duration(config, "TIDINGS_PREFERENCE_LINK_TTL", 7 * 24 * 3600),
             unsubscribe_mailto=mailto,
@@ -326,14 +326,6 @@ def _seconds(config: Mapping[str, str], name: str, default: float) -> float:
         return parse_duration(value, name)
     except ValueError as error:
         raise SettingsError(str(error)) from None
-
-
-def _positive_seconds(config: Mapping[str, str], name: str, default: float) -> float:
-    """Seconds as `_seconds` reads them, and more than none."""
-    seconds = _seconds(config, name, default)
-    if seconds <= 0:
-        raise SettingsError(f"{name} must be more than 0 seconds")
-    return seconds
 
 
 def _bool(config: Mapping[str, str], name: str, default: bool) -> bool:
