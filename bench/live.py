@@ -51,7 +51,7 @@ async def _rounds(
     for number in range(options.rounds):
         if number == 0 and fault.vanish:
             share = int(options.subscribers * fault.vanish / len(pool.processes))
-            await pool.all({"cmd": "vanish", "count": share})
+            await pool.all({"cmd": "vanish", "count": share, "slow": fault.slow})
         if number == 0 and fault.before_round is not None:
             await fault.before_round()
         armed = await pool.all({"cmd": "arm"})

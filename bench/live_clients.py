@@ -14,8 +14,9 @@ Driven by JSON lines on stdin, answering each with one JSON line on stdout:
   `next` frame (or `timeout`, or `stall` seconds without a new socket's first frame: a
   stall, reported), then `grace` more for duplicates; answers with the counts and the
   wall-clock (`time.time()`, comparable across processes) of the first and last receipt.
-- `{"cmd": "vanish", "count": n}`: n sockets disappear without a close (their TCP
-  connections reset), as phones that lose their network; they count no more.
+- `{"cmd": "vanish", "count": n, "slow": false}`: n sockets disappear without a close (their
+  TCP connections reset), as phones that lose their network; with `slow`, they stay open but
+  stop reading instead, as apps sent to the background. Either way they count no more.
 - `{"cmd": "close"}`, `{"cmd": "exit"}`.
 """
 
@@ -191,12 +192,17 @@ class Sockets:
             "closes": dict(self.closes),
         }
 
-    def vanish(self, count: int) -> dict:
-        """The last `count` live sockets reset their connections without a close frame."""
+    def vanish(self, count: int, slow: bool = False) -> dict:
+        """The last `count` live sockets reset their connections without a close frame, or
+        (`slow`) stop reading."""
         live = [i for i in range(len(self.sockets)) if i not in self.gone]
         for index in live[len(live) - count :] if count else []:
             self.gone.add(index)
-            self.sockets[index].transport.abort()
+            transport = self.sockets[index].transport
+            if slow:
+                transport.pause_reading()
+            else:
+                transport.abort()
         return {"gone": len(self.gone)}
 
     async def close(self) -> dict:
@@ -235,7 +241,7 @@ async def serve() -> None:
                 command["timeout"], command["grace"], command.get("stall", command["timeout"])
             )
         elif cmd == "vanish":
-            answer = sockets.vanish(command["count"])
+            answer = sockets.vanish(command["count"], command.get("slow", False))
         elif cmd == "close":
             answer = await sockets.close()
         elif cmd == "exit":

@@ -8,9 +8,10 @@ forever: each wait names what it was waiting for when it gives up.
 
 With BENCH_LIVE_SOAK=1 the repetitions after the first meet trouble in turn, as a
 production service does: Redis paused (`CLIENT PAUSE`), a PostgreSQL lock held on the
-customers table during a connect storm, the server's PostgreSQL connections terminated, and
-clients that vanish without closing. Only the benchmark's own Redis and scratch database are
-touched.
+customers table during a connect storm, the server's PostgreSQL connections terminated,
+clients that vanish without closing, and clients that stop reading. Every repetition opens
+all its sockets at once after the last one closed them: a connect storm. Only the
+benchmark's own Redis and scratch database are touched.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Fault:
     during_connect: Callable[[], Awaitable[None]] | None = None
     before_round: Callable[[], Awaitable[None]] | None = None
     vanish: float = 0.0
+    slow: bool = False  # the vanishing clients stay connected and stop reading instead
 
 
 NONE = Fault("none")
@@ -82,6 +84,11 @@ def faults(database_url: str, redis_url: str) -> list[Fault]:
         ),
         Fault("the server's PostgreSQL connections terminated", during_connect=terminate_backends),
         Fault(f"{VANISH_SHARE:.0%} of clients vanish before a round", vanish=VANISH_SHARE),
+        Fault(
+            f"{VANISH_SHARE:.0%} of clients stop reading before a round",
+            vanish=VANISH_SHARE,
+            slow=True,
+        ),
     ]
 
 
