@@ -41,7 +41,7 @@ from tidings.schema.live.frames import (
 from tidings.schema.live.stream import FORBIDDEN_CLOSE
 
 TOO_MANY_CLOSE = 4429
-SLOW_CLOSE = 1013  # "try again later"
+TRY_AGAIN_CLOSE = 1013  # "try again later": a slow client, or the database failed at connect
 
 logger = logging.getLogger("tidings.live")
 
@@ -80,6 +80,16 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
             await super().handle_connection_init(message)
         except TooManySockets:
             await self.websocket.close(code=TOO_MANY_CLOSE, reason="Too many connections")
+        except Exception as error:
+            # The token could not be checked (the database failed): say "try again later",
+            # rather than drop the connection with no close frame, which apps cannot tell
+            # from a network fault. The error's text may quote the query: its type only.
+            logger.warning(
+                "live: connection_init failed (%s); closing with %d",
+                type(error).__name__,
+                TRY_AGAIN_CLOSE,
+            )
+            await self.websocket.close(code=TRY_AGAIN_CLOSE, reason="Try again later")
 
     async def shutdown(self) -> None:
         try:
@@ -169,7 +179,7 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
             return
         if live is not None:
             live.frames.slow_closed += 1
-        logger.info("live: a client stopped reading; closing its socket with %d", SLOW_CLOSE)
+        logger.info("live: a client stopped reading; closing its socket with %d", TRY_AGAIN_CLOSE)
         self._closing_slow = asyncio.create_task(self._close_slow())
 
     async def _close_slow(self) -> None:
@@ -180,7 +190,7 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
         grace = live.slow_close_grace if live is not None else None
         try:
             async with asyncio.timeout(grace):
-                await self.websocket.close(code=SLOW_CLOSE, reason="Try again later")
+                await self.websocket.close(code=TRY_AGAIN_CLOSE, reason="Try again later")
         except TimeoutError:
             abort_transport(self.websocket.ws)  # type: ignore[attr-defined]
         except Exception:

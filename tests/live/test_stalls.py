@@ -5,12 +5,16 @@ thing (a lock held in the database, a message on a real Redis) and must no longe
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import uuid
 
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from tests.live.test_bus import REDIS_URL
+from tests.live.test_subscriptions import customer_token, setup_customers
+from tests.live.ws import connect
 from tidings.core.live.bus import UNCHECKED, InProcessBus
 from tidings.core.live.callers import CallerCheck
 from tidings.core.live.events import NOTIFICATION, RESYNC, LiveEvent
@@ -91,3 +95,21 @@ async def test_overflowing_queues_are_counted_for_metrics():
     assert (pressure.subscriptions, pressure.overflows) == (2, 1)
     assert (pressure.queued, pressure.deepest) == (2, 1)  # a's RESYNC and b's event
     assert (await behind.get())[0].kind == RESYNC
+
+
+async def test_a_database_failure_at_connection_init_closes_with_1013(live, db):
+    _, (customer,) = await setup_customers(live, 1)
+    bearer = customer_token(live, customer)
+    conn = connections.get("default")
+    # The token cannot be checked: the query for its customer fails.
+    await conn.execute_script("ALTER TABLE customers RENAME TO customers_away")
+    try:
+        async with connect(live.ws_url, init=False) as client:
+            init = {"type": "connection_init", "payload": {"authorization": f"Bearer {bearer}"}}
+            await client.socket.send(json.dumps(init))
+            closed = await client.closed(GUARD)
+            assert (closed.code, closed.reason) == (1013, "Try again later")
+    finally:
+        await conn.execute_script("ALTER TABLE customers_away RENAME TO customers")
+    async with connect(live.ws_url, bearer):  # acknowledged, the database being back
+        pass
