@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench import live_fanout
@@ -142,11 +143,18 @@ class LiveResult:
     repeats: list[Side] = field(default_factory=list)  # ours, every repetition (the first: ours)
 
     def stalls(self) -> list[str]:
-        """One line per repetition that stalled or fell short."""
+        """One line per repetition that stalled: a wait that stopped making progress."""
+        return self._trouble(lambda side: [side.stall_summary()])
+
+    def failures(self) -> list[str]:
+        """One line per repetition that fell short without stalling (a socket refused or
+        dropped, a notification missing or twice)."""
+        return self._trouble(lambda side: [] if side.stall_summary() else side.shortfalls())
+
+    def _trouble(self, find: Callable[[Side], list[str]]) -> list[str]:
         lines = []
         for number, side in enumerate(self.repeats, 1):
-            trouble = [side.stall_summary(), *side.shortfalls()]
-            trouble = [t for t in trouble if t]
+            trouble = [t for t in find(side) if t]
             if trouble:
                 trouble += [f"client: {e}" for e in side.errors[:2]]
                 trouble += [f"server log: {t}" for t in dict.fromkeys(side.trouble[:2])]
@@ -258,12 +266,16 @@ class LiveResult:
             f"broadcast, {'within' if end_ok else 'over'} {GOAL_END_TO_END:.0f}x."
         ]
         if self.repeats:
-            stalls = self.stalls()
+            stalls, failures = self.stalls(), self.failures()
             lines.append(
                 f"Stalls (goal: none) in {len(self.repeats)} repetitions of ours: "
                 + (f"{len(stalls)}: " + " | ".join(stalls) if stalls else "none")
                 + "."
             )
+            if failures:
+                lines.append(
+                    f"Fell short without stalling in {len(failures)}: " + " | ".join(failures) + "."
+                )
         for who, side in (("ours", self.ours), ("baseline", self.baseline)):
             problems = side.shortfalls()
             if problems:
