@@ -83,13 +83,15 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
         except Exception as error:
             # The token could not be checked (the database failed): say "try again later",
             # rather than drop the connection with no close frame, which apps cannot tell
-            # from a network fault. The error's text may quote the query: its type only.
-            logger.warning(
-                "live: connection_init failed (%s); closing with %d",
-                type(error).__name__,
-                TRY_AGAIN_CLOSE,
-            )
-            await self.websocket.close(code=TRY_AGAIN_CLOSE, reason="Try again later")
+            # from a network fault.
+            await self._try_again_later(error, "connection_init")
+
+    async def _try_again_later(self, error: Exception, what: str) -> None:
+        """Close with 1013. The error's text may quote a query: its type only is logged."""
+        logger.warning(
+            "live: %s failed (%s); closing with %d", what, type(error).__name__, TRY_AGAIN_CLOSE
+        )
+        await self.websocket.close(code=TRY_AGAIN_CLOSE, reason="Try again later")
 
     async def shutdown(self) -> None:
         try:
@@ -105,12 +107,20 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
         live = self.context.live
         viewer = self.context.connection_viewer
         if live is not None and viewer is not None:
-            fresh = await live.callers.recheck(viewer)
+            try:
+                fresh = await live.callers.recheck(viewer)
+                if fresh is not None:
+                    await fresh.access()
+            except Exception as error:
+                # Unchecked, the operation would never start while the app waited on it
+                # for good: as at connect, "try again later".
+                await self._try_again_later(error, "an operation's caller check")
+                self.operations.pop(operation.id, None)
+                return
             if fresh is None:
                 self.operations.pop(operation.id, None)
                 await self.websocket.close(code=FORBIDDEN_CLOSE, reason="Forbidden")
                 return
-            await fresh.access()
             bind_actor(fresh.ref)  # each operation runs in a task of its own
             current_event.set(
                 EventScope(

@@ -97,7 +97,7 @@ async def test_overflowing_queues_are_counted_for_metrics():
     assert (await behind.get())[0].kind == RESYNC
 
 
-async def test_a_database_failure_at_connection_init_closes_with_1013(live, db):
+async def test_a_database_failure_at_connect_or_subscribe_closes_with_1013(live, db):
     _, (customer,) = await setup_customers(live, 1)
     bearer = customer_token(live, customer)
     conn = connections.get("default")
@@ -111,5 +111,13 @@ async def test_a_database_failure_at_connection_init_closes_with_1013(live, db):
             assert (closed.code, closed.reason) == (1013, "Try again later")
     finally:
         await conn.execute_script("ALTER TABLE customers_away RENAME TO customers")
-    async with connect(live.ws_url, bearer):  # acknowledged, the database being back
-        pass
+    async with connect(live.ws_url, bearer) as client:  # acknowledged, the database back
+        # Failing again when the operation's caller is checked: the same answer, rather
+        # than a subscription that never starts while the app waits on it.
+        await conn.execute_script("ALTER TABLE customers RENAME TO customers_away")
+        try:
+            await client.subscribe("subscription { notifications { id } }")
+            closed = await client.closed(GUARD)
+            assert (closed.code, closed.reason) == (1013, "Try again later")
+        finally:
+            await conn.execute_script("ALTER TABLE customers_away RENAME TO customers")
