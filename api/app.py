@@ -222,7 +222,7 @@ def build_runtime(
         ),
         templates=templates,
         bus=bus,
-        live=LiveRuntime(bus),
+        live=LiveRuntime(bus, send_timeout=settings.live_send_timeout),
         links=links,
         tracking=tracking,
         hasher=hasher,

@@ -4,10 +4,16 @@
   operation and (in `schema.live.stream`) every event; a failed check closes with 4403.
 - A customer holds at most so many sockets on this process (4429 beyond that).
 - A live event's frame is serialised once for all the subscribers that get the same bytes.
+- A frame that cannot be written within the send timeout (the client stopped reading) ends
+  the socket with 1013: one slow client never holds up the others, nor holds their events in
+  memory; the app reconnects and reads what it missed from its inbox.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
 from collections import Counter
 from typing import Any
@@ -35,6 +41,9 @@ from tidings.schema.live.frames import (
 from tidings.schema.live.stream import FORBIDDEN_CLOSE
 
 TOO_MANY_CLOSE = 4429
+TRY_AGAIN_CLOSE = 1013  # "try again later": a slow client, or the database failed at connect
+
+logger = logging.getLogger("tidings.live")
 
 
 class TooManySockets(Exception):
@@ -64,12 +73,25 @@ class SocketCounter:
 
 class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
     context: Context
+    _closing_slow: asyncio.Task[None] | None = None
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
             await super().handle_connection_init(message)
         except TooManySockets:
             await self.websocket.close(code=TOO_MANY_CLOSE, reason="Too many connections")
+        except Exception as error:
+            # The token could not be checked (the database failed): say "try again later",
+            # rather than drop the connection with no close frame, which apps cannot tell
+            # from a network fault.
+            await self._try_again_later(error, "connection_init")
+
+    async def _try_again_later(self, error: Exception, what: str) -> None:
+        """Close with 1013. The error's text may quote a query: its type only is logged."""
+        logger.warning(
+            "live: %s failed (%s); closing with %d", what, type(error).__name__, TRY_AGAIN_CLOSE
+        )
+        await self.websocket.close(code=TRY_AGAIN_CLOSE, reason="Try again later")
 
     async def shutdown(self) -> None:
         try:
@@ -85,12 +107,20 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
         live = self.context.live
         viewer = self.context.connection_viewer
         if live is not None and viewer is not None:
-            fresh = await live.callers.recheck(viewer)
+            try:
+                fresh = await live.callers.recheck(viewer)
+                if fresh is not None:
+                    await fresh.access()
+            except Exception as error:
+                # Unchecked, the operation would never start while the app waited on it
+                # for good: as at connect, "try again later".
+                await self._try_again_later(error, "an operation's caller check")
+                self.operations.pop(operation.id, None)
+                return
             if fresh is None:
                 self.operations.pop(operation.id, None)
                 await self.websocket.close(code=FORBIDDEN_CLOSE, reason="Forbidden")
                 return
-            await fresh.access()
             bind_actor(fresh.ref)  # each operation runs in a task of its own
             current_event.set(
                 EventScope(
@@ -136,10 +166,56 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
     async def _send_text(self, operation: Operation[Context, Any], text: str) -> None:
         if operation.completed:
             return
+        live = self.context.live
         try:
-            await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
+            async with asyncio.timeout(live.send_timeout if live is not None else None):
+                await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
+        except TimeoutError:
+            # The client stopped reading: the socket is closed with 1013 and this operation
+            # ends here, its subscription with it. Cancelled rather than raised: an exception
+            # would pass through the subscription's generator and come back as an error
+            # result for the socket.
+            self._drop_slow()
+            self.operations.pop(operation.id, None)
+            raise asyncio.CancelledError from None
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
 
+    def _drop_slow(self) -> None:
+        live = self.context.live
+        if live is not None:
+            live.frames.send_timeouts += 1
+        if self._closing_slow is not None:
+            return
+        if live is not None:
+            live.frames.slow_closed += 1
+        logger.info("live: a client stopped reading; closing its socket with %d", TRY_AGAIN_CLOSE)
+        self._closing_slow = asyncio.create_task(self._close_slow())
 
-__all__ = ["LiveSocketHandler", "SocketCounter", "TooManySockets"]
+    async def _close_slow(self) -> None:
+        """The close frame queues behind what the client has not read, so it goes out only
+        once the client drains; a client that does not within the grace has its connection
+        cut, so it holds no buffer here either."""
+        live = self.context.live
+        grace = live.slow_close_grace if live is not None else None
+        try:
+            async with asyncio.timeout(grace):
+                await self.websocket.close(code=TRY_AGAIN_CLOSE, reason="Try again later")
+        except TimeoutError:
+            abort_transport(self.websocket.ws)  # type: ignore[attr-defined]
+        except Exception:
+            logger.debug("live: the slow socket went before its close")
+
+
+def abort_transport(websocket: Any) -> None:
+    """Cut the TCP connection under an ASGI websocket. ASGI has no message for it, so this
+    reaches uvicorn's protocol behind the socket's `send` (its `transport`); on a server
+    without one it does nothing, and the socket goes when its keepalive fails."""
+    protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.abort()
+
+
+__all__ = ["LiveSocketHandler", "SocketCounter", "TooManySockets", "abort_transport"]

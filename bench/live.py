@@ -5,25 +5,24 @@ notification, and the server's memory per subscriber. Then fan-out rounds measur
 alone: one notification event per subscriber published straight onto the server's Redis bus, as
 a worker does after its commit (bench/live_fanout.py). Beside it, in the same run (before ours),
 a raw websocket broadcast (bench/live_baseline.py) to as many sockets from the same client
-processes."""
+processes. Ours is measured BENCH_LIVE_REPEATS times on the same server, reporting stalls
+(bench/live_soak.py); the table's figures are the first repetition's."""
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 import httpx
 
-from bench import dataset, live_data, live_fanout, sealed, servers
+from bench import dataset, live_data, live_fanout, live_soak, sealed, servers
 from bench.customers_page import BenchmarkError, progress
+from bench.live_options import Options
 from bench.live_procs import ClientPool, Server, server
 from bench.live_report import LiveResult, Round, Side
 
-DEFAULT_SUBSCRIBERS = 10_000
 QUERY = "subscription { notifications { id title body createdAt } }"
 TITLE = "Flash sale"
 BODY = "Everything in the spring range is 20% off until midnight."
@@ -34,54 +33,38 @@ SEND = (
 COUNTS = "query($id: ID!) { message(id: $id) { status deliveryCounts { status count } } }"
 
 
-@dataclass(frozen=True)
-class Options:
-    subscribers: int = DEFAULT_SUBSCRIBERS
-    processes: int = 4
-    rounds: int = 3
-    wave: int = 100
-    batch_size: int = 1000
-    timeout: float = 120.0
-    grace: float = 2.0
-    deflate: bool = True
-    profile: str = ""
-    server_env: dict[str, str] = field(default_factory=dict)
-
-
-def options_from_env() -> Options:
-    """BENCH_LIVE (subscribers), BENCH_LIVE_PROCS, BENCH_LIVE_ROUNDS (send rounds, and as many
-    fan-out rounds), BENCH_LIVE_BATCH (the worker's batch size), BENCH_LIVE_TIMEOUT and
-    BENCH_LIVE_DEFLATE=0 (clients do not offer permessage-deflate; by default they offer it, as
-    browsers do, and both servers decline) override the defaults. BENCH_LIVE_PROFILE=FILE
-    records the server under py-spy (raw format) during its fan-out rounds."""
-    env = os.environ
-    return Options(
-        subscribers=int(env.get("BENCH_LIVE", str(DEFAULT_SUBSCRIBERS))),
-        processes=int(env.get("BENCH_LIVE_PROCS", "4")),
-        rounds=int(env.get("BENCH_LIVE_ROUNDS", "3")),
-        batch_size=int(env.get("BENCH_LIVE_BATCH", "1000")),
-        timeout=float(env.get("BENCH_LIVE_TIMEOUT", "120")),
-        deflate=env.get("BENCH_LIVE_DEFLATE", "1") not in ("0", "false", "no"),
-        profile=env.get("BENCH_LIVE_PROFILE", ""),
-    )
-
-
 Trigger = Callable[[int], Awaitable[str]]
 
 
 async def _rounds(
-    srv: Server, pool: ClientPool, trigger: Trigger, options: Options, errors: list[str]
+    srv: Server,
+    pool: ClientPool,
+    trigger: Trigger,
+    options: Options,
+    errors: list[str],
+    fault: live_soak.Fault = live_soak.NONE,
 ) -> tuple[list[Round], list[dict]]:
-    """`rounds` triggers on the open sockets; returns them and the clients' last answers."""
+    """`rounds` triggers on the open sockets; returns them and the clients' last answers.
+    `fault` strikes before the first."""
     rounds: list[Round] = []
     answers: list[dict] = []
     for number in range(options.rounds):
+        if number == 0 and fault.vanish:
+            share = int(options.subscribers * fault.vanish / len(pool.processes))
+            await pool.all({"cmd": "vanish", "count": share, "slow": fault.slow})
+        if number == 0 and fault.before_round is not None:
+            await fault.before_round()
         armed = await pool.all({"cmd": "arm"})
         cpu_before = srv.cpu_seconds()
         started = time.time()
         note = await trigger(number)
         answers = await pool.all(
-            {"cmd": "collect", "timeout": options.timeout, "grace": options.grace}
+            {
+                "cmd": "collect",
+                "timeout": options.timeout,
+                "grace": options.grace,
+                "stall": options.stall,
+            }
         )
         received: dict[int, int] = {}
         for answer in answers:
@@ -98,6 +81,8 @@ async def _rounds(
                 open_sockets=sum(a["open"] for a in armed),
                 server_cpu=srv.cpu_seconds() - cpu_before,
                 note=note,
+                expected=sum(sum(a["received"].values()) for a in answers),
+                stalled=" | ".join(a["stalled"] for a in answers if a["stalled"]),
             )
         )
         errors += [e for a in answers for e in a["errors"]]
@@ -112,22 +97,27 @@ async def _measure(
     trigger: Trigger,
     options: Options,
     fanout: Trigger | None = None,
+    fault: live_soak.Fault = live_soak.NONE,
 ) -> Side:
     """Warm up with one socket, settle, connect everyone, settle, then `rounds` triggers (and
     as many fan-out rounds after them, when given)."""
-    await pool.connect(srv.ws_url, tokens[:1], QUERY, 1, options.deflate)
+    await pool.connect(srv.ws_url, tokens[:1], QUERY, 1, options.deflate, options.stall)
     await pool.all({"cmd": "close"})
     await srv.settle()
     rss_before = srv.rss_mb()
     progress(f"live: {srv.name}: opening {len(tokens):,} subscriptions")
-    answers = await pool.connect(srv.ws_url, tokens, QUERY, options.wave, options.deflate)
+    async with live_soak.beside(fault.during_connect):
+        answers = await pool.connect(
+            srv.ws_url, tokens, QUERY, options.wave, options.deflate, options.stall
+        )
+    answers_connect = answers
     connected = sum(a["connected"] for a in answers)
     failed = sum(a["failed"] for a in answers)
     errors = [e for a in answers for e in a["errors"]]
     connect_seconds = max(a["seconds"] for a in answers)
     settle_seconds = await srv.settle(quiet=2.0)
     rss_after = srv.rss_mb()
-    rounds, answers = await _rounds(srv, pool, trigger, options, errors)
+    rounds, answers = await _rounds(srv, pool, trigger, options, errors, fault)
     fanout_rounds: list[Round] = []
     if fanout is not None:
         progress(f"live: {srv.name}: fan-out rounds (publishing straight onto the bus)")
@@ -153,6 +143,8 @@ async def _measure(
         closes=closes,
         trouble=srv.trouble(),
         fanout=fanout_rounds,
+        ack_stalls=sum(a["ack_stalls"] for a in answers_connect),
+        fault=fault.name,
     )
 
 
@@ -175,13 +167,14 @@ async def _baseline(pool: ClientPool, options: Options) -> Side:
 
 async def _ours(
     pool: ClientPool, options: Options, url: str, redis_url: str, data: live_data.LiveData
-) -> Side:
+) -> list[Side]:
     secret_key = secrets.token_urlsafe(48)  # never printed
     env = {
         "TIDINGS_ENV": "production",
         "TIDINGS_DATABASE_URL": url,
         "TIDINGS_REDIS_URL": redis_url,
         "TIDINGS_SECRET_KEY": secret_key,
+        "TIDINGS_PUBLIC_URL": "https://notify.bench.example",  # required in production
         "TIDINGS_WORKER_BATCH_SIZE": str(options.batch_size),
         "TIDINGS_TIER_POLICY": live_data.TIER_POLICY,
         **options.server_env,
@@ -215,10 +208,11 @@ async def _ours(
             return body["data"]
 
         sent: list[str] = []
+        runs: list[int] = []  # one entry per trigger ever made: idempotency keys stay unique
 
         async def trigger(number: int) -> str:
             payload = {
-                "idempotencyKey": f"live-{run_id}-{number}",
+                "idempotencyKey": f"live-{run_id}-{len(runs)}-{number}",
                 "category": live_data.CATEGORY,
                 "to": {"tier": live_data.TIER},
                 "channels": [live_data.CHANNEL],
@@ -228,17 +222,27 @@ async def _ours(
             if result["errors"] or not result["message"]:
                 raise BenchmarkError(f"live: send refused: {result['errors']}")
             sent.append(result["message"]["id"])
+            runs.append(number)
             return ""
 
+        sides: list[Side] = []
+        soak = live_soak.faults(url, redis_url) if options.soak else None
         try:
-            side = await _measure(srv, pool, tokens, trigger, options, publisher.publish)
+            for repetition, fault in enumerate(live_soak.plan(options.repeats, soak), 1):
+                progress(f"live: repetition {repetition} of {options.repeats} ({fault.name})")
+                sent.clear()
+                side = await _measure(srv, pool, tokens, trigger, options, publisher.publish, fault)
+                for number, message_id in enumerate(sent):
+                    message = (await graphql(COUNTS, {"id": message_id}))["message"]
+                    counts = ", ".join(
+                        f"{c['status']} {c['count']:,}" for c in message["deliveryCounts"]
+                    )
+                    side.rounds[number].note = f"message {message['status']}: {counts}"
+                sides.append(side)
+                progress(f"live: repetition {repetition}: {side.stall_summary() or 'no stall'}")
         finally:
             await publisher.aclose()
-        for number, message_id in enumerate(sent):
-            message = (await graphql(COUNTS, {"id": message_id}))["message"]
-            counts = ", ".join(f"{c['status']} {c['count']:,}" for c in message["deliveryCounts"])
-            side.rounds[number].note = f"message {message['status']}: {counts}"
-    return side
+    return sides
 
 
 async def run(options: Options) -> LiveResult:
@@ -258,7 +262,7 @@ async def run(options: Options) -> LiveResult:
             load_seconds = time.perf_counter() - loaded_at
             progress("live: tidings serve, its bus on a redis-server of the benchmark's own")
             async with live_fanout.redis_server() as redis_url:
-                ours = await _ours(pool, options, url, redis_url, data)
+                repeats = await _ours(pool, options, url, redis_url, data)
         finally:
             await dataset.drop_database(url)
     return LiveResult(
@@ -267,6 +271,7 @@ async def run(options: Options) -> LiveResult:
         batch_size=options.batch_size,
         deflate=options.deflate,
         load_seconds=load_seconds,
-        ours=ours,
+        ours=repeats[0],
         baseline=baseline,
+        repeats=repeats,
     )

@@ -160,6 +160,11 @@ class ClientPool:
             line = await asyncio.wait_for(process.stdout.readline(), CLIENT_ANSWER_TIMEOUT)
         except (BrokenPipeError, ConnectionResetError):
             line = b""
+        except TimeoutError:
+            raise BenchmarkError(
+                f"a live client process gave no answer to {command['cmd']!r} within "
+                f"{CLIENT_ANSWER_TIMEOUT:.0f} s:\n{_tail(self.log_path)}"
+            ) from None
         if not line:
             raise BenchmarkError(
                 f"a live client process died ({command['cmd']}):\n{_tail(self.log_path)}"
@@ -174,7 +179,13 @@ class ClientPool:
         return await self.each([command] * len(self.processes))
 
     async def connect(
-        self, url: str, tokens: Sequence[str | None], query: str, wave: int, deflate: bool
+        self,
+        url: str,
+        tokens: Sequence[str | None],
+        query: str,
+        wave: int,
+        deflate: bool,
+        stall: float = 120.0,
     ) -> list[dict]:
         """Tokens dealt out evenly, one socket per token."""
         n = len(self.processes)
@@ -187,6 +198,7 @@ class ClientPool:
                 "query": query,
                 "wave": wave,
                 "deflate": deflate,
+                "stall": stall,
             }
             for share in shares
         ]

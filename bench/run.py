@@ -18,6 +18,7 @@ from bench import (
     feedback,
     http_send,
     live,
+    live_options,
     mail,
     mail_tracking,
     send_latency,
@@ -117,7 +118,7 @@ async def run() -> int:
     if "tracking" in chosen:
         others.append(await mail_tracking.run(mail.emails_from_env()))
     if "live" in chosen:
-        others.append(await live.run(live.options_from_env()))
+        others.append(await live.run(live_options.options_from_env()))
     if "feedback" in chosen:
         others.append(await feedback.run(budget))
     if "stats" in chosen:

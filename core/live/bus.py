@@ -20,6 +20,9 @@ logger = logging.getLogger("tidings.live")
 
 # A subscriber this far behind is told to catch up from the database instead.
 DEFAULT_QUEUE_SIZE = 256
+# The hub's re-check of a batch's callers waits this long (seconds) for the database; then
+# each subscriber checks for itself, in its own task, and the bus goes on listening.
+CHECK_TIMEOUT = 5.0
 
 
 class Unchecked(Enum):
@@ -52,9 +55,13 @@ class LiveSubscription:
         try:
             self._queue.put_nowait((event, checked))
         except asyncio.QueueFull:
+            self._hub.overflows += 1
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait((resync_event(), UNCHECKED))
+
+    def qsize(self) -> int:
+        return self._queue.qsize()
 
     async def get(self) -> tuple[LiveEvent, Checked]:
         return await self._queue.get()
@@ -72,12 +79,26 @@ class LiveSubscription:
 class LocalHub:
     """This process's subscriptions, by topic. With `check` set, `deliver` re-checks the
     callers of all the subscriptions a batch of events reaches in one go, so each
-    subscriber need not query on its own."""
+    subscriber need not query on its own.
+
+    `deliver` runs in the bus's listener: whatever it awaits, every subscriber of the process
+    waits for. So the re-check is bounded (`check_timeout`): a database that stalls (a lock,
+    a pool with no free connection, a server that stopped answering) holds up only the
+    subscribers' own checks, never the listener, which keeps reading the bus (Redis drops a
+    pub/sub client that falls too far behind, and every subscriber would then resync)."""
 
     def __init__(self) -> None:
         self._topics: dict[str, set[LiveSubscription]] = {}
         self._all: set[LiveSubscription] = set()
         self.check: CheckCallers | None = None
+        self.check_timeout = CHECK_TIMEOUT
+        self.overflows = 0  # subscription queues that overflowed, since start
+        self.check_timeouts = 0  # re-checks that gave up waiting for the database
+
+    def depth(self) -> tuple[int, int]:
+        """Events waiting in all queues, and in the fullest one."""
+        sizes = [s.qsize() for s in self._all]
+        return sum(sizes), max(sizes, default=0)
 
     def open(
         self,
@@ -113,8 +134,16 @@ class LocalHub:
         verdicts: dict[int, Viewer | None] = {}
         if self.check is not None and callers:
             try:
-                answers = await self.check(callers)
+                async with asyncio.timeout(self.check_timeout):
+                    answers = await self.check(callers)
                 verdicts = {id(c): v for c, v in zip(callers, answers, strict=True)}
+            except TimeoutError:  # each subscriber checks for itself, in its own task
+                self.check_timeouts += 1
+                logger.warning(
+                    "live: re-checking %d caller(s) took over %.1fs; each checks for itself",
+                    len(callers),
+                    self.check_timeout,
+                )
             except Exception:  # each subscriber checks for itself instead
                 logger.exception("live: re-checking callers failed")
         for subscription, event in reached:

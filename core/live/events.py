@@ -61,7 +61,10 @@ def encode(events: Sequence[LiveEvent]) -> str:
 
 def decode(payload: str | bytes) -> list[LiveEvent]:
     """The inverse of `encode`. Raises ValueError on anything else."""
-    items = json.loads(payload)
+    try:
+        items = json.loads(payload)
+    except RecursionError:  # nested deeper than the interpreter's stack: not ours either
+        raise ValueError("a live bus message nested too deeply") from None
     if not isinstance(items, list):
         raise ValueError("a live bus message is a JSON list")
     events = []

@@ -4,6 +4,7 @@ session's database (SQLite and PostgreSQL): the websocket tests talk to it as an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ def free_port() -> int:
 class LiveServer:
     api: Api  # HTTP client against the same server
     ws_url: str
+    server: uvicorn.Server | None = None
+
+    def connections(self) -> int:
+        """Connections uvicorn holds open (websockets and HTTP keep-alive)."""
+        assert self.server is not None
+        return len(self.server.server_state.connections)
 
     async def subscribed(self, count: int) -> None:
         """Wait until `count` subscriptions listen on the bus. The protocol acknowledges no
@@ -52,12 +59,20 @@ class LiveServer:
 
 @pytest.fixture
 async def live(db: str) -> AsyncIterator[LiveServer]:
+    async with serving(db) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def serving(db: str, **env: str) -> AsyncIterator[LiveServer]:
+    """The `live` fixture's server, with more settings where a test needs them."""
     settings = make_settings(
         db,
         TIDINGS_ALLOWED_ORIGINS=ORIGIN,
         TIDINGS_WS_MAX_SUBSCRIPTIONS="3",
         TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER="3",
         TIDINGS_CUSTOMER_TOKEN_TTL="3600",
+        **env,
     )
     app = create_app(settings, manage_database=False)
     port = free_port()
@@ -75,7 +90,8 @@ async def live(db: str) -> AsyncIterator[LiveServer]:
     assert server.started, "uvicorn did not start"
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield LiveServer(Api(client=client, app=app), f"ws://127.0.0.1:{port}/graphql")
+            api = Api(client=client, app=app)
+            yield LiveServer(api, f"ws://127.0.0.1:{port}/graphql", server)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
