@@ -42,6 +42,7 @@ from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
 from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
+from tidings.core.live.socket_cap import LocalSocketCap, SocketCap
 from tidings.core.services import Services
 from tidings.core.services.retention import DataUpkeep
 from tidings.core.services.throttle import SignInThrottle
@@ -113,6 +114,8 @@ class Runtime:
     templates: TemplateSandbox
     bus: LiveBus
     live: LiveRuntime
+    # Sockets per customer: across API processes with Redis, per process without.
+    sockets: SocketCap
     links: LinkSigner
     # Tracking tokens: always read (old mail's links keep working); made only when
     # TIDINGS_TRACKING is on (the worker is given it then).
@@ -136,6 +139,17 @@ def live_bus(settings: Settings, *, listen: bool = True) -> LiveBus:
 
         return RedisBus(settings.redis_url, listen=listen)
     return InProcessBus()
+
+
+def socket_cap(settings: Settings) -> SocketCap:
+    """The websocket cap per customer: counted in Redis when TIDINGS_REDIS_URL is set."""
+    if settings.redis_url:
+        from tidings.core.live.redis_socket_cap import RedisSocketCap
+
+        return RedisSocketCap(
+            settings.redis_url, settings.ws_max_sockets_per_customer, settings.ws_socket_ttl
+        )
+    return LocalSocketCap(settings.ws_max_sockets_per_customer)
 
 
 def audit_pruner(settings: Settings) -> AuditPruner | None:
@@ -215,6 +229,7 @@ def build_runtime(
         templates=templates,
         bus=bus,
         live=LiveRuntime(bus),
+        sockets=socket_cap(settings),
         links=links,
         tracking=tracking,
         hasher=hasher,
@@ -282,6 +297,7 @@ def create_app(
         live=runtime.live,
         max_subscriptions=settings.ws_max_subscriptions,
         max_sockets_per_customer=settings.ws_max_sockets_per_customer,
+        sockets=runtime.sockets,
         wake_worker=runtime.worker.wakeup.set if settings.in_process_worker else None,
     )
 
@@ -291,6 +307,7 @@ def create_app(
             await prepare_database(settings)
         await record_tier_policy(runtime.services.tiers)
         await runtime.bus.start()
+        await runtime.sockets.start()
         stop = asyncio.Event()
         tasks = []
         if settings.in_process_worker:
@@ -306,6 +323,7 @@ def create_app(
                 await task
             await runtime.registry.aclose()
             await runtime.bus.aclose()
+            await runtime.sockets.aclose()
             runtime.templates.close()
             if manage_database:
                 await db.close_db()
