@@ -182,6 +182,7 @@ async def _ours(
         "TIDINGS_DATABASE_URL": url,
         "TIDINGS_REDIS_URL": redis_url,
         "TIDINGS_SECRET_KEY": secret_key,
+        "TIDINGS_PUBLIC_URL": "https://bench.example",  # required in production; unused
         "TIDINGS_WORKER_BATCH_SIZE": str(options.batch_size),
         "TIDINGS_TIER_POLICY": live_data.TIER_POLICY,
         **options.server_env,

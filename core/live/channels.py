@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from tidings.core.live.events import LiveEvent
 
 PREFIX = "tidings:live"
-SHARDS = 1024
+SHARDS = 64
 
 
 def shard(key: str) -> int:

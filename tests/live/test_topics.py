@@ -110,7 +110,8 @@ async def test_a_send_nobody_follows_puts_nothing_on_redis_and_a_few_followers_l
     nobody = publisher.published
     assert (nobody.messages, nobody.bytes, nobody.events) == (0, 0, 0)
     assert nobody.skipped_events == 2 * len(customers)
-    assert nobody.numsub_queries == len(sent)  # one per batch: every channel was new to it
+    # At most one question per batch, and none once every channel's answer is known.
+    assert 1 <= nobody.numsub_queries < len(sent)
 
     followers = customers[:3]
     subs = [listener.subscribe([customer_topic(c)]) for c in followers]
@@ -126,9 +127,13 @@ async def test_a_send_nobody_follows_puts_nothing_on_redis_and_a_few_followers_l
     for sub, customer in zip(subs, followers, strict=True):
         event, _ = await asyncio.wait_for(sub.get(), 5)
         assert (event.kind, event.data["customer_id"]) == (NOTIFICATION, str(customer))
-    # Only the followed shards travelled (each with the other customers hashed to it).
-    assert 3 <= counts.events < 0.05 * 2 * len(customers)
-    assert counts.messages <= 3 * len(sent)
+    # Only the followed shards travelled, each with the other customers hashed to it; no
+    # delivery event (nobody follows the message).
+    followed = {channel_of(customer_topic(c), prefix) for c in followers}
+    sharing = [c for c in customers if channel_of(customer_topic(c), prefix) in followed]
+    assert counts.events == len(sharing) < 0.1 * len(customers)
+    assert counts.skipped_events == 2 * len(customers) - len(sharing)
+    assert counts.messages <= len(followed) * len(sent)
     one_channel = sum(len(encode(batch).encode()) for batch in sent)
     print(
         f"\nsend to {len(customers)} customers: one channel for all (before): "
