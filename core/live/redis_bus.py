@@ -20,19 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from tidings.core.live.bus import DEFAULT_QUEUE_SIZE, LiveBus, LiveSubscription
+from tidings.core.live.bus import LiveBus
 from tidings.core.live.channels import PREFIX, by_channel
 from tidings.core.live.events import LiveEvent, decode, encode
 from tidings.core.live.following import RESYNC_AFTER, FollowCache
 from tidings.core.live.topic_hub import ChannelHub
-from tidings.core.viewer import Viewer
 
 logger = logging.getLogger("tidings.live")
 
@@ -105,14 +104,6 @@ class RedisBus(LiveBus):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-
-    def subscribe(
-        self,
-        topics: Iterable[str],
-        maxsize: int = DEFAULT_QUEUE_SIZE,
-        caller: Viewer | None = None,
-    ) -> LiveSubscription:
-        return self.hub.open(topics, maxsize, caller)
 
     def followed_channels(self) -> frozenset[str]:
         """The channels this process's subscriptions need (subscribed, or about to be)."""

@@ -25,6 +25,7 @@ from tidings.core.live.socket_cap import LocalSocketCap, Release, TooManySockets
 logger = logging.getLogger("tidings.live")
 
 KEY_PREFIX = "tidings:sockets:"
+REFRESH_CHUNK = 500
 
 # KEYS[1]: the customer's set; ARGV: member, limit, ttl in ms. 1 when the slot was taken.
 ACQUIRE = """
@@ -68,9 +69,12 @@ class RedisSocketCap:
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
-            self._client = redis.Redis.from_url(
-                self._url, socket_connect_timeout=2, socket_timeout=5
+            # Bounded: a storm of connecting sockets waits for a connection rather than
+            # opening one each.
+            pool = redis.BlockingConnectionPool.from_url(
+                self._url, max_connections=16, timeout=5, socket_connect_timeout=2, socket_timeout=5
             )
+            self._client = redis.Redis.from_pool(pool)  # closed with the client
         return self._client
 
     async def start(self) -> None:
@@ -126,13 +130,13 @@ class RedisSocketCap:
 
     async def refresh(self) -> int:
         """Push back the expiry of this process's sockets; how many were refreshed."""
-        if not self._mine:
-            return 0
         members = list(self._mine.items())
-        keys = [key for _, key in members]
-        await self._redis().eval(  # type: ignore[misc]
-            REFRESH, len(keys), *keys, self.ttl_ms, *(member for member, _ in members)
-        )
+        for start in range(0, len(members), REFRESH_CHUNK):  # Redis serves others in between
+            chunk = members[start : start + REFRESH_CHUNK]
+            keys = [key for _, key in chunk]
+            await self._redis().eval(  # type: ignore[misc]
+                REFRESH, len(keys), *keys, self.ttl_ms, *(member for member, _ in chunk)
+            )
         return len(members)
 
     async def _heartbeat(self) -> None:

@@ -9,9 +9,11 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from tests.live.procs import Stack, free_port
 from tests.live.test_bus import REDIS_URL, until_followed
 from tidings.core.live.channels import SHARDS, channel_of, channels_of, shard
 from tidings.core.live.events import (
@@ -171,3 +173,32 @@ def test_an_answer_is_kept_for_its_lifetime_from_when_it_was_asked():
     assert cache.unknown(["a", "b"]) == ["a", "b"]
     cache.forget()
     assert cache.followed("a")
+
+
+async def test_a_subscription_opened_while_redis_is_away_is_followed_once_it_is_back(
+    tmp_path: Path,
+):
+    stack = Stack(tmp_path, redis_port=free_port())
+    await stack.start_redis()
+    bus = RedisBus(stack.redis_url, resync_after=0.3)
+    await bus.start()
+    try:
+        await asyncio.wait_for(bus.connected.wait(), 10)
+        stack.kill_redis()
+        for _ in range(400):  # until the listener noticed
+            if not bus.connected.is_set():
+                break
+            await asyncio.sleep(0.05)
+        topic = customer_topic(uuid.uuid4())
+        subscription = bus.subscribe([topic])
+        await stack.start_redis()
+        await asyncio.wait_for(bus.connected.wait(), 20)
+        assert (await asyncio.wait_for(subscription.get(), 10))[0].kind == RESYNC
+        await until_followed(bus, channel_of(topic))
+        await bus.publish([LiveEvent(topic, NOTIFICATION, {"n": 1})])
+        while (event := (await asyncio.wait_for(subscription.get(), 10))[0]).kind == RESYNC:
+            pass  # the channel's own catch-up may come first
+        assert event.data == {"n": 1}
+    finally:
+        await bus.aclose()
+        await stack.close()
