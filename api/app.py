@@ -43,6 +43,7 @@ from tidings.core.delivery.worker import DeliveryWorker, WorkerOptions
 from tidings.core.links import LinkSigner
 from tidings.core.live import InProcessBus, LiveBus, LivePublisher
 from tidings.core.live.runtime import LiveRuntime
+from tidings.core.live.socket_cap import LocalSocketCap, SocketCap
 from tidings.core.services import Services
 from tidings.core.services.retention import DataUpkeep
 from tidings.core.services.throttle import SignInThrottle
@@ -114,6 +115,8 @@ class Runtime:
     templates: TemplateSandbox
     bus: LiveBus
     live: LiveRuntime
+    # Sockets per customer: across API processes with Redis, per process without.
+    sockets: SocketCap
     links: LinkSigner
     # Tracking tokens: always read (old mail's links keep working); made only when
     # TIDINGS_TRACKING is on (the worker is given it then).
@@ -143,6 +146,17 @@ def live_bus(settings: Settings, *, listen: bool = True) -> LiveBus:
 
         return RedisBus(settings.redis_url, listen=listen)
     return InProcessBus()
+
+
+def socket_cap(settings: Settings) -> SocketCap:
+    """The websocket cap per customer: counted in Redis when TIDINGS_REDIS_URL is set."""
+    if settings.redis_url:
+        from tidings.core.live.redis_socket_cap import RedisSocketCap
+
+        return RedisSocketCap(
+            settings.redis_url, settings.ws_max_sockets_per_customer, settings.ws_socket_ttl
+        )
+    return LocalSocketCap(settings.ws_max_sockets_per_customer)
 
 
 def audit_pruner(settings: Settings) -> AuditPruner | None:
@@ -223,6 +237,7 @@ def build_runtime(
         templates=templates,
         bus=bus,
         live=LiveRuntime(bus, send_timeout=settings.live_send_timeout),
+        sockets=socket_cap(settings),
         links=links,
         tracking=tracking,
         hasher=hasher,
@@ -291,6 +306,7 @@ def create_app(
         live=runtime.live,
         max_subscriptions=settings.ws_max_subscriptions,
         max_sockets_per_customer=settings.ws_max_sockets_per_customer,
+        sockets=runtime.sockets,
         wake_worker=runtime.worker.wakeup.set if settings.in_process_worker else None,
     )
 
@@ -301,6 +317,7 @@ def create_app(
         await record_tier_policy(runtime.services.tiers)
         await runtime.bus.start()
         metrics_port = await runtime.metrics_port().start()
+        await runtime.sockets.start()
         stop = asyncio.Event()
         tasks = []
         if settings.in_process_worker:
@@ -317,6 +334,7 @@ def create_app(
             await metrics_port.aclose()
             await runtime.registry.aclose()
             await runtime.bus.aclose()
+            await runtime.sockets.aclose()
             runtime.templates.close()
             if manage_database:
                 await db.close_db()

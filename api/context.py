@@ -19,10 +19,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from tidings.api.auth import Authenticator
-from tidings.api.websocket import LiveSocketHandler, SocketCounter
+from tidings.api.websocket import LiveSocketHandler
 from tidings.core.audit.context import bind_actor
 from tidings.core.errors import UnauthenticatedError
 from tidings.core.live.runtime import LiveRuntime
+from tidings.core.live.socket_cap import LocalSocketCap, SocketCap
 from tidings.core.services import Services
 from tidings.core.tokens import TokenSigner
 from tidings.schema import TidingsSchema
@@ -53,6 +54,7 @@ class TidingsGraphQL(GraphQL):
         live: LiveRuntime,
         max_subscriptions: int = 10,
         max_sockets_per_customer: int = 10,
+        sockets: SocketCap | None = None,
         wake_worker: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
@@ -74,7 +76,8 @@ class TidingsGraphQL(GraphQL):
         self.max_page_size = max_page_size
         self.wake_worker = wake_worker
         self.live = live
-        self.sockets = SocketCounter(max_sockets_per_customer)
+        # Per process unless the app gives one that counts across processes (Redis).
+        self.sockets = sockets or LocalSocketCap(max_sockets_per_customer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -141,9 +144,8 @@ class TidingsGraphQL(GraphQL):
         if viewer is None:
             raise ConnectionRejectionError({"message": "Invalid, expired or revoked token."})
         if viewer.is_customer:
-            self.sockets.acquire(viewer.id)  # TooManySockets: the handler closes with 4429
-            customer_id = viewer.id
-            context.extra["release"] = lambda: self.sockets.release(customer_id)
+            # TooManySockets: the handler closes with 4429.
+            context.extra["release"] = await self.sockets.acquire(viewer.id)
         bind_actor(viewer.ref)
         context.raw_viewer = viewer
         return UNSET

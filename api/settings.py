@@ -71,12 +71,15 @@ class Settings:
     # Processor time one template render may take (seconds, fractions allowed).
     template_render_timeout: float = 0.2
     # Live notifications: operations at once on one websocket, and sockets per customer
-    # (per API process).
+    # (across API processes with Redis, per process without).
     ws_max_subscriptions: int = 10
     ws_max_sockets_per_customer: int = 10
     # Live notifications: how long one frame may wait on a socket whose client is not reading
     # (seconds) before the socket is closed with 1013 and the app catches up from its inbox.
     live_send_timeout: float = 5.0
+    # With Redis: how long a socket still counts towards the cap after its process stopped
+    # refreshing it (a killed process), in seconds.
+    ws_socket_ttl: int = 30
     # The address customers reach: links in messages (preference page, unsubscribe,
     # confirmation) start with it. No trailing slash.
     public_url: str = DEFAULT_PUBLIC_URL
@@ -235,6 +238,7 @@ class Settings:
             ws_max_subscriptions=_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
             ws_max_sockets_per_customer=_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
             live_send_timeout=_seconds(config, "TIDINGS_LIVE_SEND_TIMEOUT", 5.0),
+            ws_socket_ttl=_duration(config, "TIDINGS_WS_SOCKET_TTL", 30),
             public_url=public_url,
             preference_link_ttl=_duration(config, "TIDINGS_PREFERENCE_LINK_TTL", 7 * 24 * 3600),
             unsubscribe_mailto=mailto,

@@ -2,7 +2,8 @@
 
 - The caller is authenticated once, from `connection_init`, and checked again before every
   operation and (in `schema.live.stream`) every event; a failed check closes with 4403.
-- A customer holds at most so many sockets on this process (4429 beyond that).
+- A customer holds at most so many sockets (4429 beyond that): across API processes with
+  Redis (`tidings.core.live.socket_cap`), on this process without.
 - A live event's frame is serialised once for all the subscribers that get the same bytes.
 - A frame that cannot be written within the send timeout (the client stopped reading) ends
   the socket with 1013: one slow client never holds up the others, nor holds their events in
@@ -14,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
-from collections import Counter
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -29,6 +28,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from tidings.core.audit.context import bind_actor
 from tidings.core.live.events import LiveEvent
+from tidings.core.live.socket_cap import LocalSocketCap, TooManySockets
 from tidings.schema.context import Context, EventScope, Loaders, current_event
 from tidings.schema.live.frames import (
     OperationSlot,
@@ -46,29 +46,8 @@ TRY_AGAIN_CLOSE = 1013  # "try again later": a slow client, or the database fail
 logger = logging.getLogger("tidings.live")
 
 
-class TooManySockets(Exception):
-    """The customer already holds its allowance of sockets on this process."""
-
-
-class SocketCounter:
-    """Sockets per customer on this process."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._open: Counter[uuid.UUID] = Counter()
-
-    def acquire(self, customer_id: uuid.UUID) -> None:
-        if self._open[customer_id] >= self.limit:
-            raise TooManySockets
-        self._open[customer_id] += 1
-
-    def release(self, customer_id: uuid.UUID) -> None:
-        self._open[customer_id] -= 1
-        if self._open[customer_id] <= 0:
-            del self._open[customer_id]
-
-    def __getitem__(self, customer_id: uuid.UUID) -> int:
-        return self._open.get(customer_id, 0)
+# Kept under their old names: sockets per customer now live in `core.live.socket_cap`.
+SocketCounter = LocalSocketCap
 
 
 class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
@@ -97,9 +76,13 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
         try:
             await super().shutdown()
         finally:
-            release = self.context.extra.pop("release", None)
-            if release is not None:
-                release()
+            await self._release_socket()
+
+    async def _release_socket(self) -> None:
+        """Give back the customer's socket slot taken at connection_init (`on_ws_connect`)."""
+        release = self.context.extra.pop("release", None)
+        if release is not None:
+            await release()
 
     async def run_operation(self, operation: Operation[Context, Any]) -> None:
         # Each operation, not only each event, is served to a caller still allowed, with

@@ -3,7 +3,8 @@
 A redis-server of the benchmark's own (a free port, no persistence, stopped at the end; never
 the machine's shared one) carries `tidings serve`'s bus. A fan-out round publishes one
 NOTIFICATION event per subscriber straight onto that bus, exactly as a worker process does after
-its commit: `encode`d messages of `BATCH` events on `redis_bus.CHANNEL`, the event data shaped
+its commit: batches of `BATCH` events, each split by channel (`channels.by_channel`: one
+`encode`d message per customer shard) and published in one pipeline, the event data shaped
 like `publisher.notification_data`. Every round's messages are built and encoded before the
 first round starts, so a round's clock runs from just before its first PUBLISH.
 """
@@ -26,8 +27,11 @@ from redis.exceptions import RedisError
 from bench import servers
 from bench.customers_page import BenchmarkError
 from tidings.core.ids import new_id
+from tidings.core.live.channels import PREFIX, by_channel
 from tidings.core.live.events import NOTIFICATION, LiveEvent, customer_topic, encode
-from tidings.core.live.redis_bus import CHANNEL
+
+# Every listening API process follows this channel, whatever its subscriptions.
+CONTROL = f"{PREFIX}:ctl"
 
 BATCH = 1000  # events per bus message: the worker's batch
 
@@ -69,8 +73,14 @@ async def redis_server() -> AsyncIterator[str]:
                 await process.wait()
 
 
-def messages(customer_ids: Sequence[uuid.UUID], title: str, body: str, category: str) -> list[str]:
-    """One round's bus messages: a fresh notification for every customer, `BATCH` a message."""
+Batch = list[tuple[str, str]]  # (channel, message) pairs published in one pipeline
+
+
+def messages(
+    customer_ids: Sequence[uuid.UUID], title: str, body: str, category: str
+) -> list[Batch]:
+    """One round's bus messages: a fresh notification for every customer, `BATCH` events a
+    pipeline, one message per channel in it."""
     now = datetime.now(UTC).isoformat()
     events = [
         LiveEvent(
@@ -89,34 +99,45 @@ def messages(customer_ids: Sequence[uuid.UUID], title: str, body: str, category:
         )
         for cid in customer_ids
     ]
-    return [encode(events[i : i + BATCH]) for i in range(0, len(events), BATCH)]
+    return [
+        [(channel, encode(part)) for channel, part in by_channel(events[i : i + BATCH]).items()]
+        for i in range(0, len(events), BATCH)
+    ]
 
 
 class Publisher:
-    """Publishes prepared rounds on the bus, one awaited PUBLISH per message, as a worker's
+    """Publishes prepared rounds on the bus, one awaited pipeline per batch, as a worker's
     rounds do one after another."""
 
-    def __init__(self, url: str, rounds: list[list[str]]) -> None:
+    def __init__(self, url: str, rounds: list[list[Batch]]) -> None:
         self.client = redis.Redis.from_url(url)
         self.rounds = rounds
 
     async def listeners(self) -> int:
         """How many processes listen on the channel (the server under test: 1)."""
-        counts = await self.client.pubsub_numsub(CHANNEL)
-        return int(dict(counts).get(CHANNEL.encode(), 0))
+        counts = await self.client.pubsub_numsub(CONTROL)
+        return int(dict(counts).get(CONTROL.encode(), 0))
 
     async def wait_listening(self, within: float = 15.0) -> None:
         deadline = time.monotonic() + within
         while await self.listeners() < 1:
             if time.monotonic() > deadline:
-                raise BenchmarkError(f"live: nothing listens on the bus channel {CHANNEL!r}")
+                raise BenchmarkError(f"live: nothing listens on the bus channel {CONTROL!r}")
             await asyncio.sleep(0.1)
         await self.client.ping()  # the connection is open before any clock starts
 
     async def publish(self, number: int) -> str:
-        heard = [await self.client.publish(CHANNEL, message) for message in self.rounds[number]]
-        size = sum(map(len, self.rounds[number])) / 1024
-        return f"{len(heard)} PUBLISH, {size:.0f} KB in all, each heard by {min(heard)} listener(s)"
+        heard: list[int] = []
+        for batch in self.rounds[number]:
+            pipe = self.client.pipeline(transaction=False)
+            for channel, message in batch:
+                pipe.publish(channel, message)
+            heard += await pipe.execute()
+        size = sum(len(m) for batch in self.rounds[number] for _, m in batch) / 1024
+        return (
+            f"{len(heard)} PUBLISH in {len(self.rounds[number])} pipelines, {size:.0f} KB in all, "
+            f"each heard by {min(heard)} listener(s)"
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -230,9 +230,10 @@ class LiveResult:
                 "publishing them on the bus; the raw broadcast does none of that.",
                 "  live fan-out: publish → last receipt = the live layer alone: "
                 f"{self.subscribers:,} NOTIFICATION events (data as the worker publishes it, "
-                f"fresh ids) encoded before the clock starts into bus messages of "
-                f"{live_fanout.BATCH:,} events, published on the bus one after another as a "
-                "worker's rounds do; the server decodes them, and every subscription re-checks "
+                f"fresh ids) encoded before the clock starts into batches of "
+                f"{live_fanout.BATCH:,} events, each split by customer shard (one bus message "
+                "per shard) and published in one pipeline, one after another as a worker's "
+                "rounds do; the server decodes them, and every subscription re-checks "
                 "its caller, runs the GraphQL selection and sends its frame. The same work as "
                 "the raw broadcast: one frame per socket.",
                 self.ours.describe("ours"),

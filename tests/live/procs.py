@@ -147,11 +147,11 @@ class Stack:
             **extra,
         )
 
-    def _proc(self, name: str, *args: str) -> Proc:
+    def _proc(self, name: str, *args: str, env: dict[str, str] | None = None) -> Proc:
         proc = Proc(
             name=name,
             args=[sys.executable, "-m", "tidings.api.cli", *args],
-            env=self.env(),
+            env=self.env(**(env or {})),
             cwd=self.directory,
             log=self.directory / f"{name}.log",
         )
@@ -245,10 +245,12 @@ class Stack:
     def start_worker(self, name: str = "worker") -> Proc:
         return self._proc(name, "worker").start()
 
-    async def start_api(self, name: str) -> Gql:
-        """`tidings serve` on a free port, once /healthz answers 200."""
+    async def start_api(self, name: str, **env: str) -> Gql:
+        """`tidings serve` on a free port (`env`: settings of its own), once /healthz answers
+        200."""
         port = free_port()
-        proc = self._proc(name, "serve", "--host", "127.0.0.1", "--port", str(port)).start()
+        args = ("serve", "--host", "127.0.0.1", "--port", str(port))
+        proc = self._proc(name, *args, env=env).start()
         gql = Gql(port)
         self.clients.append(gql)
         deadline = time.monotonic() + START_TIMEOUT

@@ -18,6 +18,7 @@ from tests.live.ws import connect
 from tidings.core.live.bus import UNCHECKED, InProcessBus
 from tidings.core.live.callers import CallerCheck
 from tidings.core.live.catchup import MARGIN, SentLog
+from tidings.core.live.channels import channel_of
 from tidings.core.live.events import NOTIFICATION, RESYNC, LiveEvent, decode, encode
 from tidings.core.live.redis_bus import RedisBus
 from tidings.core.models import Customer
@@ -26,6 +27,16 @@ from tidings.core.viewer import Viewer, ViewerKind
 from tidings.schema.inbox.types import notification_id
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def until_followed(bus: RedisBus, channel: str, count: int = 1) -> None:
+    """Until Redis counts `count` subscribers of `channel` (SUBSCRIBE is asynchronous)."""
+    for _ in range(500):
+        [(_, found)] = await bus._redis().pubsub_numsub(channel)
+        if found == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{channel}: {found} subscribers, not {count}")
 
 
 async def test_events_reach_only_their_topic_and_stop_after_close():
@@ -61,13 +72,15 @@ def test_the_wire_format_round_trips_and_refuses_anything_else():
 
 
 async def test_redis_carries_events_between_buses_and_ignores_garbage():
-    channel = f"tidings:test:{secrets.token_hex(4)}"
-    listener = RedisBus(REDIS_URL, channel=channel)
-    publisher = RedisBus(REDIS_URL, channel=channel, listen=False)
+    prefix = f"tidings:test:{secrets.token_hex(4)}"
+    listener = RedisBus(REDIS_URL, prefix=prefix)
+    publisher = RedisBus(REDIS_URL, prefix=prefix, listen=False)
     await listener.start()
     try:
         await asyncio.wait_for(listener.connected.wait(), 5)
         sub = listener.subscribe(["customer:a"])
+        channel = channel_of("customer:a", prefix)
+        await until_followed(publisher, channel)
         await publisher._redis().publish(channel, "garbage")  # logged and dropped
         await publisher.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 1})])
         event, _ = await asyncio.wait_for(sub.get(), 5)

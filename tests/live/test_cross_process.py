@@ -1,19 +1,23 @@
 """Across processes: two `tidings serve` and one `tidings worker` on one PostgreSQL and one
 Redis. What the worker delivers, and what one API process changes, reaches the subscribers
-on the other API process through the Redis bus."""
+on the other API process through the Redis bus, on the channels their topics travel on."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 
+from tests.core.support import raw_id
 from tests.live.procs import (
     INBOX_UPDATES,
     NOTIFICATIONS,
+    SEND,
     Stack,
     create_category,
     in_app_customer,
@@ -23,6 +27,8 @@ from tests.live.procs import (
     send_in_app,
 )
 from tests.live.ws import connect
+from tidings.core.live.channels import channel_of
+from tidings.core.live.events import message_topic
 
 # Time for a subscription to be registered on the server before the event it waits for.
 SETTLE = 0.5
@@ -88,3 +94,72 @@ async def test_an_event_reaches_subscribers_on_another_api_process(stack: Stack)
         assert update["archivedIds"] == [], seen
         await y_on_a.nothing(0.5)  # Y's stream stayed quiet throughout
         stack.assert_running()
+
+
+DELIVERY_UPDATES = """subscription($m: ID!) { deliveryUpdates(messageId: $m) {
+  id status customer { id } } }"""
+
+
+async def numsub(stack: Stack, channel: str) -> int:
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        [(_, count)] = await client.pubsub_numsub(channel)
+        return int(count)
+    finally:
+        await client.aclose()
+
+
+async def test_a_message_followed_on_one_api_process_gets_the_workers_delivery_events(
+    stack: Stack,
+):
+    worker = stack.start_worker()
+    api_a, api_b = await asyncio.gather(stack.start_api("api-a"), stack.start_api("api-b"))
+    await stack.wait_started(worker, "delivering")
+    admin = await stack.admin_token(api_a)
+    await create_category(api_b, admin, "news")
+    x_id, _ = await in_app_customer(api_a, admin, "xena", "news")
+    # Due in a few seconds: the subscription is listening before the worker delivers it.
+    due = (datetime.now(UTC) + timedelta(seconds=6)).isoformat()
+    sent = await api_b(
+        SEND,
+        {
+            "i": {
+                "idempotencyKey": "followed",
+                "category": "news",
+                "to": {"customerId": x_id},
+                "channels": ["in_app"],
+                "content": {"title": "Tracked", "body": "body"},
+                "scheduleAt": due,
+            }
+        },
+        admin,
+    )
+    message_id = sent["send"]["message"]["id"]
+    message_channel = channel_of(message_topic(raw_id(message_id)))
+    async with connect(api_a.ws_url, admin) as staff:
+        op = await staff.subscribe(DELIVERY_UPDATES, {"m": message_id})
+        for _ in range(100):  # API A follows the message's own channel
+            if await numsub(stack, message_channel) == 1:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"nobody follows {message_channel}\n{stack.logs()}")
+        statuses = []
+        while "DELIVERED" not in statuses:
+            try:
+                payload = await staff.next(op, timeout=30)
+            except TimeoutError:
+                raise AssertionError(f"saw {statuses}\n{stack.logs()}") from None
+            assert not payload.get("errors"), payload["errors"]
+            update = payload["data"]["deliveryUpdates"]
+            assert update["customer"] == {"id": x_id}
+            statuses.append(update["status"])
+        assert set(statuses) <= {"QUEUED", "DELIVERED"}, statuses
+    # The last subscriber of the message left: API A unsubscribes from its channel.
+    for _ in range(100):
+        if await numsub(stack, message_channel) == 0:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"{message_channel} still followed after the socket closed")
+    stack.assert_running()
