@@ -68,17 +68,17 @@ def delivery_row(
     )
 
 
-async def write_deliveries(
+async def decide_deliveries(
     message: Message,
     category: Category,
     customer_ids: Sequence[uuid.UUID],
     tiers: TierPolicies,
     now: datetime,
-    rules_json: RulesJson,
     hasher: AddressHasher | None = None,
-) -> int:
-    """Decide every recipient × channel and write the rows in bulk. Returns how many.
-    `hasher`: finds the suppressed addresses (core/delivery/suppressed.py); none without."""
+) -> tuple[list[tuple[uuid.UUID, Decision]], dict[uuid.UUID, str]]:
+    """Decide every recipient × channel, writing nothing: the decisions, and each decided
+    customer's tier now (kept on its rows). `hasher`: finds the suppressed addresses
+    (core/delivery/suppressed.py); none without."""
     rule = category_rule(category)
     recipients, _ = await load_recipients(customer_ids, category.key, now, hasher)
     decided: list[tuple[uuid.UUID, Decision]] = []
@@ -94,6 +94,22 @@ async def write_deliveries(
             rule, channels, recipient, tiers.for_tier(recipient.tier), now
         ):
             decided.append((customer_id, decision))
+    return decided, tiers_now
+
+
+async def write_deliveries(
+    message: Message,
+    category: Category,
+    customer_ids: Sequence[uuid.UUID],
+    tiers: TierPolicies,
+    now: datetime,
+    rules_json: RulesJson,
+    hasher: AddressHasher | None = None,
+) -> int:
+    """Decide every recipient × channel and write the rows in bulk. Returns how many."""
+    decided, tiers_now = await decide_deliveries(
+        message, category, customer_ids, tiers, now, hasher
+    )
     return await write_decided(message.id, decided, rules_json, tiers_now)
 
 
