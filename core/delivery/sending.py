@@ -84,16 +84,21 @@ async def decide_deliveries(
     decided: list[tuple[uuid.UUID, Decision]] = []
     tiers_now: dict[uuid.UUID, str] = {}
     requested = tuple(message.channels) if message.channels else None
+    # Customers alike (same grants, preference, timezone, tier, ...) are decided once.
+    alike: dict[tuple, tuple[Decision, ...]] = {}
     for customer_id in customer_ids:
         recipient = recipients.get(customer_id)
         if recipient is None:
             continue  # erased between the request and now
         channels = channels_for(rule, recipient, requested)
         tiers_now[customer_id] = recipient.tier.value
-        for decision in decide_channels(
-            rule, channels, recipient, tiers.for_tier(recipient.tier), now
-        ):
-            decided.append((customer_id, decision))
+        key = (channels, recipient.decision_inputs())
+        decisions = alike.get(key)
+        if decisions is None:
+            decisions = alike[key] = decide_channels(
+                rule, channels, recipient, tiers.for_tier(recipient.tier), now
+            )
+        decided.extend((customer_id, decision) for decision in decisions)
     return decided, tiers_now
 
 
