@@ -190,7 +190,7 @@ async def _refused(
     if not customer_ids:
         return []
     rule = category_rule(category)
-    recipients, _ = await load_recipients(customer_ids, category.key, now)
+    recipients = await load_recipients(customer_ids, category.key, now)
     requested = tuple(message.channels) if message.channels else None
     decided: list[tuple[uuid.UUID, Decision]] = []
     for customer_id in customer_ids:

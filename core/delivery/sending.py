@@ -80,7 +80,7 @@ async def decide_deliveries(
     customer's tier now (kept on its rows). `hasher`: finds the suppressed addresses
     (core/delivery/suppressed.py); none without."""
     rule = category_rule(category)
-    recipients, _ = await load_recipients(customer_ids, category.key, now, hasher)
+    recipients = await load_recipients(customer_ids, category.key, now, hasher)
     decided: list[tuple[uuid.UUID, Decision]] = []
     tiers_now: dict[uuid.UUID, str] = {}
     requested = tuple(message.channels) if message.channels else None
@@ -240,7 +240,7 @@ class SendService:
         category = await self.categories.require(category_key)
         self.categories.check_channel(channel)
         now = datetime.now(UTC)
-        recipients, _ = await load_recipients([customer_id], category.key, now, self.hasher)
+        recipients = await load_recipients([customer_id], category.key, now, self.hasher)
         recipient = recipients.get(customer_id)
         if recipient is None:
             raise NotFoundError("customerId")
