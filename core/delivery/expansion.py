@@ -26,9 +26,9 @@ from tidings.core.address_hash import AddressHasher
 from tidings.core.audit import record
 from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.claims import is_postgres
+from tidings.core.delivery.deciding import category_rule, decide_deliveries
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.senders import sender_right
-from tidings.core.delivery.sending import category_rule, decide_deliveries
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import DeliveryReason, DeliveryStatus, MessageStatus, RuleVerdict
 from tidings.core.models import Category, Customer
