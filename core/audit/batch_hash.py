@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,9 @@ from tidings.core.audit.chain import _id, _iso
 
 # The members below are written in chain.canonical's keys' sorted order: action, actor_id,
 # actor_kind, at, customer_id, detail, id, ip, prev_hash, request_id, targets.
+
+
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def _dumps(value: Any) -> str:
@@ -31,8 +35,12 @@ class BatchHasher:
     def __init__(self) -> None:
         self._objects: dict[int, str] = {}
         self._scalars: dict[Any, str] = {}
+        # The members before `customer_id` (action, actor, time), shared by a whole batch.
+        self._heads: dict[tuple, str] = {}
 
     def _object(self, value: dict[str, Any]) -> str:
+        if not value:
+            return "{}"  # each event's own empty `targets`: no cache entry per event
         key = id(value)
         found = self._objects.get(key)
         if found is None:
@@ -61,15 +69,19 @@ class BatchHasher:
     ) -> tuple[str, str, str]:
         """The document around the two members known only under the chain's lock (`id` and
         `prev_hash`): made before taking it, so the lock is held for the hashing alone."""
+        shared = (action, actor_id, actor_kind, at)
+        start = self._heads.get(shared)
+        if start is None:
+            start = self._heads[shared] = (
+                '{"action":' + self._scalar(action)
+                + ',"actor_id":' + self._scalar(_id(actor_id))
+                + ',"actor_kind":' + self._scalar(actor_kind)
+                + ',"at":' + self._scalar(_iso(at))
+                + ',"customer_id":'
+            )  # fmt: skip
         head = (
-            '{"action":' + self._scalar(action)
-            + ',"actor_id":' + self._scalar(_id(actor_id))
-            + ',"actor_kind":' + self._scalar(actor_kind)
-            + ',"at":' + self._scalar(_iso(at))
-            + ',"customer_id":' + self._scalar(_id(customer_id))
-            + ',"detail":' + self._object(detail)
-            + ',"id":'
-        )  # fmt: skip
+            start + self._scalar(_id(customer_id)) + ',"detail":' + self._object(detail) + ',"id":'
+        )
         middle = ',"ip":' + self._scalar(ip) + ',"prev_hash":'
         tail = ',"request_id":' + self._scalar(request_id) + ',"targets":' + self._object(targets)
         return head, middle, tail + "}"
@@ -78,7 +90,9 @@ class BatchHasher:
     def chained(parts: tuple[str, str, str], id: int, prev_hash: str) -> str:
         """The entry's hash once its id and predecessor are known."""
         head, middle, tail = parts
-        document = head + str(id) + middle + _dumps(prev_hash) + tail
+        # Under the chain's lock: a hex digest (every hash the chain writes) needs no encoder.
+        quoted = f'"{prev_hash}"' if _HEX_DIGEST.fullmatch(prev_hash) else _dumps(prev_hash)
+        document = head + str(id) + middle + quoted + tail
         return hashlib.sha256(document.encode()).hexdigest()
 
     def entry_hash(self, *, id: int, prev_hash: str, **columns: Any) -> str:

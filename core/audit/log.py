@@ -86,7 +86,11 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
     documents: dict[int, str | None] = {}
     hasher = BatchHasher()
 
+    empty = _FIELDS["targets"].to_db_value({}, AuditEntry)
+
     def json_db(value: dict[str, Any]) -> str | None:
+        if not value:
+            return empty  # most events' own empty `targets`
         key = id(value)
         if key not in documents:
             documents[key] = _FIELDS["detail"].to_db_value(value, AuditEntry)

@@ -12,7 +12,10 @@ no longer send to get their deliveries SUPPRESSED with SENDER_NOT_ALLOWED instea
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise import connections
@@ -23,9 +26,9 @@ from tidings.core.address_hash import AddressHasher
 from tidings.core.audit import record
 from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.claims import is_postgres
+from tidings.core.delivery.deciding import category_rule, decide_deliveries
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.senders import sender_right
-from tidings.core.delivery.sending import category_rule, write_deliveries
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import DeliveryReason, DeliveryStatus, MessageStatus, RuleVerdict
 from tidings.core.models import Category, Customer
@@ -67,6 +70,16 @@ async def _claim(now: datetime, lease: timedelta) -> uuid.UUID | None:
     return job.id
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """One batch read and decided, ready to write: its customer ids in keyset order, the
+    decisions, and each decided customer's tier."""
+
+    ids: list[uuid.UUID]
+    decided: list[tuple[uuid.UUID, Decision]]
+    tiers: dict[uuid.UUID, str]
+
+
 async def expand_due(
     tiers: TierPolicies,
     now: datetime,
@@ -76,7 +89,12 @@ async def expand_due(
     hasher: AddressHasher | None = None,
 ) -> int:
     """Expand up to `max_batches` batches of one due job, holding it for `lease` after each
-    batch. Returns how many deliveries it wrote. `hasher` finds suppressed addresses."""
+    batch. Returns how many deliveries it wrote. `hasher` finds suppressed addresses.
+
+    The next batch is read and decided while this one is written: its customers come after
+    this batch's last id, so nothing this batch writes can change its inputs. The read runs
+    on a connection of its own (the task starts outside the write's transaction) and is
+    cancelled if the write fails; only a written batch moves the cursor."""
     rules_json = rules_json or RulesJson()
     job_id = await _claim(now, lease)
     if job_id is None:
@@ -84,52 +102,78 @@ async def expand_due(
     job = await ExpansionJob.get(id=job_id)
     message = await Message.get(id=job.message_id)
     category = await Category.filter(key=message.category).first()
+
+    def prepare(cursor: uuid.UUID | None) -> asyncio.Task[_Batch]:
+        return asyncio.ensure_future(_prepare(job, message, category, cursor, tiers, hasher))
+
     written = 0
-    for _ in range(max_batches):
-        ids = await _next_ids(job, message)
-        right = await sender_right(message.created_by)
-        allowed = [i for i in ids if right.allows(i)]
-        refused = [i for i in ids if not right.allows(i)]
-        async with in_transaction():
-            if ids and category is not None:
-                now = datetime.now(UTC)
-                written += await write_deliveries(
-                    message, category, allowed, tiers, now, rules_json, hasher
-                )
-                written += await write_decided(
-                    message.id,
-                    await _refused(message, category, refused, right.refusal, now),
-                    rules_json,
-                )
-            job.cursor = ids[-1] if ids else job.cursor
-            job.done = len(ids) < BATCH or category is None
-            job.locked_until = None if job.done else datetime.now(UTC) + lease
-            await job.save(update_fields=["cursor", "done", "locked_until", "updated_at"])
+    upcoming = prepare(job.cursor)
+    try:
+        for number in range(max_batches):
+            batch = await upcoming
+            ids = batch.ids
+            done = len(ids) < BATCH or category is None
+            if not done and number + 1 < max_batches:
+                upcoming = prepare(ids[-1])
+            async with in_transaction():
+                written += await write_decided(message.id, batch.decided, rules_json, batch.tiers)
+                job.cursor = ids[-1] if ids else job.cursor
+                job.done = done
+                job.locked_until = None if job.done else datetime.now(UTC) + lease
+                await job.save(update_fields=["cursor", "done", "locked_until", "updated_at"])
+                if job.done:
+                    await Message.filter(id=message.id).update(status=MessageStatus.EXPANDED)
+                    # A tier's (or a scheduled send's) size is known only now.
+                    size = await Delivery.filter(message_id=message.id).count()
+                    await record(
+                        "message.expand",
+                        actor="system",
+                        targets={"message": str(message.id)},
+                        detail={"category": message.category, "size": size},
+                    )
             if job.done:
-                await Message.filter(id=message.id).update(status=MessageStatus.EXPANDED)
-                # A tier's (or a scheduled send's) size is known only now.
-                size = await Delivery.filter(message_id=message.id).count()
-                await record(
-                    "message.expand",
-                    actor="system",
-                    targets={"message": str(message.id)},
-                    detail={"category": message.category, "size": size},
-                )
-        if job.done:
-            break
-    else:
-        await ExpansionJob.filter(id=job.id).update(locked_until=None)
+                break
+        else:
+            await ExpansionJob.filter(id=job.id).update(locked_until=None)
+    finally:
+        if not upcoming.done():
+            upcoming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upcoming
     return written
 
 
-async def _next_ids(job: ExpansionJob, message: Message) -> list[uuid.UUID]:
+async def _prepare(
+    job: ExpansionJob,
+    message: Message,
+    category: Category | None,
+    cursor: uuid.UUID | None,
+    tiers: TierPolicies,
+    hasher: AddressHasher | None,
+) -> _Batch:
+    """The batch after `cursor`: read, with the sender's right as it is now, and decided."""
+    ids = await _next_ids(job, message, cursor)
+    if not ids or category is None:
+        return _Batch(ids, [], {})
+    right = await sender_right(message.created_by)
+    allowed = [i for i in ids if right.allows(i)]
+    refused = [i for i in ids if not right.allows(i)]
+    now = datetime.now(UTC)
+    decided, tiers_now = await decide_deliveries(message, category, allowed, tiers, now, hasher)
+    decided += await _refused(message, category, refused, right.refusal, now, tiers_now)
+    return _Batch(ids, decided, tiers_now)
+
+
+async def _next_ids(
+    job: ExpansionJob, message: Message, cursor: uuid.UUID | None
+) -> list[uuid.UUID]:
     if job.tier is not None:
         query = Customer.filter(tier=job.tier)
     else:
         listed = [uuid.UUID(value) for value in message.audience.get("customerIds", [])]
         query = Customer.filter(id__in=listed)
-    if job.cursor is not None:
-        query = query.filter(id__gt=job.cursor)
+    if cursor is not None:
+        query = query.filter(id__gt=cursor)
     return list(await query.order_by("id").limit(BATCH).values_list("id", flat=True))
 
 
@@ -139,19 +183,21 @@ async def _refused(
     customer_ids: list[uuid.UUID],
     refusal: str,
     now: datetime,
+    tiers_now: dict[uuid.UUID, str],
 ) -> list[tuple[uuid.UUID, Decision]]:
     """A SUPPRESSED delivery per refused customer on each channel a send would have decided,
-    saying why, so that nothing is dropped silently."""
+    saying why, so that nothing is dropped silently. Notes each one's tier in `tiers_now`."""
     if not customer_ids:
         return []
     rule = category_rule(category)
-    recipients, _ = await load_recipients(customer_ids, category.key, now)
+    recipients = await load_recipients(customer_ids, category.key, now)
     requested = tuple(message.channels) if message.channels else None
     decided: list[tuple[uuid.UUID, Decision]] = []
     for customer_id in customer_ids:
         recipient = recipients.get(customer_id)
         if recipient is None:
             continue  # erased between the request and now
+        tiers_now[customer_id] = recipient.tier.value
         for channel in channels_for(rule, recipient, requested):
             stop = RuleOutcome(
                 DeliveryReason.SENDER_NOT_ALLOWED, RuleVerdict.STOP, refusal, channel

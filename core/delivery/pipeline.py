@@ -273,7 +273,7 @@ class DeliveryPipeline:
             channel=category.fallback_channel,
         ).exists():
             return None
-        recipients, _ = await load_recipients([row.customer_id], category.key, now, self.hasher)
+        recipients = await load_recipients([row.customer_id], category.key, now, self.hasher)
         recipient = recipients.get(row.customer_id)
         if recipient is None:
             return None

@@ -112,7 +112,7 @@ async def _recheck(
         wanted[messages[delivery.message_id].category].append(delivery.customer_id)
     for key, customer_ids in wanted.items():
         if key in rules:
-            recipients[key] = (await load_recipients(customer_ids, key, now, hasher))[0]
+            recipients[key] = await load_recipients(customer_ids, key, now, hasher)
     groups: dict[object, list[Delivery]] = defaultdict(list)
     for delivery in deliveries:
         key = (delivery.customer_id, delivery.channel) if digest_due else delivery.id

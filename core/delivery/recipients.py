@@ -7,7 +7,6 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise import connections
@@ -40,20 +39,8 @@ from tidings.core.policy import (
     tally,
 )
 
-
-@dataclass(frozen=True)
-class Contact:
-    """A customer's addresses, for rendering and sending (kept apart from policy inputs)."""
-
-    customer_id: uuid.UUID
-    email: str | None
-    phone: str | None
-    locale: str
-    attributes: dict
-
-
 _PG_CUSTOMERS = """
-SELECT id, timezone, tier, email, phone, locale, attributes, disabled_at FROM customers
+SELECT id, timezone, tier, email, phone, attributes, address_keys, disabled_at FROM customers
 WHERE id = ANY($1::uuid[]) AND erasure_started_at IS NULL
 """
 _PG_DEVICES = "SELECT DISTINCT customer_id FROM devices WHERE customer_id = ANY($1::uuid[])"
@@ -94,7 +81,7 @@ class _Inputs:
 async def _fetch_orm(ids: list[uuid.UUID], category: str, window_start: datetime) -> _Inputs:
     found = _Inputs()
     found.customers = await Customer.filter(id__in=ids).values_list(
-        "id", "timezone", "tier", "email", "phone", "locale", "attributes", "disabled_at"
+        "id", "timezone", "tier", "email", "phone", "attributes", "address_keys", "disabled_at"
     )
     found.with_devices = set(
         await Device.filter(customer_id__in=ids).distinct().values_list("customer_id", flat=True)
@@ -148,7 +135,9 @@ async def _fetch_pg(ids: list[uuid.UUID], category: str, window_start: datetime)
 
 
 def _opened(rows: list) -> list:
-    """Customer rows with email, phone and attributes decrypted (core/crypto)."""
+    """Customer rows with email and phone decrypted (core/crypto), and the attributes where
+    `address_keys` says some hold an address: otherwise no channel can find one there, and
+    nothing else here reads them."""
     return [
         (
             cid,
@@ -156,11 +145,10 @@ def _opened(rows: list) -> list:
             tier,
             decrypt_text(email, "customers", "email", cid),
             decrypt_text(phone, "customers", "phone", cid),
-            locale,
-            decrypt_json(attributes, "customers", "attributes", cid),
-            *rest,
+            decrypt_json(attributes, "customers", "attributes", cid) if keys is not None else None,
+            disabled,
         )
-        for cid, timezone, tier, email, phone, locale, attributes, *rest in rows
+        for cid, timezone, tier, email, phone, attributes, keys, disabled in rows
     ]
 
 
@@ -173,8 +161,8 @@ async def load_recipients(
     category: str,
     now: datetime,
     hasher: AddressHasher | None = None,
-) -> tuple[dict[uuid.UUID, Recipient], dict[uuid.UUID, Contact]]:
-    """Policy inputs and contacts for these customers, for one category. Six queries, and a
+) -> dict[uuid.UUID, Recipient]:
+    """Policy inputs for these customers, for one category. Six queries, and a
     seventh for the suppressed addresses among them when `hasher` is given (the app always
     gives it; without one, no address counts as suppressed).
 
@@ -182,13 +170,13 @@ async def load_recipients(
     of thousands of customers holds a handful of distinct values, built once."""
     ids = list(dict.fromkeys(customer_ids))
     if not ids:
-        return {}, {}
+        return {}
     window_start = now - timedelta(hours=38)
     fetch = _fetch_pg if is_postgres() else _fetch_orm
     found = await fetch(ids, category, window_start)
     found.customers = _opened(found.customers)
     suppressed = (
-        await suppressed_channels(hasher, [(r[0], r[3], r[4], r[6]) for r in found.customers])
+        await suppressed_channels(hasher, [(r[0], r[3], r[4], r[5]) for r in found.customers])
         if hasher is not None
         else {}
     )
@@ -221,10 +209,9 @@ async def load_recipients(
         )
 
     recipients: dict[uuid.UUID, Recipient] = {}
-    contacts: dict[uuid.UUID, Contact] = {}
     days: dict[str, tuple[datetime, datetime]] = {}
     address_sets: dict[tuple, frozenset[str]] = {}
-    for customer_id, timezone, tier, email, phone, locale, attributes, disabled in found.customers:
+    for customer_id, timezone, tier, email, phone, attributes, disabled in found.customers:
         sent_today = 0
         by_category: dict[str, int] = {}
         if customer_id in counted:
@@ -253,11 +240,4 @@ async def load_recipients(
             suppressed=suppressed.get(customer_id, {}),
             disabled=disabled is not None,
         )
-        contacts[customer_id] = Contact(
-            customer_id=customer_id,
-            email=email,
-            phone=phone,
-            locale=locale,
-            attributes=attributes or {},
-        )
-    return recipients, contacts
+    return recipients

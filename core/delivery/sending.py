@@ -16,6 +16,7 @@ from tidings.core.address_hash import AddressHasher
 from tidings.core.audit import record
 from tidings.core.delivery.bulk import RulesJson, write_decided
 from tidings.core.delivery.catalogue import CategoryCatalogue
+from tidings.core.delivery.deciding import category_rule, decide_deliveries
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.send_request import SendRequest, check_request
 from tidings.core.delivery.senders import send_right
@@ -31,26 +32,12 @@ from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Category, Customer
 from tidings.core.models.messages import Delivery, ExpansionJob, Message, Template
 from tidings.core.policy import (
-    CategoryRule,
     Decision,
     RuleOutcome,
-    channels_for,
     decide,
-    decide_channels,
     stored_rules,
 )
 from tidings.core.viewer import Viewer
-
-
-def category_rule(category: Category) -> CategoryRule:
-    return CategoryRule(
-        key=category.key,
-        kind=category.kind,
-        required=category.required,
-        respect_quiet_hours=category.respect_quiet_hours,
-        fallback_channel=category.fallback_channel,
-        default_channels=tuple(category.default_channels),
-    )
 
 
 def delivery_row(
@@ -77,23 +64,10 @@ async def write_deliveries(
     rules_json: RulesJson,
     hasher: AddressHasher | None = None,
 ) -> int:
-    """Decide every recipient × channel and write the rows in bulk. Returns how many.
-    `hasher`: finds the suppressed addresses (core/delivery/suppressed.py); none without."""
-    rule = category_rule(category)
-    recipients, _ = await load_recipients(customer_ids, category.key, now, hasher)
-    decided: list[tuple[uuid.UUID, Decision]] = []
-    tiers_now: dict[uuid.UUID, str] = {}
-    requested = tuple(message.channels) if message.channels else None
-    for customer_id in customer_ids:
-        recipient = recipients.get(customer_id)
-        if recipient is None:
-            continue  # erased between the request and now
-        channels = channels_for(rule, recipient, requested)
-        tiers_now[customer_id] = recipient.tier.value
-        for decision in decide_channels(
-            rule, channels, recipient, tiers.for_tier(recipient.tier), now
-        ):
-            decided.append((customer_id, decision))
+    """Decide every recipient × channel and write the rows in bulk. Returns how many."""
+    decided, tiers_now = await decide_deliveries(
+        message, category, customer_ids, tiers, now, hasher
+    )
     return await write_decided(message.id, decided, rules_json, tiers_now)
 
 
@@ -219,7 +193,7 @@ class SendService:
         category = await self.categories.require(category_key)
         self.categories.check_channel(channel)
         now = datetime.now(UTC)
-        recipients, _ = await load_recipients([customer_id], category.key, now, self.hasher)
+        recipients = await load_recipients([customer_id], category.key, now, self.hasher)
         recipient = recipients.get(customer_id)
         if recipient is None:
             raise NotFoundError("customerId")

@@ -117,6 +117,22 @@ class Recipient:
         object.__setattr__(self, "tier", Tier(self.tier))
         object.__setattr__(self, "addresses", frozenset(self.addresses))
 
+    def decision_inputs(self) -> tuple:
+        """Everything of this recipient the engine reads (all but the id), hashable. The
+        engine is pure: recipients with equal inputs get equal decisions, so a batch of
+        thousands decides each distinct one once."""
+        return (
+            self.timezone,
+            self.tier,
+            self.addresses,
+            frozenset(self.grants.items()),
+            self.preference,
+            self.sent_today,
+            frozenset(self.sent_today_by_category.items()),
+            frozenset(self.suppressed.items()),
+            self.disabled,
+        )
+
 
 CUSTOMER_DISABLED = DeliveryReason.CUSTOMER_DISABLED
 DISABLED_DETAIL = "the customer's account is disabled"

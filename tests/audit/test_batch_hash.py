@@ -20,6 +20,9 @@ CASES = [
     {"at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=8)))},
     {"actor_id": "6F9619FF-8B86-D011-B42D-00C04FC964FF", "targets": {}},
     {"id": 10**15, "detail": SHARED},
+    # A predecessor that is no hex digest (a tampered chain) is encoded, not quoted as is.
+    {"prev_hash": 'not "hex" \\ ü'},
+    {"prev_hash": "AB" * 32},
 ]
 
 

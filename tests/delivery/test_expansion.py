@@ -3,9 +3,13 @@ exactly once, resumable after an interruption, and nothing decided before it is 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+
+import pytest
+from tortoise import connections
 
 from tests.conftest import data
 from tests.delivery.support import (
@@ -16,6 +20,7 @@ from tests.delivery.support import (
     rows,
     send,
 )
+from tidings.core.delivery.claims import is_postgres
 from tidings.core.delivery.expansion import BATCH, LEASE, expand_due
 from tidings.core.enums import DeliveryStatus, GrantStatus, MessageStatus, Role, Tier
 from tidings.core.models import Customer, PermissionEntry, PermissionState
@@ -248,3 +253,46 @@ async def test_a_job_whose_worker_died_is_taken_over_when_the_workers_lease_ends
         assert await _claim(before, worker.options.lease) is not None  # ...and dies
         assert await worker.expand_once(before + timedelta(seconds=6)) == 0
         assert await worker.expand_once(before + timedelta(seconds=8)) == 10 * len(CHANNELS)
+
+
+async def _refuse_deliveries_for(customer_id: uuid.UUID) -> None:
+    """A real failure in the middle of a job: the database refuses this customer's rows."""
+    conn = connections.get("default")
+    if is_postgres():
+        await conn.execute_script(
+            "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN"
+            f" IF NEW.customer_id = '{customer_id}' THEN RAISE EXCEPTION 'refused'; END IF;"
+            " RETURN NEW; END $$ LANGUAGE plpgsql;"
+            " CREATE TRIGGER refuse_one BEFORE INSERT ON deliveries"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+        )
+    else:
+        await conn.execute_script(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON deliveries"
+            f" WHEN NEW.customer_id = '{customer_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+        )
+
+
+async def test_a_failed_batch_write_keeps_the_cursor_and_drops_the_batch_read_ahead(api):
+    """The next batch is read while one is written: when the write fails, the batch read
+    ahead is cancelled (no task outlives the call), the cursor stays after the last written
+    batch, and the next run carries on from there, exactly once."""
+    token, granted = await setup(api)
+    tiers = api.runtime.worker.tiers
+    message = await send(api, token, "news", {"tier": "POTENTIAL"}, key="refused")
+    ordered = sorted(granted)
+    await _refuse_deliveries_for(ordered[BATCH + 5])  # in the second batch
+
+    with pytest.raises(Exception, match="refused"):
+        await expand_due(tiers, datetime.now(UTC))
+    assert not [t for t in asyncio.all_tasks() if "_prepare" in repr(t.get_coro())]
+    job = await ExpansionJob.get(message_id=raw_id(message["id"]))
+    assert (job.cursor, job.done) == (ordered[BATCH - 1], False)
+    assert {d.customer_id for d in await rows(message)} == set(ordered[:BATCH])
+
+    drop = "DROP TRIGGER refuse_one" + (" ON deliveries" if is_postgres() else "")
+    await connections.get("default").execute_script(drop)
+    later = datetime.now(UTC) + LEASE + timedelta(seconds=1)
+    assert await expand_due(tiers, later) == (TIER_SIZE - BATCH) * len(CHANNELS)
+    assert await message_status(message) is MessageStatus.EXPANDED
+    assert_exactly_once(await rows(message), granted)
