@@ -12,11 +12,12 @@ import uuid
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from tests.live.test_bus import REDIS_URL
+from tests.live.test_bus import REDIS_URL, until_followed
 from tests.live.test_subscriptions import customer_token, setup_customers
 from tests.live.ws import connect
 from tidings.core.live.bus import UNCHECKED, InProcessBus
 from tidings.core.live.callers import CallerCheck
+from tidings.core.live.channels import channel_of
 from tidings.core.live.events import NOTIFICATION, RESYNC, LiveEvent
 from tidings.core.live.redis_bus import RedisBus
 from tidings.core.live.runtime import LiveRuntime
@@ -66,13 +67,18 @@ async def test_a_stalled_database_does_not_hold_up_the_bus(db):
 
 
 async def test_a_message_nested_too_deeply_does_not_stop_the_listener():
-    channel = f"tidings:test:{secrets.token_hex(4)}"
-    listener = RedisBus(REDIS_URL, channel=channel)
-    publisher = RedisBus(REDIS_URL, channel=channel, listen=False)
+    prefix = f"tidings:test:{secrets.token_hex(4)}"
+    listener = RedisBus(REDIS_URL, prefix=prefix, resync_after=0.3)
+    publisher = RedisBus(REDIS_URL, prefix=prefix, listen=False)
     await listener.start()
     try:
         await asyncio.wait_for(listener.connected.wait(), GUARD)
         subscription = listener.subscribe(["customer:a"])
+        channel = channel_of("customer:a", prefix)
+        await until_followed(publisher, channel)
+        # The RESYNC a newly followed channel gets, before anything is published.
+        first, _ = await asyncio.wait_for(subscription.get(), GUARD)
+        assert first.kind == RESYNC
         # json.loads raises RecursionError, not ValueError, on this: it used to end the
         # listener task, and with it every live stream of the process, silently.
         await publisher._redis().publish(channel, "[" * 100_000 + "]" * 100_000)
