@@ -42,9 +42,7 @@ async def admin_token(api: Gql, lines: list[str]) -> str:
 
 
 async def test_sigterm_closes_live_sockets_with_1001_and_logs_json(tmp_path):
-    server = Server(
-        tmp_path, free_port(), TIDINGS_LOG_FORMAT="json", TIDINGS_SHUTDOWN_SECONDS="20"
-    )
+    server = Server(tmp_path, free_port(), TIDINGS_LOG_FORMAT="json", TIDINGS_SHUTDOWN_SECONDS="20")
     api = Gql(server.port)
     try:
         lines = server.read_until("Tidings on http", timeout=WAIT)
