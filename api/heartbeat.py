@@ -20,11 +20,20 @@ MIN_INTERVAL = 1.0
 DEFAULT_MAX_AGE = "5m"
 
 
+class HeartbeatError(Exception):
+    """The heartbeat file cannot be written: the worker refuses to start, rather than run
+    unseen and be restarted over and over by its health check."""
+
+
 def heartbeat(path: str | None) -> Callable[[], None] | None:
     """A function that touches `path` (at most once a second), or None without a path."""
     if path is None:
         return None
     target = Path(path)
+    if not os.access(target.parent, os.W_OK) or target.is_dir():
+        raise HeartbeatError(
+            "TIDINGS_WORKER_HEARTBEAT_FILE must be a file in a directory the worker can write"
+        )
     last = 0.0
 
     def beat() -> None:

@@ -225,11 +225,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     TIDINGS_SHUTDOWN_SECONDS (api/background.py) and exit 0."""
     from tidings.api.app import build_runtime, quiet_sql_logs
     from tidings.api.background import Background
-    from tidings.api.heartbeat import heartbeat
+    from tidings.api.heartbeat import HeartbeatError, heartbeat
     from tidings.core.delivery.tier_audit import record_tier_policy
 
     async def work(settings: Settings) -> int:
         quiet_sql_logs(settings)
+        try:
+            beat = heartbeat(settings.worker_heartbeat_file)
+        except HeartbeatError as error:
+            print(f"tidings: {error}", file=sys.stderr)
+            return 2
         try:
             runtime = build_runtime(settings, listen=False)
         except ValueError as error:  # a provider's settings, named in the message
@@ -242,7 +247,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 " no subscriber (apps still find them in the inbox)",
                 flush=True,
             )
-        runtime.worker.heartbeat = heartbeat(settings.worker_heartbeat_file)
+        runtime.worker.heartbeat = beat
 
         async def run() -> int:
             await record_tier_policy(runtime.services.tiers)

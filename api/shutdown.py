@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,5 +73,10 @@ class GracefulServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()  # no new connections while the sockets close
-        await self.going_away.begin(self.config.timeout_graceful_shutdown or 0)
+        deadline = self.config.timeout_graceful_shutdown or 0
+        started = time.monotonic()
+        await self.going_away.begin(deadline)
+        # One deadline for both: what the sockets' closing took is the requests' less.
+        spent = time.monotonic() - started
+        self.config.timeout_graceful_shutdown = max(1, round(deadline - spent))
         await super().shutdown(sockets)

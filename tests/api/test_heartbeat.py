@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from tests.api.test_cli import tidings
-from tidings.api.heartbeat import heartbeat
+from tidings.api.heartbeat import HeartbeatError, heartbeat
 
 
 def test_no_file_means_no_heartbeat():
@@ -51,3 +53,15 @@ def test_worker_health_without_the_setting_or_with_a_bad_age_is_a_usage_error(tm
         TIDINGS_WORKER_HEARTBEAT_FILE=str(tmp_path / "beat"),
     )
     assert bad.returncode == 2 and "--max-age" in bad.stderr
+
+
+def test_a_heartbeat_file_the_worker_cannot_write_stops_it_at_start(tmp_path):
+    with pytest.raises(HeartbeatError):
+        heartbeat(str(tmp_path / "no-such-dir" / "beat"))
+    with pytest.raises(HeartbeatError):
+        heartbeat(str(tmp_path))  # a directory
+    result = tidings(
+        "worker", cwd=tmp_path, TIDINGS_WORKER_HEARTBEAT_FILE=str(tmp_path / "nope" / "beat")
+    )
+    assert result.returncode == 2
+    assert "TIDINGS_WORKER_HEARTBEAT_FILE" in result.stderr
