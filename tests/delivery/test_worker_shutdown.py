@@ -18,12 +18,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import Api, make_settings
 from tests.delivery.support import create_category, send
 from tests.delivery.test_workers_pg import sent_references, worker_env
 from tests.providers.peers import Reply, SmsApi
+from tidings.api.app import create_app
 from tidings.core.enums import DeliveryStatus, Role
 from tidings.core.ids import new_id
 from tidings.core.models import Customer
@@ -199,3 +201,28 @@ async def test_within_the_deadline_it_finishes_the_batch_and_claims_no_more(api,
     assert sms.arrived == 5
     assert "the work in hand finished" in worker.text()
     assert beat.exists()  # the round that finished beat
+
+
+async def test_the_in_process_worker_releases_what_it_held_when_the_app_stops(db, sms):
+    """`serve`'s in-process worker stops with the app's lifespan, within the same deadline,
+    and releases its rows as `tidings worker` does."""
+    settings = make_settings(
+        db,
+        TIDINGS_SMS_URL=f"{sms.url}/v1/messages",
+        TIDINGS_SMS_API_KEY=sms.api_key,
+        TIDINGS_SMS_FROM="in-process",
+        TIDINGS_WORKER_LEASE_SECONDS="1h",
+        TIDINGS_WORKER_BATCH_SIZE="5",
+        TIDINGS_SHUTDOWN_SECONDS="500ms",
+    )
+    app = create_app(settings, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ids = await queued_sms(Api(client=client, app=app), 5)
+    async with app.router.lifespan_context(app):
+        deadline = time.monotonic() + WAIT
+        while sms.arrived < 5:
+            assert time.monotonic() < deadline, "the batch never reached the provider"
+            await asyncio.sleep(0.05)
+    rows = await statuses(ids)
+    assert [(r.status, r.locked_until) for r in rows] == [(DeliveryStatus.QUEUED, None)] * 5
