@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
@@ -16,19 +15,21 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse
 from starlette.routing import Route, WebSocketRoute
-from tortoise import connections
 
 from tidings.api.auth import Authenticator
+from tidings.api.background import Background
 from tidings.api.callbacks import feedback_recorder, worker_on_change
 from tidings.api.context import TidingsGraphQL
 from tidings.api.dashboard import dashboard_routes
 from tidings.api.feedback import feedback_routes
+from tidings.api.health import health_routes
 from tidings.api.metrics import CountWebsockets, Metrics, MetricsPort, build_metrics
 from tidings.api.middleware import BodySizeLimit, RequestContext
 from tidings.api.pages import page_routes
 from tidings.api.settings import Settings
+from tidings.api.shutdown import GoingAway
 from tidings.api.tracking import tracking_routes
 from tidings.core import db
 from tidings.core.address_hash import AddressHasher
@@ -265,14 +266,6 @@ async def live_page(request: Request) -> HTMLResponse:
     return HTMLResponse(LIVE_PAGE.read_text(encoding="utf-8"))
 
 
-async def healthz(request: Request) -> JSONResponse:
-    try:
-        await connections.get("default").execute_query("SELECT 1")
-    except Exception:  # the database did not answer; say so without detail
-        return JSONResponse({"status": "unavailable"}, status_code=503)
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(
     settings: Settings,
     *,
@@ -281,6 +274,7 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. `manage_database=False` when the caller has opened the ORM itself."""
     runtime = build_runtime(settings, manager)
+    going_away = GoingAway()  # the websockets to close with 1001 on shutdown
     quiet_sql_logs(settings)
     redact_access_log()
     limits = settings.limits
@@ -308,6 +302,7 @@ def create_app(
         max_sockets_per_customer=settings.ws_max_sockets_per_customer,
         sockets=runtime.sockets,
         wake_worker=runtime.worker.wakeup.set if settings.in_process_worker else None,
+        going_away=going_away,
     )
 
     @contextlib.asynccontextmanager
@@ -318,19 +313,15 @@ def create_app(
         await runtime.bus.start()
         metrics_port = await runtime.metrics_port().start()
         await runtime.sockets.start()
-        stop = asyncio.Event()
-        tasks = []
+        background = Background(runtime)
         if settings.in_process_worker:
-            tasks = [
-                asyncio.create_task(runtime.worker.run(stop), name="tidings-worker"),
-                asyncio.create_task(runtime.webhooks.run(stop), name="tidings-webhooks"),
-            ]
+            background.start()
+            # It stops claiming as the server begins to shut down (api/shutdown.py).
+            going_away.on_begin(lambda: background.begin_shutdown(settings.shutdown_seconds))
         try:
             yield
         finally:
-            stop.set()
-            for task in tasks:
-                await task
+            await background.shutdown(settings.shutdown_seconds)
             await metrics_port.aclose()
             await runtime.registry.aclose()
             await runtime.bus.aclose()
@@ -358,7 +349,7 @@ def create_app(
             )
         )
     routes = [
-        Route("/healthz", healthz, methods=["GET"]),
+        *health_routes(settings.database_url, settings.redis_url),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *page_routes(runtime),
@@ -385,4 +376,5 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.schema = schema
+    app.state.going_away = going_away
     return app

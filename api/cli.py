@@ -11,7 +11,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from tidings.api import audit_cli, inbound_smtp, keys_cli, retention_cli, stats_cli
+from tidings.api import (
+    audit_cli,
+    heartbeat,
+    inbound_smtp,
+    keys_cli,
+    retention_cli,
+    stats_cli,
+)
 from tidings.api.serving import (
     DEV_ADMIN_EMAIL,
     _ensure_dev_admin,
@@ -218,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         "against one PostgreSQL; on SQLite run one (or let `serve` deliver in process).",
     )
     worker.set_defaults(handler=cmd_worker)
+    heartbeat.add_parser(sub)
 
     inbound_smtp.add_parser(sub)
     stats_cli.add_parser(sub)

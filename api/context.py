@@ -19,6 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from tidings.api.auth import Authenticator
+from tidings.api.shutdown import GoingAway
 from tidings.api.websocket import LiveSocketHandler
 from tidings.core.audit.context import bind_actor
 from tidings.core.errors import UnauthenticatedError
@@ -56,6 +57,7 @@ class TidingsGraphQL(GraphQL):
         max_sockets_per_customer: int = 10,
         sockets: SocketCap | None = None,
         wake_worker: Callable[[], None] | None = None,
+        going_away: GoingAway | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -78,6 +80,7 @@ class TidingsGraphQL(GraphQL):
         self.live = live
         # Per process unless the app gives one that counts across processes (Redis).
         self.sockets = sockets or LocalSocketCap(max_sockets_per_customer)
+        self.going_away = going_away or GoingAway()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -90,6 +93,9 @@ class TidingsGraphQL(GraphQL):
         """Strawberry answers a request it cannot read in plain text: answer in JSON, with an
         `errors` list like any GraphQL response, so clients parse one shape."""
         try:
+            if isinstance(request, WebSocket):  # open for the socket's life; 1001 on shutdown
+                with self.going_away.track(request):
+                    return await super().run(request, context, root_value)
             return await super().run(request, context, root_value)
         except HTTPException as error:
             if isinstance(request, WebSocket):

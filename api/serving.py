@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import ipaddress
 import logging
 import secrets
+import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from types import FrameType
 from typing import Any
 
 from tortoise.exceptions import DBConnectionError
 
+from tidings.api.logs import configure_logging, uvicorn_log_config
 from tidings.api.metrics import MetricsPortError
 from tidings.api.settings import Settings, SettingsError
 from tidings.core import db
@@ -35,6 +39,7 @@ def run_command(work: Callable[[Settings], Awaitable[int]]) -> int:
     except SettingsError as error:
         print(f"tidings: {error}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     try:
         return asyncio.run(work(settings))
     except db.SchemaBehindError as error:
@@ -140,16 +145,39 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+@contextlib.contextmanager
+def sigterm_exits_cleanly() -> Iterator[None]:
+    """SIGTERM ends `serve` with exit code 0. While uvicorn runs, it shuts down gracefully
+    (api/shutdown.py) and then raises the signal again, which would otherwise end the process
+    as killed; before and after, nothing is in flight and it exits at once."""
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    with sigterm_exits_cleanly():
+        return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from tidings.api.app import create_app
+    from tidings.api.shutdown import GracefulServer
 
     try:
         settings = Settings.load()
     except SettingsError as error:
         print(f"tidings: {error}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     try:
         sock = bind_socket(args.host, args.port)
     except PortInUseError as error:
@@ -188,21 +216,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             log_level=args.log_level,
+            log_config=uvicorn_log_config(settings.log_format),
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_seconds)),
             **server_options(settings),
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        GracefulServer(config, app.state.going_away).run(sockets=[sock])
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Deliver from the queue until SIGINT or SIGTERM; rows in hand are finished first."""
-    import signal
-
+    """Deliver from the queue until SIGINT or SIGTERM; then stop within
+    TIDINGS_SHUTDOWN_SECONDS (api/background.py) and exit 0."""
     from tidings.api.app import build_runtime, quiet_sql_logs
+    from tidings.api.background import Background
+    from tidings.api.heartbeat import HeartbeatError, heartbeat
     from tidings.core.delivery.tier_audit import record_tier_policy
 
     async def work(settings: Settings) -> int:
         quiet_sql_logs(settings)
+        try:
+            beat = heartbeat(settings.worker_heartbeat_file)
+        except HeartbeatError as error:
+            print(f"tidings: {error}", file=sys.stderr)
+            return 2
         try:
             runtime = build_runtime(settings, listen=False)
         except ValueError as error:  # a provider's settings, named in the message
@@ -215,6 +251,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 " no subscriber (apps still find them in the inbox)",
                 flush=True,
             )
+        runtime.worker.heartbeat = beat
 
         async def run() -> int:
             await record_tier_policy(runtime.services.tiers)
@@ -225,9 +262,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
             print("  Tidings worker: delivering (Ctrl-C to stop)", flush=True)
+            # The webhook dispatcher runs beside the delivery worker, as a task of its own.
+            background = Background(runtime)
+            background.start()
             try:
-                # The webhook dispatcher runs beside the delivery worker, as a task of its own.
-                await asyncio.gather(runtime.worker.run(stop), runtime.webhooks.run(stop))
+                await background.until(stop)
+                await background.shutdown(settings.shutdown_seconds)
             finally:
                 await metrics_port.aclose()
                 await runtime.registry.aclose()

@@ -23,6 +23,7 @@ from tidings.plugins.secret import Secret
 from tidings.providers.smtp_bounces import BounceAddress, parse_bounce_address
 
 ENVIRONMENTS = ("development", "production")
+LOG_FORMATS = ("text", "json")
 SMTP_SECURITY = ("none", "starttls", "tls")
 
 
@@ -61,6 +62,14 @@ class Settings:
     in_process_worker: bool = True
     # Query parameters in the driver logs (DEBUG) are personal data: off unless asked for.
     log_sql: bool = False
+    # "text" (a line for people) or "json" (one object per line, for a log pipeline).
+    log_format: str = "text"
+    # On SIGTERM: how long in-flight requests and deliveries may take to finish (seconds)
+    # before what is left is cut short and its deliveries released to other workers.
+    shutdown_seconds: float = 30.0
+    # A file the worker touches after every round, for a liveness check (`tidings
+    # worker-health`); None: no heartbeat.
+    worker_heartbeat_file: str | None = None
     tier_policy: str | None = None
     worker_batch_size: int = 100
     worker_lease_seconds: int = 120
@@ -202,6 +211,10 @@ class Settings:
         confirmation = (config.get("TIDINGS_EMAIL_CONFIRMATION") or "category").strip().lower()
         if confirmation not in {c.value for c in EmailConfirmation}:
             raise SettingsError("TIDINGS_EMAIL_CONFIRMATION must be one of category, required")
+        log_format = (config.get("TIDINGS_LOG_FORMAT") or "text").strip().lower()
+        if log_format not in LOG_FORMATS:
+            raise SettingsError(f"TIDINGS_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        shutdown_seconds = _seconds(config, "TIDINGS_SHUTDOWN_SECONDS", 30.0)
         database_url = config.get("TIDINGS_DATABASE_URL", "sqlite://tidings.sqlite3")
         if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
             raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
@@ -229,6 +242,10 @@ class Settings:
             customer_token_ttl=_duration(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),
             in_process_worker=_bool(config, "TIDINGS_IN_PROCESS_WORKER", True),
             log_sql=_bool(config, "TIDINGS_LOG_SQL", False),
+            log_format=log_format,
+            shutdown_seconds=shutdown_seconds,
+            worker_heartbeat_file=(config.get("TIDINGS_WORKER_HEARTBEAT_FILE") or "").strip()
+            or None,
             tier_policy=tier_policy,
             worker_batch_size=_int(config, "TIDINGS_WORKER_BATCH_SIZE", 100),
             worker_lease_seconds=_duration(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),

@@ -83,6 +83,32 @@ async def pending_migrations(database_url: str) -> list[str]:
     ]
 
 
+class SchemaCheck:
+    """For a readiness probe: which migrations this code knows the database lacks, in one
+    statement per check (the migrations on disk are listed once, at the first check). Raises
+    when the database does not answer: tortoise's own plan reads an unreachable database as
+    one with nothing applied."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._known: frozenset[str] | None = None
+        self._table = ""
+
+    async def missing(self) -> list[str]:
+        if self._known is None:
+            executor = _executor(self.database_url)
+            executor.loader.load_disk()
+            self._table = executor.recorder.table_name
+            self._known = frozenset(
+                f"{key.app_label}.{key.name}" for key in executor.loader.disk_migrations
+            )
+        rows = await get_connection("default").execute_query_dict(
+            f'SELECT app, name FROM "{self._table}"'  # noqa: S608 (tortoise's own table name)
+        )
+        applied = {f"{row['app']}.{row['name']}" for row in rows}
+        return sorted(self._known - applied)
+
+
 async def migrate(database_url: str) -> list[str]:
     """Apply every pending migration; idempotent. Returns what was applied."""
     pending = await pending_migrations(database_url)

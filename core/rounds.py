@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 
 async def run_rounds(
@@ -33,3 +33,22 @@ async def run_rounds(
         await asyncio.wait(waiters, timeout=idle_sleep, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
+
+
+async def stop_within(
+    tasks: Sequence[asyncio.Task[None]], stop: asyncio.Event, seconds: float
+) -> bool:
+    """Set `stop`, give `tasks` up to `seconds` to finish the round in hand, then cancel what
+    is still running. True when everything finished in time. A task's own failure is raised
+    once all have ended, so a worker that crashed still exits with an error."""
+    stop.set()
+    if not tasks:
+        return True
+    _, pending = await asyncio.wait(tasks, timeout=seconds)
+    for task in pending:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return not pending

@@ -16,7 +16,7 @@ from tidings.api.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("migrate", "api")
+APP_SERVICES = ("migrate", "api", "worker")
 
 
 def settings_names() -> set[str]:
@@ -126,3 +126,49 @@ def test_dockerfile_copies_every_packaged_folder():
     missing = folders - copied
     assert not missing, f"the Dockerfile does not COPY {sorted(missing)}"
     assert {"pyproject.toml", "README.md"} <= copied  # pip install . needs both
+
+
+# Operations: health checks that test something real, shutdown within the grace period.
+
+
+def seconds(value: str) -> float:
+    """A compose duration ("40s", "1m30s") in seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value)
+    assert parts and "".join(n + u for n, u in parts) == value, value
+    return sum(float(n) / 1000 if u == "ms" else float(n) * units[u] for n, u in parts)
+
+
+def test_the_api_is_healthy_when_ready():
+    check = SERVICES["api"]["healthcheck"]["test"]
+    assert any("/readyz" in part for part in check), check
+
+
+def test_the_worker_is_healthy_while_its_rounds_beat():
+    worker = SERVICES["worker"]
+    assert worker["command"] == ["tidings", "worker"]
+    assert worker["deploy"]["replicas"] == 2
+    check = worker["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "tidings", "worker-health"], check
+    env = environment("worker")
+    assert env["TIDINGS_WORKER_HEARTBEAT_FILE"].startswith("/")
+    # The command the check runs exists, with the flags it is given.
+    from tidings.api.cli import build_parser
+
+    parsed = build_parser().parse_args(check[2:])
+    assert parsed.command == "worker-health"
+    # A heartbeat older than the check's age means rounds stopped: it must allow a round
+    # that renews its lease (half a lease) a few times over.
+    lease = Settings.load(
+        {**{k: interpolated(v) for k, v in env.items()}, "TIDINGS_SECRET_KEY": "k" * 48},
+        env_file=None,
+    ).worker_lease_seconds
+    assert seconds(parsed.max_age) >= lease
+
+
+@pytest.mark.parametrize("service", ["api", "worker"])
+def test_the_grace_period_outlasts_the_shutdown_deadline(service):
+    env = {key: interpolated(value) for key, value in environment(service).items()}
+    settings = Settings.load(env, env_file=None)
+    grace = seconds(SERVICES[service]["stop_grace_period"])
+    assert grace > settings.shutdown_seconds + 5, (grace, settings.shutdown_seconds)

@@ -5,7 +5,8 @@ rows. On SQLite one in-process worker claims (writes are serialised anyway). A w
 leaves its rows leased; when the lease runs out another worker claims them again — delivery is
 at least once, and each delivery's stable id keeps providers from sending twice. A live
 worker renews the lease of the rows it still holds (`renew_leases`), so only a dead or stuck
-one lets its rows go.
+one lets its rows go; a worker stopping with rows still in hand gives them back at once
+(`release_leases`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from tidings.core.enums import DeliveryStatus
 from tidings.core.models.messages import Delivery
 
 # Two traps of prepared statements, whose generic plan is fixed after five runs, typically
@@ -131,3 +133,17 @@ async def renew_leases(ids: Sequence[uuid.UUID], until: datetime) -> int:
     return await Delivery.filter(id__in=list(ids), locked_until__not_isnull=True).update(
         locked_until=until
     )
+
+
+async def release_leases(ids: Sequence[uuid.UUID]) -> int:
+    """Hand rows a stopping worker still holds back to the queue at once, rather than after
+    their lease runs out. Only rows still waiting (QUEUED or DEFERRED, leased) are touched: a
+    row recorded meanwhile has no lease. `attempts` keeps the claim's count, since the
+    provider may have been handed the row before the worker stopped. Returns how many."""
+    if not ids:
+        return 0
+    return await Delivery.filter(
+        id__in=list(ids),
+        locked_until__not_isnull=True,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED],
+    ).update(locked_until=None)

@@ -16,7 +16,12 @@ from tidings.core.address_hash import AddressHasher
 from tidings.core.audit.prune import AuditPruner
 from tidings.core.delivery.breaker import BreakerOptions, Breakers, Clock
 from tidings.core.delivery.bulk import RulesJson
-from tidings.core.delivery.claims import claim_digests, claim_due, renew_leases
+from tidings.core.delivery.claims import (
+    claim_digests,
+    claim_due,
+    release_leases,
+    renew_leases,
+)
 from tidings.core.delivery.expansion import expand_due
 from tidings.core.delivery.pipeline import DeliveryPipeline, OnChange
 from tidings.core.delivery.registry import ProviderRegistry
@@ -86,6 +91,10 @@ class DeliveryWorker:
         )
         self.rules_json = RulesJson()  # for the deliveries tier expansion writes
         self.wakeup = asyncio.Event()
+        # Rows claimed by a round that was cut short (cancelled): `release` hands them back.
+        self.held: set[uuid.UUID] = set()
+        # Called after every round, for a liveness check (api/heartbeat.py); None: nothing.
+        self.heartbeat: Callable[[], None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sleeps briefly when there is nothing due."""
@@ -98,7 +107,10 @@ class DeliveryWorker:
             done += await self.chores() if self.chores is not None else 0
             # Audit pruning: a pass an hour at most, a few batches a round, after the
             # deliveries (core/audit/prune.py); its failure is logged and never stops them.
-            return done + (await self.audit_pruner.run_if_due() if self.audit_pruner else 0)
+            done += await self.audit_pruner.run_if_due() if self.audit_pruner else 0
+            if self.heartbeat is not None:
+                self.heartbeat()
+            return done
 
         await run_rounds(round_once, stop, self.wakeup, self.options.idle_sleep, logger, "delivery")
 
@@ -121,9 +133,9 @@ class DeliveryWorker:
         ids = await claim_due(now, self.options.batch_size, self.options.lease)
         if not ids:
             return await self.run_digests(now)  # held digests are due on idle rounds too
-        # In creation order, so a customer's in-app notifications are stored as sent.
-        deliveries = await Delivery.filter(id__in=ids).order_by("id")
         async with self.holding(ids):
+            # In creation order, so a customer's in-app notifications are stored as sent.
+            deliveries = await Delivery.filter(id__in=ids).order_by("id")
             await self.pipeline.run(deliveries, now)
         return len(deliveries) + await self.run_digests(now)
 
@@ -151,7 +163,9 @@ class DeliveryWorker:
     async def holding(self, ids: Sequence[uuid.UUID]) -> AsyncIterator[None]:
         """Renew the lease on the rows in hand every half lease while the pipeline works on
         them, so a slow batch (a slow relay, a heavy template) is not claimed by another
-        worker and sent twice. Rows already recorded have no lease and are left alone."""
+        worker and sent twice. Rows already recorded have no lease and are left alone. When
+        the round is cancelled (a shutdown's deadline), the rows stay in `held` for `release`;
+        after any other failure they keep their lease, as a crashed worker's would."""
         lease = self.options.lease
 
         async def renew() -> None:
@@ -163,9 +177,22 @@ class DeliveryWorker:
                     logger.exception("renewing the delivery lease failed")
 
         task = asyncio.create_task(renew(), name="tidings-lease")
+        self.held.update(ids)
+        cancelled = False
         try:
             yield
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if not cancelled:
+                self.held.difference_update(ids)
+
+    async def release(self) -> int:
+        """Give back the rows of rounds cut short, so another worker takes them at once
+        rather than when their lease runs out. Returns how many were still waiting."""
+        ids, self.held = list(self.held), set()
+        return await release_leases(ids)

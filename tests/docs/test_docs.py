@@ -24,6 +24,7 @@ SETTING = re.compile(r"TIDINGS_[A-Z0-9_]*[A-Z0-9]\b")  # not a prefix like TIDIN
 PAGES = (
     "settings",
     "commands",
+    "operations",
     "access",
     "audit",
     "delivery",
