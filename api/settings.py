@@ -10,25 +10,29 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from tidings.api.data_keys import DataKeysError, load_keyring
+from tidings.api.setting_values import (
+    SettingsError,
+    read_bool,
+    read_days,
+    read_duration,
+    read_int,
+    read_optional_int,
+    read_public_url,
+    read_seconds,
+)
 from tidings.core.crypto import Keyring
 from tidings.core.enums import EmailConfirmation
 from tidings.core.links import DEFAULT_PUBLIC_URL
-from tidings.plugins.durations import parse_duration
 from tidings.plugins.secret import Secret
 from tidings.providers.smtp_bounces import BounceAddress, parse_bounce_address
 
 ENVIRONMENTS = ("development", "production")
 LOG_FORMATS = ("text", "json")
 SMTP_SECURITY = ("none", "starttls", "tls")
-
-
-class SettingsError(Exception):
-    """A setting is missing or malformed; the process should refuse to start."""
 
 
 @dataclass(frozen=True)
@@ -180,12 +184,12 @@ class Settings:
             raise SettingsError(f"TIDINGS_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}")
         defaults = Limits()
         limits = Limits(
-            max_depth=_int(config, "TIDINGS_MAX_QUERY_DEPTH", defaults.max_depth),
-            max_aliases=_int(config, "TIDINGS_MAX_QUERY_ALIASES", defaults.max_aliases),
-            max_tokens=_int(config, "TIDINGS_MAX_QUERY_TOKENS", defaults.max_tokens),
-            max_page_size=_int(config, "TIDINGS_MAX_PAGE_SIZE", defaults.max_page_size),
-            max_body_bytes=_int(config, "TIDINGS_MAX_BODY_BYTES", defaults.max_body_bytes),
-            max_query_cost=_int(config, "TIDINGS_MAX_QUERY_COST", defaults.max_query_cost),
+            max_depth=read_int(config, "TIDINGS_MAX_QUERY_DEPTH", defaults.max_depth),
+            max_aliases=read_int(config, "TIDINGS_MAX_QUERY_ALIASES", defaults.max_aliases),
+            max_tokens=read_int(config, "TIDINGS_MAX_QUERY_TOKENS", defaults.max_tokens),
+            max_page_size=read_int(config, "TIDINGS_MAX_PAGE_SIZE", defaults.max_page_size),
+            max_body_bytes=read_int(config, "TIDINGS_MAX_BODY_BYTES", defaults.max_body_bytes),
+            max_query_cost=read_int(config, "TIDINGS_MAX_QUERY_COST", defaults.max_query_cost),
         )
         tier_policy = config.get("TIDINGS_TIER_POLICY") or None
         if tier_policy:
@@ -195,7 +199,7 @@ class Settings:
                 parse_tier_policies(tier_policy)
             except TierPolicyError as error:
                 raise SettingsError(f"TIDINGS_TIER_POLICY: {error}") from None
-        public_url = _public_url(config, env)
+        public_url = read_public_url(config, env)
         mailto = (config.get("TIDINGS_UNSUBSCRIBE_MAILTO") or "").strip() or None
         if mailto is not None:
             mailto = mailto.removeprefix("mailto:")
@@ -214,14 +218,14 @@ class Settings:
         log_format = (config.get("TIDINGS_LOG_FORMAT") or "text").strip().lower()
         if log_format not in LOG_FORMATS:
             raise SettingsError(f"TIDINGS_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
-        shutdown_seconds = _seconds(config, "TIDINGS_SHUTDOWN_SECONDS", 30.0)
+        shutdown_seconds = read_seconds(config, "TIDINGS_SHUTDOWN_SECONDS", 30.0)
         database_url = config.get("TIDINGS_DATABASE_URL", "sqlite://tidings.sqlite3")
         if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
             raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
         if database_url.startswith("postgresql://"):
             database_url = "postgres://" + database_url[len("postgresql://") :]
-        metrics = _bool(config, "TIDINGS_METRICS", False)
-        metrics_port = _optional_int(config, "TIDINGS_METRICS_PORT")
+        metrics = read_bool(config, "TIDINGS_METRICS", False)
+        metrics_port = read_optional_int(config, "TIDINGS_METRICS_PORT")
         if metrics_port is not None and (metrics_port > 65535 or not metrics):
             raise SettingsError(
                 "TIDINGS_METRICS_PORT must be a port number (1-65535) and needs TIDINGS_METRICS=on"
@@ -238,40 +242,40 @@ class Settings:
             secret_key=Secret(key),
             keyring=keyring,
             allowed_origins=origins,
-            staff_token_ttl=_duration(config, "TIDINGS_STAFF_TOKEN_TTL", 12 * 3600),
-            customer_token_ttl=_duration(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),
-            in_process_worker=_bool(config, "TIDINGS_IN_PROCESS_WORKER", True),
-            log_sql=_bool(config, "TIDINGS_LOG_SQL", False),
+            staff_token_ttl=read_duration(config, "TIDINGS_STAFF_TOKEN_TTL", 12 * 3600),
+            customer_token_ttl=read_duration(config, "TIDINGS_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600),
+            in_process_worker=read_bool(config, "TIDINGS_IN_PROCESS_WORKER", True),
+            log_sql=read_bool(config, "TIDINGS_LOG_SQL", False),
             log_format=log_format,
             shutdown_seconds=shutdown_seconds,
             worker_heartbeat_file=(config.get("TIDINGS_WORKER_HEARTBEAT_FILE") or "").strip()
             or None,
             tier_policy=tier_policy,
-            worker_batch_size=_int(config, "TIDINGS_WORKER_BATCH_SIZE", 100),
-            worker_lease_seconds=_duration(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
-            delivery_retry_for=_duration(config, "TIDINGS_DELIVERY_RETRY_FOR", 24 * 3600),
-            delivery_max_attempts=_optional_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS"),
-            template_render_timeout=_seconds(config, "TIDINGS_TEMPLATE_RENDER_TIMEOUT", 0.2),
-            ws_max_subscriptions=_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
-            ws_max_sockets_per_customer=_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
-            live_send_timeout=_seconds(config, "TIDINGS_LIVE_SEND_TIMEOUT", 5.0),
-            ws_socket_ttl=_duration(config, "TIDINGS_WS_SOCKET_TTL", 30),
+            worker_batch_size=read_int(config, "TIDINGS_WORKER_BATCH_SIZE", 100),
+            worker_lease_seconds=read_duration(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
+            delivery_retry_for=read_duration(config, "TIDINGS_DELIVERY_RETRY_FOR", 24 * 3600),
+            delivery_max_attempts=read_optional_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS"),
+            template_render_timeout=read_seconds(config, "TIDINGS_TEMPLATE_RENDER_TIMEOUT", 0.2),
+            ws_max_subscriptions=read_int(config, "TIDINGS_WS_MAX_SUBSCRIPTIONS", 10),
+            ws_max_sockets_per_customer=read_int(config, "TIDINGS_WS_MAX_SOCKETS_PER_CUSTOMER", 10),
+            live_send_timeout=read_seconds(config, "TIDINGS_LIVE_SEND_TIMEOUT", 5.0),
+            ws_socket_ttl=read_duration(config, "TIDINGS_WS_SOCKET_TTL", 30),
             public_url=public_url,
-            preference_link_ttl=_duration(config, "TIDINGS_PREFERENCE_LINK_TTL", 7 * 24 * 3600),
+            preference_link_ttl=read_duration(config, "TIDINGS_PREFERENCE_LINK_TTL", 7 * 24 * 3600),
             unsubscribe_mailto=mailto,
             bounce_address=bounce_address,
             email_confirmation=EmailConfirmation(confirmation),
-            tracking=_bool(config, "TIDINGS_TRACKING", True),
-            attribution_window=_duration(config, "TIDINGS_ATTRIBUTION_WINDOW", 7 * 24 * 3600),
-            webhook_allow_private=_bool(
+            tracking=read_bool(config, "TIDINGS_TRACKING", True),
+            attribution_window=read_duration(config, "TIDINGS_ATTRIBUTION_WINDOW", 7 * 24 * 3600),
+            webhook_allow_private=read_bool(
                 config, "TIDINGS_WEBHOOK_ALLOW_PRIVATE", env == "development"
             ),
-            stats_min_group=_int(config, "TIDINGS_STATS_MIN_GROUP", 1),
-            login_free_attempts=_int(config, "TIDINGS_LOGIN_FREE_ATTEMPTS", 5),
-            login_max_backoff=_duration(config, "TIDINGS_LOGIN_MAX_BACKOFF", 15 * 60),
-            audit_retention_days=_optional_int(config, "TIDINGS_AUDIT_RETENTION_DAYS"),
-            erasure_grace_days=_days(config, "TIDINGS_ERASURE_GRACE_DAYS"),
-            retention_days=_optional_int(config, "TIDINGS_RETENTION_DAYS"),
+            stats_min_group=read_int(config, "TIDINGS_STATS_MIN_GROUP", 1),
+            login_free_attempts=read_int(config, "TIDINGS_LOGIN_FREE_ATTEMPTS", 5),
+            login_max_backoff=read_duration(config, "TIDINGS_LOGIN_MAX_BACKOFF", 15 * 60),
+            audit_retention_days=read_optional_int(config, "TIDINGS_AUDIT_RETENTION_DAYS"),
+            erasure_grace_days=read_days(config, "TIDINGS_ERASURE_GRACE_DAYS"),
+            retention_days=read_optional_int(config, "TIDINGS_RETENTION_DAYS"),
             metrics=metrics,
             metrics_port=metrics_port,
             metrics_host=(config.get("TIDINGS_METRICS_HOST") or "").strip() or "127.0.0.1",
@@ -282,100 +286,6 @@ class Settings:
 
 
 _MAILTO = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-
-
-def _public_url(config: Mapping[str, str], env: str) -> str:
-    """TIDINGS_PUBLIC_URL: http(s) with a host, no query, fragment or credentials; required
-    in production (links in messages must reach the service from outside)."""
-    value = (config.get("TIDINGS_PUBLIC_URL") or "").strip()
-    if not value:
-        if env == "production":
-            raise SettingsError(
-                "TIDINGS_PUBLIC_URL is required when TIDINGS_ENV=production "
-                "(the address customers reach, e.g. https://notify.shop.example)"
-            )
-        return DEFAULT_PUBLIC_URL
-    parsed = urlsplit(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise SettingsError("TIDINGS_PUBLIC_URL must be an http(s) URL with a host")
-    if parsed.query or parsed.fragment or parsed.username or parsed.password:
-        raise SettingsError("TIDINGS_PUBLIC_URL must have no query, fragment or credentials")
-    if any(ch in value for ch in "<>\"' \r\n"):
-        raise SettingsError("TIDINGS_PUBLIC_URL must be a plain URL")
-    return value.rstrip("/")
-
-
-def _int(config: Mapping[str, str], name: str, default: int) -> int:
-    value = config.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer") from None
-    if number <= 0:
-        raise SettingsError(f"{name} must be positive")
-    return number
-
-
-def _optional_int(config: Mapping[str, str], name: str) -> int | None:
-    """A positive integer, or None when unset."""
-    value = config.get(name)
-    if value is None or value.strip() == "":
-        return None
-    return _int(config, name, 0)
-
-
-def _days(config: Mapping[str, str], name: str) -> int:
-    """A whole number of days, 0 or more (default 0)."""
-    value = (config.get(name) or "").strip()
-    if not value:
-        return 0
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number of days") from None
-    if number < 0:
-        raise SettingsError(f"{name} must be 0 or more")
-    return number
-
-
-def _duration(config: Mapping[str, str], name: str, default: int) -> int:
-    """Whole seconds from plain seconds (`3600`) or a number with a unit (`90s`, `15m`,
-    `12h`, `30d`), so a TTL of a month need not be worked out by hand."""
-    value = config.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        seconds = parse_duration(value, name)
-    except ValueError as error:
-        raise SettingsError(str(error)) from None
-    if seconds < 1:
-        raise SettingsError(f"{name} must be at least one second")
-    return round(seconds)
-
-
-def _seconds(config: Mapping[str, str], name: str, default: float) -> float:
-    """Seconds, fractions kept (`200ms`, `0.5`): for limits shorter than a second."""
-    value = config.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        return parse_duration(value, name)
-    except ValueError as error:
-        raise SettingsError(str(error)) from None
-
-
-def _bool(config: Mapping[str, str], name: str, default: bool) -> bool:
-    value = config.get(name)
-    if value is None or value.strip() == "":
-        return default
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false (on or off)")
 
 
 def _development_key(path: Path) -> str:
