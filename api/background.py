@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from tidings.core.rounds import stop_within
 
 if TYPE_CHECKING:
-    from tidings.api.app import Runtime
+    from tidings.api.runtime import Runtime
 
 logger = logging.getLogger("tidings.shutdown")
 

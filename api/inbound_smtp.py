@@ -34,7 +34,7 @@ from tidings.providers.smtp import SmtpEmailProvider
 from tidings.providers.smtp_bounces import BounceAddress, parse_report
 
 if TYPE_CHECKING:
-    from tidings.api.app import Runtime
+    from tidings.api.runtime import Runtime
 
 logger = logging.getLogger("tidings.inbound_smtp")
 T = TypeVar("T")
@@ -137,7 +137,8 @@ async def start_server(
 
 def cmd_inbound_smtp(args: argparse.Namespace) -> int:
     """Receive bounces and complaints until SIGINT or SIGTERM."""
-    from tidings.api.app import build_runtime, quiet_sql_logs
+    from tidings.api.app import quiet_sql_logs
+    from tidings.api.runtime import build_runtime
 
     async def work(settings: Settings) -> int:
         if settings.bounce_address is None and settings.unsubscribe_mailto is None:

@@ -227,9 +227,10 @@ def _serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Deliver from the queue until SIGINT or SIGTERM; then stop within
     TIDINGS_SHUTDOWN_SECONDS (api/background.py) and exit 0."""
-    from tidings.api.app import build_runtime, quiet_sql_logs
+    from tidings.api.app import quiet_sql_logs
     from tidings.api.background import Background
     from tidings.api.heartbeat import HeartbeatError, heartbeat
+    from tidings.api.runtime import build_runtime
     from tidings.core.delivery.tier_audit import record_tier_policy
 
     async def work(settings: Settings) -> int:

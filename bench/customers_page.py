@@ -166,8 +166,8 @@ async def ours_in_process(
     operation inside the request's audit scope, the bearer token authenticated (JWT + one
     query), `schema.execute`, JSON-encoded. Records the mean cost of authentication alone in
     `timings["auth_ms"]`. `audit=False`: a schema that records no personal data reads."""
-    from tidings.api.app import build_runtime
     from tidings.api.auth import Authenticator
+    from tidings.api.runtime import build_runtime
     from tidings.api.settings import Settings
     from tidings.core.audit import RequestInfo, request_scope
     from tidings.core.audit.context import bind_actor, new_request_id

@@ -16,7 +16,7 @@ from tidings.api.dashboard.tables import DashboardData
 from tidings.api.dashboard.views import Dashboard
 
 if TYPE_CHECKING:
-    from tidings.api.app import Runtime
+    from tidings.api.runtime import Runtime
 
 STATIC = Path(__file__).resolve().parent / "static"
 # name → media type: only these files are served.

@@ -16,7 +16,7 @@ from tidings.api.pages.views import CustomerPages
 from tidings.core.services.preference_center import PreferenceCenter
 
 if TYPE_CHECKING:
-    from tidings.api.app import Runtime
+    from tidings.api.runtime import Runtime
 
 STYLESHEET = Path(__file__).resolve().parent / "static" / "pages.css"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.api.app import build_runtime
+from tidings.api.runtime import build_runtime
 from tidings.api.settings import Settings, SettingsError
 
 BASE = {"TIDINGS_SECRET_KEY": "k" * 40, "TIDINGS_DATABASE_URL": "sqlite://:memory:"}

@@ -11,7 +11,7 @@ import pytest
 
 from tests.audit.tamper import seed, sql
 from tests.conftest import SECRET, make_settings
-from tidings.api.app import audit_pruner, build_runtime
+from tidings.api.runtime import audit_pruner, build_runtime
 from tidings.api.settings import SettingsError
 from tidings.core.audit import record
 from tidings.core.audit.checkpoints import CheckpointSigner

@@ -13,8 +13,9 @@ import pytest
 from tests.conftest import Api, make_settings
 from tests.metrics.support import names, parse, scrape
 from tests.sql_statements import statement_log
-from tidings.api.app import build_runtime, create_app
+from tidings.api.app import create_app
 from tidings.api.metrics import Metrics, MetricsServer
+from tidings.api.runtime import build_runtime
 from tidings.api.settings import SettingsError
 
 

@@ -18,7 +18,8 @@ import pytest
 
 from tests.conftest import Api, data, make_settings
 from tests.providers.peers import HttpPeer
-from tidings.api.app import create_app, default_plugin_manager
+from tidings.api.app import create_app
+from tidings.api.runtime import default_plugin_manager
 from tidings.core.enums import Role
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "examples" / "tidings-webhook"
