@@ -11,7 +11,6 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
@@ -19,11 +18,10 @@ from tortoise.transactions import in_transaction
 from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.breaker import Breakers
 from tidings.core.delivery.bulk import update_rows
+from tidings.core.delivery.digest_message import combine_digest
 from tidings.core.delivery.engagement_links import EngagementLinks
 from tidings.core.delivery.message_links import (
-    UNSUBSCRIBE_URL,
     BatchLinks,
-    without_unsubscribe,
 )
 from tidings.core.delivery.outbound import Prepared, prepare
 from tidings.core.delivery.outcomes import (
@@ -36,7 +34,6 @@ from tidings.core.delivery.outcomes import (
 from tidings.core.delivery.recheck import recheck
 from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.registry import ProviderRegistry
-from tidings.core.delivery.render import Content, digest_content
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
 from tidings.core.delivery.sending import category_rule, delivery_row
@@ -47,7 +44,6 @@ from tidings.core.models import Category, Device
 from tidings.core.models.messages import Delivery, Message
 from tidings.core.policy import decide
 from tidings.core.tracking import TrackingSigner
-from tidings.plugins.interface import OutboundMessage
 
 logger = logging.getLogger("tidings.delivery")
 
@@ -295,37 +291,3 @@ class DeliveryPipeline:
             await self.on_change(rows)
         except Exception:
             logger.exception("announcing delivery changes failed")
-
-
-def combine_digest(items: Sequence[Prepared], links: BatchLinks | None = None) -> Prepared:
-    """One message standing for a customer's held deliveries on one channel; it carries the
-    first delivery's id, so a retry of the same digest is recognised by the provider. Its
-    unsubscribe link withdraws every category whose message carried one (marketing sends), so
-    a digest of several categories gets one link that names them all."""
-    lead = items[0]
-    content = digest_content(
-        (Content(item.outbound[0].title, item.outbound[0].body) for item in items),
-        lead.outbound[0].locale,
-    )
-    categories = sorted(
-        {item.outbound[0].category for item in items if UNSUBSCRIBE_URL in item.outbound[0].data}
-    )
-    customer_id, channel = lead.delivery.customer_id, lead.delivery.channel
-
-    def data(message: OutboundMessage) -> dict:
-        if links is None:  # no links were added: none to combine
-            return without_unsubscribe(message.data)
-        return links.digest_data(message.data, customer_id, categories, channel)
-
-    outbound = [
-        replace(
-            message,
-            title=content.title,
-            body=content.body,
-            html=None,
-            category="digest",
-            data=data(message),
-        )
-        for message in lead.outbound
-    ]
-    return Prepared(lead.delivery, outbound, lead.device_ids)

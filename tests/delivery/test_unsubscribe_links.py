@@ -21,9 +21,9 @@ from tests.delivery.support import create_category, create_customer, raw_id
 from tests.delivery.support import grant as grant_on
 from tests.delivery.support import send as send_to
 from tests.sql_statements import statement_log
+from tidings.core.delivery.digest_message import combine_digest
 from tidings.core.delivery.message_links import BatchLinks
 from tidings.core.delivery.outbound import Prepared
-from tidings.core.delivery.pipeline import combine_digest
 from tidings.core.delivery.worker import DeliveryWorker
 from tidings.core.enums import GrantStatus, Role
 from tidings.core.links import LinkKind
