@@ -19,7 +19,8 @@ from tidings.core.services import Services
 from tidings.core.viewer import Viewer
 from tidings.schema.access.types import AccessGrant, ApiKey, Staff
 from tidings.schema.context import Info
-from tidings.schema.customers.types import Customer, Device, PermissionGrant
+from tidings.schema.customers.consent_types import Device, PermissionGrant
+from tidings.schema.customers.types import Customer
 from tidings.schema.ids import decode_global_id
 from tidings.schema.inbox.types import Notification
 from tidings.schema.messages.types import Delivery, Message, Template

@@ -9,6 +9,7 @@ import strawberry
 from tidings.core.enums import GrantStatus
 from tidings.core.tokens import TokenKind
 from tidings.schema.context import Info
+from tidings.schema.customers.consent_types import Device, PermissionGrant, Preference
 from tidings.schema.customers.inputs import (
     CUSTOMER_ID,
     CreateCustomerInput,
@@ -19,7 +20,7 @@ from tidings.schema.customers.inputs import (
     UpdateMeInput,
     WithdrawPermissionInput,
 )
-from tidings.schema.customers.types import Customer, Device, PermissionGrant, Preference
+from tidings.schema.customers.types import Customer
 from tidings.schema.errors import ERRORS, UserError, attempt
 from tidings.schema.ids import MISSING, parse_id
 from tidings.schema.permissions import ADMIN_ONLY, Authenticated, CustomersOnly

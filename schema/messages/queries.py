@@ -9,7 +9,8 @@ import strawberry
 from tidings.core.enums import Role
 from tidings.schema.context import Info
 from tidings.schema.ids import MISSING, parse_id
-from tidings.schema.messages.types import Delivery, DeliveryExplanation, Message, Template
+from tidings.schema.messages.outcomes import DeliveryExplanation
+from tidings.schema.messages.types import Delivery, Message, Template
 from tidings.schema.permissions import ANY_STAFF, staff_roles
 from tidings.schema.relay import After, Connection, First, connection, page_size
 
