@@ -49,7 +49,30 @@ class ListUnsubscribeHeader(UnstructuredHeader):
         return f"{self.name}: {joined}{policy.linesep}"
 
 
-_registry = HeaderRegistry()
+class _HeaderClasses(HeaderRegistry):
+    """The standard registry, making each header name's class once: the standard one builds
+    a new class (`type(...)`) for every header set, a large share of composing a message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def map_to_type(self, name: str, cls: type) -> None:
+        super().map_to_type(name, cls)
+        self._made.clear()
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = super().__getitem__(name)
+            if len(self._made) < _KEPT_HEADER_CLASSES:  # names are ours; bound it anyway
+                self._made[key] = made
+        return made
+
+
+_KEPT_HEADER_CLASSES = 64
+_registry = _HeaderClasses()
 _registry.map_to_type("list-unsubscribe", ListUnsubscribeHeader)
 POLICY: EmailPolicy = default_policy.clone(header_factory=_registry)
 
