@@ -24,7 +24,7 @@ from tidings.core.delivery.breaker import BreakerOptions, Breakers, Clock
 from tidings.core.delivery.bulk import RulesJson
 from tidings.core.delivery.claims import (
     claim_digests,
-    claim_due,
+    claim_due_rows,
     release_leases,
     renew_leases,
 )
@@ -146,8 +146,8 @@ class DeliveryWorker:
         deliveries it handled."""
         now = now or datetime.now(UTC)
         await self.registry.start()
-        ids = await claim_due(now, self.options.batch_size, self.options.lease)
-        handled = await self._process(ids, now) if ids else 0
+        rows = await claim_due_rows(now, self.options.batch_size, self.options.lease)
+        handled = await self._process(rows, now) if rows else 0
         return handled + await self.run_digests(now)  # held digests are due on idle rounds too
 
     async def process_due(
@@ -171,10 +171,10 @@ class DeliveryWorker:
                 if until is not None and time.monotonic() >= until:
                     break
                 at = now or datetime.now(UTC)
-                ids = await claim_due(at, self.options.batch_size, self.options.lease)
-                if not ids:
+                rows = await claim_due_rows(at, self.options.batch_size, self.options.lease)
+                if not rows:
                     break
-                handled += await self._process(ids, at)
+                handled += await self._process(rows, at)
             return handled
 
         loops = [
@@ -198,12 +198,12 @@ class DeliveryWorker:
             handled += done
         return handled
 
-    async def _process(self, ids: Sequence[uuid.UUID], now: datetime) -> int:
-        async with self.holding(ids):
-            # In creation order, so a customer's in-app notifications are stored as sent.
-            deliveries = await Delivery.filter(id__in=ids).order_by("id")
-            await self.pipeline.run(deliveries, now)
-        return len(deliveries)
+    async def _process(self, rows: Sequence[Delivery], now: datetime) -> int:
+        # In creation order (the claim sorts them), so a customer's in-app notifications are
+        # stored as sent.
+        async with self.holding([row.id for row in rows]):
+            await self.pipeline.run(rows, now)
+        return len(rows)
 
     async def run_digests(self, now: datetime) -> int:
         """Release held digest deliveries whose period ended: one combined message per

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from tests.delivery.support import create_category, create_customer, grant, rows, send
+from tidings.core.delivery.claims import claim_due_rows
 from tidings.core.delivery.worker import WorkerOptions
 from tidings.core.enums import DeliveryStatus, Role
 from tidings.core.ids import new_id
@@ -132,3 +133,17 @@ async def test_the_round_chores_run_once_per_round_and_never_beside_themselves(m
 
     assert len(smtp.received) == 12
     assert len(chores) == rounds and set(chores) == {1}
+
+
+async def test_the_claim_returns_the_rows_as_a_fresh_load_would(mail_api):
+    """The loops take their rows from the claim's RETURNING instead of loading them again:
+    field for field what tortoise loads, in id order, the claim's lease and attempt in."""
+    queued = await queued_email(mail_api, 7)
+    claimed = await claim_due_rows(datetime.now(UTC), 5, timedelta(minutes=1))
+    loaded = await Delivery.filter(id__in=[d.id for d in claimed]).order_by("id")
+    assert [d.id for d in claimed] == [d.id for d in loaded]
+    assert len(claimed) == 5 and {d.id for d in claimed} <= {d.id for d in queued}
+    fields = [*Delivery._meta.db_fields, "message_id", "customer_id"]
+    for mine, fresh in zip(claimed, loaded, strict=True):
+        assert {f: getattr(mine, f) for f in fields} == {f: getattr(fresh, f) for f in fields}
+        assert mine.attempts == 1 and mine.locked_until is not None
