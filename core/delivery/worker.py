@@ -157,28 +157,45 @@ class DeliveryWorker:
         stop: asyncio.Event | None = None,
         seconds: float | None = None,
     ) -> int:
-        """Run `concurrency` delivery loops at once, each claiming and processing a batch
-        after another until nothing is due, `stop` is set or (given `seconds`) that long has
-        passed; then release the digests that are due. Returns how many deliveries it
+        """Run up to `concurrency` delivery loops at once, each claiming and processing a
+        batch after another until nothing is due, `stop` is set or (given `seconds`) that
+        long has passed; the others join only when the first loop's first claim was a full
+        batch. Then release the digests that are due. Returns how many deliveries it
         handled. A loop's failure is raised once every loop has ended; the rows it held keep
         their lease, as a crashed worker's would."""
         await self.registry.start()
         until = None if seconds is None else time.monotonic() + seconds
 
-        async def loop() -> int:
+        # The first loop's first claim says whether the others have work: an idle round
+        # costs one claim, not one per loop.
+        first_claimed = asyncio.Event()
+        busy = False
+
+        async def loop(n: int) -> int:
+            nonlocal busy
+            if n:
+                await first_claimed.wait()
+                if not busy:
+                    return 0
             handled = 0
-            while not (stop is not None and stop.is_set()):
-                if until is not None and time.monotonic() >= until:
-                    break
-                at = now or datetime.now(UTC)
-                rows = await claim_due_rows(at, self.options.batch_size, self.options.lease)
-                if not rows:
-                    break
-                handled += await self._process(rows, at)
+            try:
+                while not (stop is not None and stop.is_set()):
+                    if until is not None and time.monotonic() >= until:
+                        break
+                    at = now or datetime.now(UTC)
+                    rows = await claim_due_rows(at, self.options.batch_size, self.options.lease)
+                    if not first_claimed.is_set():
+                        busy = len(rows) == self.options.batch_size
+                        first_claimed.set()
+                    if not rows:
+                        break
+                    handled += await self._process(rows, at)
+            finally:
+                first_claimed.set()  # a loop that failed or stopped first frees the others
             return handled
 
         loops = [
-            asyncio.create_task(loop(), name=f"tidings-delivery-{n}")
+            asyncio.create_task(loop(n), name=f"tidings-delivery-{n}")
             for n in range(self.options.concurrency)
         ]
         results = await asyncio.gather(*loops, return_exceptions=True)

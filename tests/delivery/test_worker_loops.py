@@ -6,6 +6,7 @@ chores once per round, never beside themselves. Sends are counted at a real loca
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -147,3 +148,17 @@ async def test_the_claim_returns_the_rows_as_a_fresh_load_would(mail_api):
     for mine, fresh in zip(claimed, loaded, strict=True):
         assert {f: getattr(mine, f) for f in fields} == {f: getattr(fresh, f) for f in fields}
         assert mine.attempts == 1 and mine.locked_until is not None
+
+
+async def test_an_idle_round_claims_once_however_many_loops(mail_api, caplog):
+    """The loops beyond the first join only when its claim was a full batch: an idle worker
+    polls the queue once a round, not once per loop."""
+    worker = mail_api.runtime.worker
+    worker.options = WorkerOptions(batch_size=5, concurrency=4)
+    await queued_email(mail_api, 3)  # less than a batch: one loop is enough
+
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        assert await worker.process_due() == 3
+        assert await worker.process_due() == 0
+    claims = [r for r in caplog.records if "attempts = attempts + 1" in r.getMessage()]
+    assert len(claims) == 3  # the first round: its batch, then nothing due; the second: one
