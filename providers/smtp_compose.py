@@ -15,6 +15,7 @@ ASCII without spaces or angle brackets (anything else is refused as a header inj
 from __future__ import annotations
 
 import email.utils
+import functools
 import html
 import re
 from datetime import UTC, datetime
@@ -77,6 +78,13 @@ _registry.map_to_type("list-unsubscribe", ListUnsubscribeHeader)
 POLICY: EmailPolicy = default_policy.clone(header_factory=_registry)
 
 
+@functools.lru_cache(maxsize=8)
+def _from_header(sender: str) -> Any:
+    """The From header, parsed once per sender (the settings' own) rather than per message:
+    a header object is immutable, and the message takes it as it is."""
+    return POLICY.header_factory("From", sender)
+
+
 def footer_words(locale: str | None) -> dict[str, str]:
     """The footer's words for `locale`: exact, then case-insensitive, then by language."""
     locale = locale or "en"
@@ -118,7 +126,7 @@ def compose(message: OutboundMessage, sender: str, message_id: str) -> EmailMess
     mailto = mailto_link(message.data)
     email_message = EmailMessage(policy=POLICY)
     email_message["Subject"] = " ".join(message.title.split())
-    email_message["From"] = sender
+    email_message["From"] = _from_header(sender)
     email_message["To"] = message.address
     email_message["Date"] = email.utils.format_datetime(datetime.now(UTC))
     email_message["Message-ID"] = message_id
