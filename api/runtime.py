@@ -152,6 +152,7 @@ def build_runtime(
             WorkerOptions(
                 batch_size=settings.worker_batch_size,
                 lease=timedelta(seconds=settings.worker_lease_seconds),
+                concurrency=settings.worker_concurrency,
                 retry=RetryPolicy(
                     retry_for=timedelta(seconds=settings.delivery_retry_for),
                     max_attempts=settings.delivery_max_attempts,

@@ -86,6 +86,16 @@ def read_bool(config: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false (on or off)")
 
 
+def read_database_url(config: Mapping[str, str]) -> str:
+    """TIDINGS_DATABASE_URL, SQLite or PostgreSQL; `postgresql://` is spelt `postgres://`."""
+    url = config.get("TIDINGS_DATABASE_URL", "sqlite://tidings.sqlite3")
+    if not url.startswith(("sqlite://", "postgres://", "postgresql://")):
+        raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://") :]
+    return url
+
+
 def read_public_url(config: Mapping[str, str], env: str) -> str:
     """TIDINGS_PUBLIC_URL: http(s) with a host, no query, fragment or credentials; required
     in production (links in messages must reach the service from outside)."""

@@ -17,6 +17,7 @@ from tidings.api.data_keys import DataKeysError, load_keyring
 from tidings.api.setting_values import (
     SettingsError,
     read_bool,
+    read_database_url,
     read_days,
     read_duration,
     read_int,
@@ -77,6 +78,8 @@ class Settings:
     tier_policy: str | None = None
     worker_batch_size: int = 100
     worker_lease_seconds: int = 120
+    # Delivery loops one worker process runs at once; `load` defaults it by database.
+    worker_concurrency: int = 1
     # The retry budget of a delivery failing transiently, from its creation (seconds); an
     # attempt cap as well only when TIDINGS_DELIVERY_MAX_ATTEMPTS is set.
     delivery_retry_for: int = 24 * 3600
@@ -219,11 +222,7 @@ class Settings:
         if log_format not in LOG_FORMATS:
             raise SettingsError(f"TIDINGS_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
         shutdown_seconds = read_seconds(config, "TIDINGS_SHUTDOWN_SECONDS", 30.0)
-        database_url = config.get("TIDINGS_DATABASE_URL", "sqlite://tidings.sqlite3")
-        if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
-            raise SettingsError("TIDINGS_DATABASE_URL must start with sqlite:// or postgres://")
-        if database_url.startswith("postgresql://"):
-            database_url = "postgres://" + database_url[len("postgresql://") :]
+        database_url = read_database_url(config)
         metrics = read_bool(config, "TIDINGS_METRICS", False)
         metrics_port = read_optional_int(config, "TIDINGS_METRICS_PORT")
         if metrics_port is not None and (metrics_port > 65535 or not metrics):
@@ -253,6 +252,9 @@ class Settings:
             tier_policy=tier_policy,
             worker_batch_size=read_int(config, "TIDINGS_WORKER_BATCH_SIZE", 100),
             worker_lease_seconds=read_duration(config, "TIDINGS_WORKER_LEASE_SECONDS", 120),
+            worker_concurrency=read_int(  # SQLite has a single writer: one loop by default
+                config, "TIDINGS_WORKER_CONCURRENCY", 1 if database_url[:9] == "sqlite://" else 2
+            ),
             delivery_retry_for=read_duration(config, "TIDINGS_DELIVERY_RETRY_FOR", 24 * 3600),
             delivery_max_attempts=read_optional_int(config, "TIDINGS_DELIVERY_MAX_ATTEMPTS"),
             template_render_timeout=read_seconds(config, "TIDINGS_TEMPLATE_RENDER_TIMEOUT", 0.2),

@@ -1,8 +1,9 @@
 """B6: push and SMS throughput end to end, to local fakes of FCM and an SMS API
 (bench/http_fakes.py, a process of their own). N queued deliveries per channel (1,000 by
-default, BENCH_HTTP_MESSAGES overrides) delivered by `DeliveryWorker.run_once` loops through
-the real providers: push through firebase-admin's own code (OAuth token exchange included,
-against the fake's token endpoint), SMS through the http-sms provider. Beside each, a bare
+default, BENCH_HTTP_MESSAGES overrides) delivered by `DeliveryWorker.drain` (the concurrent
+delivery loops a worker's rounds run, TIDINGS_WORKER_CONCURRENCY of them) through the real
+providers: push through firebase-admin's own code (OAuth token exchange included, against
+the fake's token endpoint), SMS through the http-sms provider. Beside each, a bare
 httpx loop posting the same payloads to the same fake with the same concurrency (100 in
 flight for FCM, 20 for SMS, as the providers allow). Measured in interleaved rounds."""
 
@@ -64,7 +65,7 @@ class HttpSendResult:
     def describe(self) -> str:
         p, s = self.push, self.sms
         return (
-            f"- B6: ours = DeliveryWorker.run_once loops (claim, re-check, render, provider, "
+            f"- B6: ours = DeliveryWorker.drain's loops (claim, re-check, render, provider, "
             f"record) over {p.messages:,} queued push and {s.messages:,} SMS deliveries: push "
             f"{p.ours_seconds:.2f} s through firebase-admin's send_each_async ({p.in_flight} in "
             f"flight), SMS {s.ours_seconds:.2f} s through the http-sms provider ({s.in_flight} in "
@@ -148,7 +149,8 @@ async def run(messages: int) -> HttpSendResult:
                 )
                 registry = ProviderRegistry([push, text])
                 await registry.start()
-                worker = DeliveryWorker(registry, tiers, links=services.links)
+                options = mail.worker_options()
+                worker = DeliveryWorker(registry, tiers, options, links=services.links)
                 fcm_url = f"{base}/v1/projects/{PROJECT}/messages:send"
                 headers = {
                     "authorization": "Bearer bench-token",
@@ -173,7 +175,7 @@ async def run(messages: int) -> HttpSendResult:
                                     services, viewer, ids[part], f"{key}-{channel}", channel
                                 )
                                 started = time.perf_counter()
-                                await mail._drain(worker)
+                                await worker.drain()
                                 timings.append(time.perf_counter() - started)
                             return tuple(timings)
 

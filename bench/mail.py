@@ -1,9 +1,10 @@
 """Benchmark 3: email throughput end to end. N queued email deliveries (2,000 by default,
-BENCH_EMAILS overrides) delivered by `DeliveryWorker.run_once` loops through the real SMTP
-provider to a local aiosmtpd sink (its own process), over the provider's pool of
-TIDINGS_SMTP_POOL_SIZE connections (BENCH_SMTP_CONNECTIONS, 4 by default); beside it, bare
-aiosmtplib loops sending as many messages over as many connections to the same sink, one loop
-per connection. Measured in interleaved rounds."""
+BENCH_EMAILS overrides) delivered by `DeliveryWorker.drain`, the concurrent delivery loops a
+worker's rounds run (TIDINGS_WORKER_CONCURRENCY of them, PostgreSQL's default 2 unless set),
+through the real SMTP provider to a local aiosmtpd sink (its own process), over the provider's
+pool of TIDINGS_SMTP_POOL_SIZE connections (BENCH_SMTP_CONNECTIONS, 4 by default); beside it,
+bare aiosmtplib loops sending as many messages over as many connections to the same sink, one
+loop per connection. Measured in interleaved rounds."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import asyncpg
 
 from bench import dataset, fanout_data, sealed, servers
 from bench.customers_page import BenchmarkError, progress
+from tidings.api.setting_values import read_int
+from tidings.core.delivery.worker import WorkerOptions
 
 DEFAULT_EMAILS = 2_000
 ROUNDS = 4
@@ -42,6 +45,7 @@ class MailResult:
     ours_seconds: float
     baseline_seconds: float
     connections: int = 1
+    loops: int = 1
 
     @property
     def ours_rate(self) -> float:
@@ -67,8 +71,9 @@ class MailResult:
 
     def describe(self) -> str:
         return (
-            f"- email: ours = DeliveryWorker.run_once loops (claim, consent re-check, render, "
-            f"real SMTP provider, record) over {self.emails:,} queued deliveries, "
+            f"- email: ours = DeliveryWorker.drain, {self.loops} delivery loop(s) (claim, "
+            f"consent re-check, render, real SMTP provider, record) over {self.emails:,} queued "
+            "deliveries, "
             f"{self.ours_seconds:.2f} s over a pool of {self.connections} connections; baseline = "
             f"{self.connections} bare aiosmtplib loops, one per connection, one EmailMessage per "
             f"message, {self.baseline_seconds:.2f} s. Same sink (aiosmtpd in "
@@ -90,6 +95,12 @@ def emails_from_env() -> int:
 
 def connections_from_env() -> int:
     return int(os.environ.get("BENCH_SMTP_CONNECTIONS", str(DEFAULT_CONNECTIONS)))
+
+
+def worker_options() -> WorkerOptions:
+    """The worker's options as `tidings worker` reads them on PostgreSQL: its delivery loops
+    from TIDINGS_WORKER_CONCURRENCY (default 2), the rest at their defaults."""
+    return WorkerOptions(concurrency=read_int(os.environ, "TIDINGS_WORKER_CONCURRENCY", 2))
 
 
 @contextlib.asynccontextmanager
@@ -135,15 +146,6 @@ async def _queue(url: str, services: object, viewer: object, ids: list, key: str
                 body=BODY,
             ),
         )
-
-
-async def _drain(worker: object) -> int:
-    handled = 0
-    while True:
-        done = await worker.run_once()  # type: ignore[attr-defined]
-        if done == 0:
-            return handled
-        handled += done
 
 
 def _compose(n: int, address: str) -> EmailMessage:
@@ -203,7 +205,8 @@ async def run(emails: int, connections: int = DEFAULT_CONNECTIONS) -> MailResult
             )
             registry = ProviderRegistry([SmtpEmailProvider(settings)])
             # As `serve` builds it: each mail carries its preference link and footer.
-            worker = DeliveryWorker(registry, tiers, links=services.links)
+            options = worker_options()
+            worker = DeliveryWorker(registry, tiers, options, links=services.links)
             clients = [
                 aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
                 for _ in range(connections)
@@ -213,7 +216,7 @@ async def run(emails: int, connections: int = DEFAULT_CONNECTIONS) -> MailResult
                 progress(f"email: warm-up, then {ROUNDS} rounds of {per_round:,} each way")
                 await _raw_loop(clients, addresses[:WARMUP], 0)
                 await _queue(url, services, viewer, ids[:WARMUP], "warm")
-                await _drain(worker)
+                await worker.drain()
                 for r in range(ROUNDS):
                     chunk = slice(WARMUP + r * per_round, WARMUP + (r + 1) * per_round)
                     started = time.perf_counter()
@@ -221,7 +224,7 @@ async def run(emails: int, connections: int = DEFAULT_CONNECTIONS) -> MailResult
                     base += time.perf_counter() - started
                     await _queue(url, services, viewer, ids[chunk], f"round-{r}")
                     started = time.perf_counter()
-                    await _drain(worker)
+                    await worker.drain()
                     ours += time.perf_counter() - started
             finally:
                 await asyncio.gather(*(client.quit() for client in clients))
@@ -233,7 +236,7 @@ async def run(emails: int, connections: int = DEFAULT_CONNECTIONS) -> MailResult
         await dataset.drop_database(url)
     if sent != total or received != [2 * total]:
         raise BenchmarkError(f"email: {sent} deliveries SENT, sink got {received}; want {total}")
-    return MailResult(per_round * ROUNDS, ours, base, connections)
+    return MailResult(per_round * ROUNDS, ours, base, connections, options.concurrency)
 
 
 async def _count_sent(url: str) -> int:

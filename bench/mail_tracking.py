@@ -1,6 +1,6 @@
 """Benchmark B5's tracking figure (issue 12): what engagement tracking costs on email. The
 same queued email deliveries (an HTML part and a text part, each with LINKS web links; 2,000
-per side by default, BENCH_EMAILS overrides) delivered by `DeliveryWorker.run_once` loops
+per side by default, BENCH_EMAILS overrides) delivered by `DeliveryWorker.drain` loops
 through the real SMTP provider to the local aiosmtpd sink (its own process), by two workers
 in the same process over the same provider: one with tracking (every link rewritten to a
 signed `/t/c/` URL, an open pixel added), one without. Measured in interleaved rounds, the
@@ -59,7 +59,7 @@ class TrackingResult:
 
     def describe(self) -> str:
         return (
-            f"- tracking: ours = DeliveryWorker.run_once loops with engagement tracking ({LINKS} "
+            f"- tracking: ours = DeliveryWorker.drain loops with engagement tracking ({LINKS} "
             f"links in each of the HTML and text parts rewritten and signed, an open pixel), "
             f"{self.tracked_seconds:.2f} s for {self.emails:,} emails; baseline = the same "
             f"mail, same process, same provider and sink, without tracking, "
@@ -136,16 +136,19 @@ async def run(emails: int) -> TrackingResult:
             )
             registry = ProviderRegistry([SmtpEmailProvider(settings)])
             # As `serve` builds them, with TIDINGS_TRACKING on and off.
+            options = mail.worker_options()
             workers = {
-                "plain": DeliveryWorker(registry, tiers, links=services.links),
-                "tracked": DeliveryWorker(registry, tiers, links=services.links, tracking=signer),
+                "plain": DeliveryWorker(registry, tiers, options, links=services.links),
+                "tracked": DeliveryWorker(
+                    registry, tiers, options, links=services.links, tracking=signer
+                ),
             }
             try:
                 progress(f"tracking: warm-up, then {ROUNDS} rounds of {per_round:,} each way")
                 at = 0
                 for side, worker in workers.items():
                     await _queue(services, viewer, ids[at : at + WARMUP], f"warm-{side}")
-                    await mail._drain(worker)
+                    await worker.drain()
                     at += WARMUP
                 for r in range(ROUNDS):
                     order = ["plain", "tracked"] if r % 2 == 0 else ["tracked", "plain"]
@@ -154,7 +157,7 @@ async def run(emails: int) -> TrackingResult:
                         at += per_round
                         await _queue(services, viewer, chunk, f"round-{r}-{side}")
                         started = time.perf_counter()
-                        await mail._drain(workers[side])
+                        await workers[side].drain()
                         seconds[side] += time.perf_counter() - started
             finally:
                 await registry.aclose()

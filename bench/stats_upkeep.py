@@ -207,10 +207,10 @@ async def _mail(emails: int) -> Pair:
                 host="127.0.0.1", port=port, sender=mail.SENDER, security="none"
             )
             registry = ProviderRegistry([SmtpEmailProvider(settings)])
-            worker = DeliveryWorker(registry, tiers, links=services.links)
+            worker = DeliveryWorker(registry, tiers, mail.worker_options(), links=services.links)
             try:
                 await mail._queue(url, services, viewer, ids[: mail.WARMUP], "warm")
-                await mail._drain(worker)
+                await worker.drain()
                 await _fold()
                 start = mail.WARMUP
                 for r in range(MAIL_ROUNDS):
@@ -220,7 +220,7 @@ async def _mail(emails: int) -> Pair:
                         await mail._queue(url, services, viewer, chunk, f"up-{start}")
                         before = await _deltas(url)
                         started = time.perf_counter()
-                        await mail._drain(worker)
+                        await worker.drain()
                         (on if enabled else off).append(time.perf_counter() - started)
                         if enabled:
                             deltas.append(await _deltas(url) - before)

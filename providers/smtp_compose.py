@@ -15,6 +15,7 @@ ASCII without spaces or angle brackets (anything else is refused as a header inj
 from __future__ import annotations
 
 import email.utils
+import functools
 import html
 import re
 from datetime import UTC, datetime
@@ -49,9 +50,39 @@ class ListUnsubscribeHeader(UnstructuredHeader):
         return f"{self.name}: {joined}{policy.linesep}"
 
 
-_registry = HeaderRegistry()
+class _HeaderClasses(HeaderRegistry):
+    """The standard registry, making each header name's class once: the standard one builds
+    a new class (`type(...)`) for every header set, a large share of composing a message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def map_to_type(self, name: str, cls: type) -> None:
+        super().map_to_type(name, cls)
+        self._made.clear()
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = super().__getitem__(name)
+            if len(self._made) < _KEPT_HEADER_CLASSES:  # names are ours; bound it anyway
+                self._made[key] = made
+        return made
+
+
+_KEPT_HEADER_CLASSES = 64
+_registry = _HeaderClasses()
 _registry.map_to_type("list-unsubscribe", ListUnsubscribeHeader)
 POLICY: EmailPolicy = default_policy.clone(header_factory=_registry)
+
+
+@functools.lru_cache(maxsize=8)
+def _from_header(sender: str) -> Any:
+    """The From header, parsed once per sender (the settings' own) rather than per message:
+    a header object is immutable, and the message takes it as it is."""
+    return POLICY.header_factory("From", sender)
 
 
 def footer_words(locale: str | None) -> dict[str, str]:
@@ -95,7 +126,7 @@ def compose(message: OutboundMessage, sender: str, message_id: str) -> EmailMess
     mailto = mailto_link(message.data)
     email_message = EmailMessage(policy=POLICY)
     email_message["Subject"] = " ".join(message.title.split())
-    email_message["From"] = sender
+    email_message["From"] = _from_header(sender)
     email_message["To"] = message.address
     email_message["Date"] = email.utils.format_datetime(datetime.now(UTC))
     email_message["Message-ID"] = message_id

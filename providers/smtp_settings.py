@@ -4,6 +4,7 @@ and checked at start: a typo stops the process with a one-line message naming th
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,11 +74,11 @@ class SmtpSettings:
             webhook_secret=Secret(secret) if secret else None,
         )
 
-    @property
-    def sender_address(self) -> str:
+    @functools.cached_property
+    def sender_address(self) -> str:  # parsed once: it is read for every message
         return email.utils.parseaddr(self.sender)[1]
 
-    @property
+    @functools.cached_property
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2]
 

@@ -55,6 +55,9 @@ WHERE id IN (
 RETURNING id
 """
 
+_PG_ROWS = _PG.replace("RETURNING id", "RETURNING *")
+_SQLITE_ROWS = _SQLITE.replace("RETURNING id", "RETURNING *")
+
 
 def is_postgres() -> bool:
     return connections.get("default").capabilities.dialect == "postgres"
@@ -72,6 +75,24 @@ async def claim_due(now: datetime, limit: int, lease: timedelta) -> list[uuid.UU
             _SQLITE, [iso(until), iso(now), iso(now), iso(now), limit]
         )
     return [uuid.UUID(str(row["id"])) for row in rows]
+
+
+async def claim_due_rows(now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
+    """`claim_due`, the claimed rows whole (as the claim left them) and in id order: the
+    claim's RETURNING saves the worker loading them again."""
+    conn = connections.get("default")
+    until = now + lease
+    if is_postgres():
+        rows = await _claim_pg(_PG_ROWS, [until, now, limit])
+    else:
+        iso = _sqlite_time
+        rows = await conn.execute_query_dict(
+            _SQLITE_ROWS, [iso(until), iso(now), iso(now), iso(now), limit]
+        )
+    # As tortoise builds a model from a SELECT's row: the same columns, the same conversions.
+    claimed = [Delivery._init_from_db(**row) for row in rows]
+    claimed.sort(key=lambda d: d.id)
+    return claimed
 
 
 async def _claim_pg(sql: str, values: list) -> list[dict]:

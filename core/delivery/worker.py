@@ -1,5 +1,11 @@
 """The delivery worker: claim due deliveries and released digests, and hand each claim to the
-one delivery pipeline (re-check, prepare, send with failover, record, announce)."""
+one delivery pipeline (re-check, prepare, send with failover, record, announce).
+
+A round runs `concurrency` delivery loops at once (TIDINGS_WORKER_CONCURRENCY), each claiming
+its own batch after the last: while one loop waits on the database (claim, load, record),
+another is sending, so the providers' connections are not left idle between batches. Claims
+stay disjoint (claims.py). Everything else a round does (expansion, digests, folding the
+stats, the chores, the heartbeat) runs once per round, after the loops, one at a time."""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from tidings.core.delivery.breaker import BreakerOptions, Breakers, Clock
 from tidings.core.delivery.bulk import RulesJson
 from tidings.core.delivery.claims import (
     claim_digests,
-    claim_due,
+    claim_due_rows,
     release_leases,
     renew_leases,
 )
@@ -42,6 +48,10 @@ class WorkerOptions:
     batch_size: int = 100
     lease: timedelta = timedelta(seconds=120)
     idle_sleep: float = 0.5
+    # Delivery loops per round, each claiming its own batch (TIDINGS_WORKER_CONCURRENCY).
+    concurrency: int = 1
+    # A busy round's loops stop claiming after this long, so the round's chores still run.
+    round_seconds: float = 1.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerOptions = field(default_factory=BreakerOptions)
 
@@ -91,6 +101,9 @@ class DeliveryWorker:
         )
         self.rules_json = RulesJson()  # for the deliveries tier expansion writes
         self.wakeup = asyncio.Event()
+        # Digests are claimed by one caller at a time: two concurrent claims could split a
+        # customer's held rows between them, and the customer would get two digests.
+        self.digesting = asyncio.Lock()
         # Rows claimed by a round that was cut short (cancelled): `release` hands them back.
         self.held: set[uuid.UUID] = set()
         # Called after every round, for a liveness check (api/heartbeat.py); None: nothing.
@@ -103,7 +116,9 @@ class DeliveryWorker:
         async def round_once() -> int:
             # Folding the stats' deltas is part of every round: it keeps the queries' share
             # of unfolded deltas small (core/stats/fold.py). Only one folder works at once.
-            done = await self.expand_once() + await self.run_once() + await fold_deltas()
+            done = await self.expand_once()
+            done += await self.process_due(stop=stop, seconds=self.options.round_seconds)
+            done += await fold_deltas()
             done += await self.chores() if self.chores is not None else 0
             # Audit pruning: a pass an hour at most, a few batches a round, after the
             # deliveries (core/audit/prune.py); its failure is logged and never stops them.
@@ -127,21 +142,93 @@ class DeliveryWorker:
         )
 
     async def run_once(self, now: datetime | None = None) -> int:
-        """Claim and process one batch. Returns how many deliveries it handled."""
+        """Claim and process one batch, then the released digests. Returns how many
+        deliveries it handled."""
         now = now or datetime.now(UTC)
         await self.registry.start()
-        ids = await claim_due(now, self.options.batch_size, self.options.lease)
-        if not ids:
-            return await self.run_digests(now)  # held digests are due on idle rounds too
-        async with self.holding(ids):
-            # In creation order, so a customer's in-app notifications are stored as sent.
-            deliveries = await Delivery.filter(id__in=ids).order_by("id")
-            await self.pipeline.run(deliveries, now)
-        return len(deliveries) + await self.run_digests(now)
+        rows = await claim_due_rows(now, self.options.batch_size, self.options.lease)
+        handled = await self._process(rows, now) if rows else 0
+        return handled + await self.run_digests(now)  # held digests are due on idle rounds too
+
+    async def process_due(
+        self,
+        now: datetime | None = None,
+        *,
+        stop: asyncio.Event | None = None,
+        seconds: float | None = None,
+    ) -> int:
+        """Run up to `concurrency` delivery loops at once, each claiming and processing a
+        batch after another until nothing is due, `stop` is set or (given `seconds`) that
+        long has passed; the others join only when the first loop's first claim was a full
+        batch. Then release the digests that are due. Returns how many deliveries it
+        handled. A loop's failure is raised once every loop has ended; the rows it held keep
+        their lease, as a crashed worker's would."""
+        await self.registry.start()
+        until = None if seconds is None else time.monotonic() + seconds
+
+        # The first loop's first claim says whether the others have work: an idle round
+        # costs one claim, not one per loop.
+        first_claimed = asyncio.Event()
+        busy = False
+
+        async def loop(n: int) -> int:
+            nonlocal busy
+            if n:
+                await first_claimed.wait()
+                if not busy:
+                    return 0
+            handled = 0
+            try:
+                while not (stop is not None and stop.is_set()):
+                    if until is not None and time.monotonic() >= until:
+                        break
+                    at = now or datetime.now(UTC)
+                    rows = await claim_due_rows(at, self.options.batch_size, self.options.lease)
+                    if not first_claimed.is_set():
+                        busy = len(rows) == self.options.batch_size
+                        first_claimed.set()
+                    if not rows:
+                        break
+                    handled += await self._process(rows, at)
+            finally:
+                first_claimed.set()  # a loop that failed or stopped first frees the others
+            return handled
+
+        loops = [
+            asyncio.create_task(loop(n), name=f"tidings-delivery-{n}")
+            for n in range(self.options.concurrency)
+        ]
+        results = await asyncio.gather(*loops, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        handled = sum(r for r in results if isinstance(r, int))
+        if stop is not None and stop.is_set():
+            return handled
+        return handled + await self.run_digests(now or datetime.now(UTC))
+
+    async def drain(self) -> int:
+        """Process until nothing is due, deliveries or digests, through the loops `run` uses
+        (without the round's other chores). Returns how many deliveries it handled."""
+        handled = 0
+        while done := await self.process_due():
+            handled += done
+        return handled
+
+    async def _process(self, rows: Sequence[Delivery], now: datetime) -> int:
+        # In creation order (the claim sorts them), so a customer's in-app notifications are
+        # stored as sent.
+        async with self.holding([row.id for row in rows]):
+            await self.pipeline.run(rows, now)
+        return len(rows)
 
     async def run_digests(self, now: datetime) -> int:
         """Release held digest deliveries whose period ended: one combined message per
         customer × channel, after every rule but the digest is checked again."""
+        async with self.digesting:
+            return await self._run_digests(now)
+
+    async def _run_digests(self, now: datetime) -> int:
         limit = self.options.batch_size * 5
         ids = await claim_digests(now, limit, self.options.lease)
         if not ids:

@@ -107,3 +107,27 @@ def test_a_bad_tracking_switch_is_refused_naming_the_setting(tmp_path):
     with pytest.raises(SettingsError) as raised:
         load(tmp_path, TIDINGS_TRACKING="sometimes")
     assert "TIDINGS_TRACKING" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("database", "loops"),
+    [("sqlite://tidings.sqlite3", 1), ("postgres://db/tidings", 2), ("postgresql://db/t", 2)],
+)
+def test_worker_concurrency_defaults_by_database(tmp_path, database, loops):
+    """PostgreSQL's SKIP LOCKED claims in parallel; SQLite has one writer: one loop."""
+    assert load(tmp_path, TIDINGS_DATABASE_URL=database).worker_concurrency == loops
+
+
+def test_worker_concurrency_is_read(tmp_path):
+    assert load(tmp_path, TIDINGS_WORKER_CONCURRENCY=" 4 ").worker_concurrency == 4
+    assert load(tmp_path, TIDINGS_WORKER_CONCURRENCY="3").worker_concurrency == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [("0", "must be positive"), ("-2", "must be positive"), ("two", "must be an integer"),
+     ("1.5", "must be an integer")],
+)  # fmt: skip
+def test_a_bad_worker_concurrency_is_refused_saying_why(tmp_path, raw, why):
+    with pytest.raises(SettingsError, match=f"TIDINGS_WORKER_CONCURRENCY {why}"):
+        load(tmp_path, TIDINGS_WORKER_CONCURRENCY=raw)

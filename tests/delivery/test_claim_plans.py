@@ -25,7 +25,9 @@ def nodes(plan: dict):
         yield from nodes(child)
 
 
-@pytest.mark.parametrize("sql", [claims._PG, claims._PG_DIGESTS], ids=["due", "digests"])
+@pytest.mark.parametrize(
+    "sql", [claims._PG, claims._PG_ROWS, claims._PG_DIGESTS], ids=["due", "rows", "digests"]
+)
 async def test_a_claim_primed_on_an_empty_queue_stays_bounded(pg_database, sql):  # noqa: F811
     conn = await asyncpg.connect(pg_database)
     try:

@@ -1,5 +1,6 @@
 """`tidings worker` on SIGTERM, for real: a worker stopped mid-batch finishes within
-TIDINGS_SHUTDOWN_SECONDS or releases what it holds, and exits 0.
+TIDINGS_SHUTDOWN_SECONDS or releases what it holds, and exits 0; with several delivery loops
+(TIDINGS_WORKER_CONCURRENCY), every loop's batch.
 
 The SMS API here holds every request until the test opens its gate, so "mid-batch" is a
 state the test waits for, not a moment it guesses. Leases are an hour long: a row another
@@ -141,18 +142,27 @@ async def statuses(ids: list[uuid.UUID]) -> list[Delivery]:
     return await Delivery.filter(id__in=ids).order_by("id")
 
 
-async def test_stopped_at_the_deadline_it_releases_what_it_held(api, db, sms, tmp_path):
-    ids = await queued_sms(api, 5)
-    first = Worker(db, sms, "w1", tmp_path, TIDINGS_SHUTDOWN_SECONDS="1")
+@pytest.mark.parametrize("loops", [1, 2])
+async def test_stopped_at_the_deadline_it_releases_what_it_held(api, db, sms, tmp_path, loops):
+    ids = await queued_sms(api, 5 * loops)  # a batch of 5 in each loop's hands
+    first = Worker(
+        db,
+        sms,
+        "w1",
+        tmp_path,
+        TIDINGS_SHUTDOWN_SECONDS="1",
+        TIDINGS_WORKER_CONCURRENCY=str(loops),
+    )
     second = None
     try:
-        await first.until(arrived(sms, 5), "the batch reached the provider")
+        await first.until(arrived(sms, 5 * loops), "every loop's batch reached the provider")
         first.process.send_signal(signal.SIGTERM)
         assert await first.exit_code() == 0, first.text()
         assert "released to other workers" in first.text()
         rows = await statuses(ids)
         # Nothing was answered, so nothing was sent: every row is back in the queue.
-        assert [(r.status, r.locked_until) for r in rows] == [(DeliveryStatus.QUEUED, None)] * 5
+        back = [(r.status, r.locked_until) for r in rows]
+        assert back == [(DeliveryStatus.QUEUED, None)] * len(ids)
 
         sms.gate.set()
         second = Worker(db, sms, "w2", tmp_path)
@@ -184,9 +194,10 @@ async def test_within_the_deadline_it_finishes_the_batch_and_claims_no_more(api,
         tmp_path,
         TIDINGS_SHUTDOWN_SECONDS="2m",
         TIDINGS_WORKER_HEARTBEAT_FILE=str(beat),
+        TIDINGS_WORKER_CONCURRENCY="2",
     )
     try:
-        await worker.until(arrived(sms, 5), "the first batch reached the provider")
+        await worker.until(arrived(sms, 10), "both loops' first batch reached the provider")
         worker.process.send_signal(signal.SIGTERM)
         await worker.until(logged(worker, "stopping: finishing"), "stopping")
         sms.gate.set()  # the provider answers now: the batch in hand finishes
@@ -196,16 +207,16 @@ async def test_within_the_deadline_it_finishes_the_batch_and_claims_no_more(api,
     rows = await statuses(ids)
     sent = [r for r in rows if r.status is DeliveryStatus.SENT]
     waiting = [r for r in rows if r.status is DeliveryStatus.QUEUED]
-    assert len(sent) == 5 and len(waiting) == 10
+    assert len(sent) == 10 and len(waiting) == 5
     assert {(r.locked_until, r.attempts) for r in waiting} == {(None, 0)}  # never claimed
-    assert sms.arrived == 5
+    assert sms.arrived == 10
     assert "the work in hand finished" in worker.text()
     assert beat.exists()  # the round that finished beat
 
 
 async def test_the_in_process_worker_releases_what_it_held_when_the_app_stops(db, sms):
     """`serve`'s in-process worker stops with the app's lifespan, within the same deadline,
-    and releases its rows as `tidings worker` does."""
+    and releases every loop's rows as `tidings worker` does."""
     settings = make_settings(
         db,
         TIDINGS_SMS_URL=f"{sms.url}/v1/messages",
@@ -214,15 +225,16 @@ async def test_the_in_process_worker_releases_what_it_held_when_the_app_stops(db
         TIDINGS_WORKER_LEASE_SECONDS="1h",
         TIDINGS_WORKER_BATCH_SIZE="5",
         TIDINGS_SHUTDOWN_SECONDS="500ms",
+        TIDINGS_WORKER_CONCURRENCY="2",
     )
     app = create_app(settings, manage_database=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        ids = await queued_sms(Api(client=client, app=app), 5)
+        ids = await queued_sms(Api(client=client, app=app), 10)
     async with app.router.lifespan_context(app):
         deadline = time.monotonic() + WAIT
-        while sms.arrived < 5:
-            assert time.monotonic() < deadline, "the batch never reached the provider"
+        while sms.arrived < 10:
+            assert time.monotonic() < deadline, "the batches never reached the provider"
             await asyncio.sleep(0.05)
     rows = await statuses(ids)
-    assert [(r.status, r.locked_until) for r in rows] == [(DeliveryStatus.QUEUED, None)] * 5
+    assert [(r.status, r.locked_until) for r in rows] == [(DeliveryStatus.QUEUED, None)] * 10

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from typing import Any
 
 import pytest
@@ -174,3 +175,37 @@ def test_footer_words_fall_back_to_english() -> None:
     assert footer_words(None)["unsubscribe"] == "Unsubscribe"
     assert footer_words("zh-cn")["unsubscribe"] == "退订"
     assert footer_words("zh_CN")["unsubscribe"] == "退订"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"data": MARKETING | {"unsubscribe_mailto": MAILTO}},
+        {"data": {"preferences_url": PREFERENCES}, "title": "Grüße, 你好 " + "long " * 30},
+        {"html": "<html><body><p>Hi</p></body></html>", "data": MARKETING},
+    ],
+)
+def test_header_classes_made_once_change_nothing_on_the_wire(overrides: dict[str, Any]) -> None:
+    """The compose policy's registry keeps each header name's class (the standard one makes
+    a new class per header): the bytes are those the standard registry gives."""
+    from email.headerregistry import HeaderRegistry
+
+    from tidings.providers import smtp_compose
+
+    ours = flattened(**overrides)
+    standard = HeaderRegistry()
+    standard.map_to_type("list-unsubscribe", smtp_compose.ListUnsubscribeHeader)
+    kept = smtp_compose.POLICY
+    smtp_compose.POLICY = kept.clone(header_factory=standard)
+    try:
+        plain = flattened(**overrides)
+    finally:
+        smtp_compose.POLICY = kept
+    # The Date header and a multipart's boundary change each time: compare everything else.
+    assert steady(ours) == steady(plain)
+    assert flattened(**overrides).count(b"Message-ID:") == 1
+
+
+def steady(raw: bytes) -> bytes:
+    raw = re.sub(rb"=+\d+==", b"BOUNDARY", raw)
+    return b"\r\n".join(line for line in raw.split(b"\r\n") if not line.startswith(b"Date:"))
