@@ -140,6 +140,8 @@ class TidingsGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate the socket from `{"authorization": "Bearer <token>"}`; 4403 if not."""
         params = context.connection_params or {}
+        # Read once: the payload (the token) need not stay in memory for the socket's life.
+        context.connection_params = None
         authorization = params.get("authorization") or params.get("Authorization")
         if not isinstance(authorization, str):
             raise ConnectionRejectionError({"message": "Send a bearer token in connection_init."})

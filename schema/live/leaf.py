@@ -55,6 +55,9 @@ class LeafRenderer:
 def leaf_renderer(info: Info, fields: Mapping[str, Getter]) -> LeafRenderer | None:
     """The renderer for this operation, or None when its selection needs real execution."""
     (root,) = info.selected_fields
+    # Info caches the converted selection, and the subscription's generator keeps its Info
+    # for the socket's life: read once here, it need not stay (about 1.5 KB per socket).
+    vars(info).pop("selected_fields", None)
     if root.directives or root.arguments:
         return None
     chosen: list[tuple[str, Getter]] = []
