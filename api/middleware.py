@@ -43,6 +43,11 @@ class RequestContext:
         request_id = request_id_of(scope)
         client = scope.get("client")
         info = RequestInfo(request_id, client[0] if client else None)
+        if scope["type"] == "websocket":
+            # No response headers to add, and no wrapper kept for the socket's whole life.
+            with request_scope(info):
+                await self.app(scope, receive, send)
+            return
         header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:

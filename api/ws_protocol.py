@@ -6,7 +6,9 @@ Behaviour is uvicorn's own; only what each connection keeps differs:
   (`tidings.core.live.mailbox`): no idle deques (about 3.8 KB per socket with asyncio's);
 - the parsed handshake request and the 101 response (their headers, about 5 KB) are let go
   once the response is on the wire: uvicorn reads them only to answer the handshake. The
-  ASGI scope keeps its own copy of the request headers, as the application sees them.
+  request's headers are emptied in place, since `websockets`' parser generator keeps the
+  request for the connection's life. The ASGI scope keeps its own copy of the request
+  headers, as the application sees them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if self.handshake_complete and getattr(self, "response", None) is not None:
             # Sent (or refused): neither is read again.
+            self.request.headers.clear()
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
 
