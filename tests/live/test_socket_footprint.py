@@ -1,7 +1,8 @@
 """What the server keeps per idle subscribed socket (issue 15: at most 40 KB a subscriber).
 
 Not a memory threshold, which load and allocators blur: the state itself. Each socket holds
-uvicorn's ASGI task and its operation's task, nothing more; no idle deque (asyncio's Queue
+uvicorn's ASGI task and its operation's task, nothing more, neither suspended in Starlette's
+middleware stack (`api/socket_shortcut.py`); no idle deque (asyncio's Queue
 and Event each allocate theirs up front); no copy of the handshake. A change that brings
 per-socket tasks or buffers back fails here."""
 
@@ -20,6 +21,8 @@ from tidings.core.live.bus import LiveSubscription
 from tidings.core.live.mailbox import Flag, Mailbox
 
 SOCKETS = 3
+# Starlette's application, middleware and router: a websocket to /graphql passes none of them.
+STARLETTE_STACK = ("starlette/applications.py", "starlette/middleware/", "starlette/routing.py")
 
 
 LIBRARIES = ("/uvicorn/", "/starlette/", "/strawberry/", "/graphql/")
@@ -45,6 +48,15 @@ def server_tasks() -> set[asyncio.Task]:
     return found
 
 
+def awaited_files(task: asyncio.Task) -> list[str]:
+    """The files of the coroutines a task is suspended in, outermost first."""
+    files, coro = [], task.get_coro()
+    while coro is not None and hasattr(coro, "cr_code"):
+        files.append(coro.cr_code.co_filename)
+        coro = coro.cr_await
+    return files
+
+
 async def test_an_idle_subscribed_socket_keeps_two_tasks_and_no_idle_buffers(
     live: LiveServer,
 ) -> None:
@@ -64,6 +76,10 @@ async def test_an_idle_subscribed_socket_keeps_two_tasks_and_no_idle_buffers(
         grown = server_tasks() - before
         names = sorted(t.get_coro().__qualname__ for t in grown)  # type: ignore[union-attr]
         assert len(grown) == 2 * SOCKETS, names
+
+        for task in grown:
+            chain = awaited_files(task)
+            assert not [f for f in chain if any(s in f for s in STARLETTE_STACK)], chain
 
         sockets = [
             c for c in live.server.server_state.connections if isinstance(c, LeanWebSocketProtocol)
