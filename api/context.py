@@ -94,8 +94,11 @@ class TidingsGraphQL(GraphQL):
         `errors` list like any GraphQL response, so clients parse one shape."""
         try:
             if isinstance(request, WebSocket):  # open for the socket's life; 1001 on shutdown
-                with self.going_away.track(request):
+                self.going_away.hold(request)
+                try:
                     return await super().run(request, context, root_value)
+                finally:
+                    self.going_away.let_go(request)
             return await super().run(request, context, root_value)
         except HTTPException as error:
             if isinstance(request, WebSocket):
