@@ -23,7 +23,7 @@ class Mailbox(Generic[T]):
 
     def __init__(self) -> None:
         self._items: deque[T] | None = None
-        self._getters: list[asyncio.Future[None]] | None = None
+        self._getters: asyncio.Future[None] | list[asyncio.Future[None]] | None = None
 
     def qsize(self) -> int:
         return len(self._items) if self._items is not None else 0
@@ -52,9 +52,7 @@ class Mailbox(Generic[T]):
     async def get(self) -> T:
         while not self._items:
             waiter = asyncio.get_running_loop().create_future()
-            if self._getters is None:
-                self._getters = []
-            self._getters.append(waiter)
+            self._add_getter(waiter)
             try:
                 await waiter
             except BaseException:
@@ -65,15 +63,34 @@ class Mailbox(Generic[T]):
             self._forget(waiter)
         return self.get_nowait()
 
+    # One getter (the usual case: the socket's or the subscription's own task) is kept as it
+    # is; a list only when several wait at once.
+    def _add_getter(self, waiter: asyncio.Future[None]) -> None:
+        getters = self._getters
+        if getters is None:
+            self._getters = waiter
+        elif isinstance(getters, list):
+            getters.append(waiter)
+        else:
+            self._getters = [getters, waiter]
+
+    def _waiting(self) -> list[asyncio.Future[None]]:
+        getters = self._getters
+        if getters is None:
+            return []
+        return getters if isinstance(getters, list) else [getters]
+
     def _wake_one(self) -> None:
-        for waiter in self._getters or ():
+        for waiter in self._waiting():
             if not waiter.done():
                 waiter.set_result(None)
                 return
 
     def _forget(self, waiter: asyncio.Future[None]) -> None:
         getters = self._getters
-        if getters is not None:
+        if getters is waiter:
+            self._getters = None
+        elif isinstance(getters, list):
             if waiter in getters:
                 getters.remove(waiter)
             if not getters:
