@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from tidings.api.auth import Authenticator
 from tidings.api.background import Background
@@ -29,6 +30,7 @@ from tidings.api.pages import page_routes
 from tidings.api.runtime import build_runtime
 from tidings.api.settings import Settings
 from tidings.api.shutdown import GoingAway
+from tidings.api.socket_shortcut import TidingsApp
 from tidings.api.tracking import tracking_routes
 from tidings.core import db
 from tidings.core.delivery.tier_audit import record_tier_policy
@@ -199,10 +201,15 @@ def create_app(
         routes.append(runtime.metrics.route())
     if settings.is_development:
         routes.append(Route("/live", live_page, methods=["GET"]))
-    app = Starlette(
+    socket_app: ASGIApp = RequestContext(graphql)
+    if runtime.metrics is not None:
+        socket_app = CountWebsockets(socket_app, instruments=runtime.metrics.instruments)
+    app = TidingsApp(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
+        websocket_path="/graphql",
+        websocket_app=socket_app,
     )
     app.state.runtime = runtime
     app.state.schema = schema

@@ -94,8 +94,11 @@ class TidingsGraphQL(GraphQL):
         `errors` list like any GraphQL response, so clients parse one shape."""
         try:
             if isinstance(request, WebSocket):  # open for the socket's life; 1001 on shutdown
-                with self.going_away.track(request):
+                self.going_away.hold(request)
+                try:
                     return await super().run(request, context, root_value)
+                finally:
+                    self.going_away.let_go(request)
             return await super().run(request, context, root_value)
         except HTTPException as error:
             if isinstance(request, WebSocket):
@@ -140,6 +143,8 @@ class TidingsGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate the socket from `{"authorization": "Bearer <token>"}`; 4403 if not."""
         params = context.connection_params or {}
+        # Read once: the payload (the token) need not stay in memory for the socket's life.
+        context.connection_params = None
         authorization = params.get("authorization") or params.get("Authorization")
         if not isinstance(authorization, str):
             raise ConnectionRejectionError({"message": "Send a bearer token in connection_init."})

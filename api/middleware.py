@@ -6,7 +6,13 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tidings.core.audit.context import RequestInfo, new_request_id, request_scope
+from tidings.core.audit.context import (
+    RequestInfo,
+    enter_request,
+    leave_request,
+    new_request_id,
+    request_scope,
+)
 
 REQUEST_ID_HEADER = b"x-request-id"
 # What a caller's (or a proxy's) own request id may look like to be kept: short and plain,
@@ -43,6 +49,15 @@ class RequestContext:
         request_id = request_id_of(scope)
         client = scope.get("client")
         info = RequestInfo(request_id, client[0] if client else None)
+        if scope["type"] == "websocket":
+            # No response headers to add, and nothing more than the scope's token kept for the
+            # socket's whole life (no wrapper, no context manager generator).
+            token = enter_request(info)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                leave_request(token)
+            return
         header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:

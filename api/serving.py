@@ -22,6 +22,7 @@ from tortoise.exceptions import DBConnectionError
 from tidings.api.logs import configure_logging, uvicorn_log_config
 from tidings.api.metrics import MetricsPortError
 from tidings.api.settings import Settings, SettingsError
+from tidings.api.ws_protocol import LeanWebSocketProtocol
 from tidings.core import db
 from tidings.core.crypto import KeyringError
 from tidings.core.enums import Role
@@ -104,6 +105,8 @@ async def _ensure_dev_admin(settings: Settings) -> None:
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's settings for `serve` (and the tests' servers, so they run the same)."""
     return {
+        # uvicorn's default websocket protocol, keeping less per connection (api/ws_protocol.py).
+        "ws": LeanWebSocketProtocol,
         "ws_ping_interval": 20,
         # Notifications are small JSON; compression state costs ~40 KB per socket.
         "ws_per_message_deflate": False,

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -30,14 +30,13 @@ class GoingAway:
         self.callbacks: list[Callable[[], Any]] = []
         self.begun = False
 
-    @contextlib.contextmanager
-    def track(self, websocket: WebSocket) -> Iterator[None]:
-        """Hold `websocket` while its handler runs (api/context.py)."""
+    def hold(self, websocket: WebSocket) -> None:
+        """Hold `websocket` while its handler runs (api/context.py; `let_go` in a `finally`).
+        Not a context manager: its generator would be kept for the socket's whole life."""
         self.sockets.add(websocket)
-        try:
-            yield
-        finally:
-            self.sockets.discard(websocket)
+
+    def let_go(self, websocket: WebSocket) -> None:
+        self.sockets.discard(websocket)
 
     def on_begin(self, callback: Callable[[], Any]) -> None:
         self.callbacks.append(callback)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 
@@ -36,11 +36,21 @@ def new_request_id() -> str:
 @contextmanager
 def request_scope(info: RequestInfo) -> Iterator[RequestInfo]:
     """Make `info` the current request for the code (and the tasks it starts) inside."""
-    token = _current.set(info)
+    token = enter_request(info)
     try:
         yield info
     finally:
-        _current.reset(token)
+        leave_request(token)
+
+
+def enter_request(info: RequestInfo) -> Token[RequestInfo | None]:
+    """`request_scope` without a generator, for a scope held as long as a websocket:
+    pass the token to `leave_request` in a `finally`."""
+    return _current.set(info)
+
+
+def leave_request(token: Token[RequestInfo | None]) -> None:
+    _current.reset(token)
 
 
 def bind_actor(actor: str | None) -> None:

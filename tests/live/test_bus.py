@@ -45,10 +45,10 @@ async def test_events_reach_only_their_topic_and_stop_after_close():
     other = bus.subscribe(["customer:b"])
     await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 1})])
     assert (await asyncio.wait_for(mine.get(), 1))[0].data == {"n": 1}
-    assert other._queue.empty()
+    assert other.qsize() == 0
     mine.close()
     await bus.publish([LiveEvent("customer:a", NOTIFICATION, {"n": 2})])
-    assert mine._queue.empty()
+    assert mine.qsize() == 0
     assert len(bus.hub) == 1
 
 
@@ -59,7 +59,7 @@ async def test_a_subscriber_that_falls_behind_gets_one_resync_instead_of_the_bac
     # The backlog (0-2) went, the database has it; what came after the overflow follows.
     (first, _), (second, _) = await slow.get(), await slow.get()
     assert (first.kind, second.data) == (RESYNC, {"n": 4})
-    assert slow._queue.empty()
+    assert slow.qsize() == 0
 
 
 def test_the_wire_format_round_trips_and_refuses_anything_else():
