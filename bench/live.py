@@ -230,6 +230,12 @@ async def _ours(
         try:
             for repetition, fault in enumerate(live_soak.plan(options.repeats, soak), 1):
                 progress(f"live: repetition {repetition} of {options.repeats} ({fault.name})")
+                if repetition > 1:
+                    autovacuum, dead = await live_data.vacuum(url)
+                    progress(
+                        f"live: vacuumed {dead:,} dead deliveries (autovacuum "
+                        f"{'on' if autovacuum else 'off'} here), as autovacuum would"
+                    )
                 sent.clear()
                 side = await _measure(srv, pool, tokens, trigger, options, publisher.publish, fault)
                 for number, message_id in enumerate(sent):
