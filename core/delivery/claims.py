@@ -65,34 +65,30 @@ def is_postgres() -> bool:
 
 async def claim_due(now: datetime, limit: int, lease: timedelta) -> list[uuid.UUID]:
     """Lease up to `limit` due rows (QUEUED, or DEFERRED whose time has come, digests aside)."""
-    conn = connections.get("default")
-    until = now + lease
-    if is_postgres():
-        rows = await _claim_pg(_PG, [until, now, limit])
-    else:
-        iso = _sqlite_time
-        rows = await conn.execute_query_dict(
-            _SQLITE, [iso(until), iso(now), iso(now), iso(now), limit]
-        )
+    rows = await _claim_due(now, limit, lease, _PG, _SQLITE)
     return [uuid.UUID(str(row["id"])) for row in rows]
 
 
 async def claim_due_rows(now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
     """`claim_due`, the claimed rows whole (as the claim left them) and in id order: the
     claim's RETURNING saves the worker loading them again."""
-    conn = connections.get("default")
-    until = now + lease
-    if is_postgres():
-        rows = await _claim_pg(_PG_ROWS, [until, now, limit])
-    else:
-        iso = _sqlite_time
-        rows = await conn.execute_query_dict(
-            _SQLITE_ROWS, [iso(until), iso(now), iso(now), iso(now), limit]
-        )
+    rows = await _claim_due(now, limit, lease, _PG_ROWS, _SQLITE_ROWS)
     # As tortoise builds a model from a SELECT's row: the same columns, the same conversions.
     claimed = [Delivery._init_from_db(**row) for row in rows]
     claimed.sort(key=lambda d: d.id)
     return claimed
+
+
+async def _claim_due(
+    now: datetime, limit: int, lease: timedelta, pg_sql: str, sqlite_sql: str
+) -> list[dict]:
+    until = now + lease
+    if is_postgres():
+        return await _claim_pg(pg_sql, [until, now, limit])
+    iso = _sqlite_time
+    return await connections.get("default").execute_query_dict(
+        sqlite_sql, [iso(until), iso(now), iso(now), iso(now), limit]
+    )
 
 
 async def _claim_pg(sql: str, values: list) -> list[dict]:
