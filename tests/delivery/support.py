@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.conftest import Api, data
 from tests.core.support import create_category, create_customer, raw_id
+from tidings.core.enums import Role
 from tidings.core.models.messages import Delivery
 
 __all__ = [
@@ -134,3 +135,24 @@ async def explain(api: Api, token: str, customer: str, category: str, channel: s
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+async def held_digests(api: Api) -> tuple[list[dict[str, Any]], Delivery]:
+    """Two customers whose weekly marketing is held for a daily digest: 3 sends to one, 4 to
+    the other. Returns the sends and the first one's stored row (DEFERRED, reason DIGEST)."""
+    _, token = await api.staff(Role.ADMIN)
+    await create_category(api, token, "weekly", defaultChannels=["email"])
+    # Ordinary customers get marketing as a daily digest (the default tier policy).
+    first = await create_customer(api, token, email="a@example.com", timezone="UTC")
+    second = await create_customer(api, token, email="b@example.com", timezone="UTC")
+    for customer in (first, second):
+        await grant(api, token, customer["id"], "weekly")
+    held = []
+    for customer, letter, count in ((first, "A", 3), (second, "B", 4)):
+        for n in range(count):
+            key = f"{letter.lower()}{n}"
+            held.append(
+                await send(api, token, "weekly", customer["id"], title=f"{letter}{n}", key=key)
+            )
+    [row] = await rows(held[0])
+    return held, row

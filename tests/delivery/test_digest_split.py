@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.delivery.support import create_category, create_customer, grant, rows, send
+from tests.delivery.support import held_digests, rows
 from tidings.core.delivery.worker import WorkerOptions
-from tidings.core.enums import DeliveryStatus, Role
+from tidings.core.enums import DeliveryStatus
 
 
 async def test_a_claim_cut_through_a_customer_hands_the_rest_to_the_next_round(mail_api, smtp):
     api = mail_api
-    _, token = await api.staff(Role.ADMIN)
-    await create_category(api, token, "weekly", defaultChannels=["email"])
-    # Ordinary customers get marketing as a daily digest (the default tier policy).
-    first = await create_customer(api, token, email="a@example.com", timezone="UTC")
-    second = await create_customer(api, token, email="b@example.com", timezone="UTC")
-    for customer in (first, second):
-        await grant(api, token, customer["id"], "weekly")
-    held = []
-    for n in range(3):
-        held.append(await send(api, token, "weekly", first["id"], title=f"A{n}", key=f"a{n}"))
-    for n in range(4):
-        held.append(await send(api, token, "weekly", second["id"], title=f"B{n}", key=f"b{n}"))
-    [row] = await rows(held[0])
+    held, row = await held_digests(api)
     assert (row.status, row.reason) == (DeliveryStatus.DEFERRED, "DIGEST")
 
     worker = api.runtime.worker

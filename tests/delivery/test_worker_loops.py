@@ -11,7 +11,12 @@ import secrets
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from tests.delivery.support import create_category, create_customer, grant, rows, send
+from tests.delivery.support import (
+    create_category,
+    held_digests,
+    rows,
+    send,
+)
 from tidings.core.delivery.claims import claim_due_rows
 from tidings.core.delivery.worker import WorkerOptions
 from tidings.core.enums import DeliveryStatus, Role
@@ -74,24 +79,7 @@ async def test_digest_runs_at_once_never_split_a_customer(mail_api, smtp):
     """Two callers releasing digests together: without one at a time, the second would claim
     the rest of a customer the first's claim cut through, and send it as a second digest."""
     api = mail_api
-    _, token = await api.staff(Role.ADMIN)
-    await create_category(api, token, "weekly", defaultChannels=["email"])
-    # Ordinary customers get marketing as a daily digest (the default tier policy).
-    first = await create_customer(api, token, email="a@example.com", timezone="UTC")
-    second = await create_customer(api, token, email="b@example.com", timezone="UTC")
-    for customer in (first, second):
-        await grant(api, token, customer["id"], "weekly")
-    held = [
-        *[
-            await send(api, token, "weekly", first["id"], title=f"A{n}", key=f"a{n}")
-            for n in range(3)
-        ],
-        *[
-            await send(api, token, "weekly", second["id"], title=f"B{n}", key=f"b{n}")
-            for n in range(4)
-        ],
-    ]
-    [row] = await rows(held[0])
+    held, row = await held_digests(api)
     assert (row.status, row.reason) == (DeliveryStatus.DEFERRED, "DIGEST")
 
     worker = api.runtime.worker
