@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -157,6 +157,9 @@ async def test_a_listener_that_started_before_redis_catches_up_once_it_answers(t
 async def test_the_hub_rechecks_every_reached_caller_in_one_go(db, caplog):
     allowed = await Customer.create(external_id=f"a-{uuid.uuid4().hex[:6]}")
     revoked = await Customer.create(external_id=f"r-{uuid.uuid4().hex[:6]}", token_version=1)
+    erased = await Customer.create(
+        external_id=f"e-{uuid.uuid4().hex[:6]}", erasure_started_at=datetime.now(UTC)
+    )
     bus = InProcessBus()
     bus.hub.check = CallerCheck().recheck_many
     subs = {
@@ -164,13 +167,14 @@ async def test_the_hub_rechecks_every_reached_caller_in_one_go(db, caplog):
             [f"customer:{customer.id}"],
             caller=Viewer(kind=ViewerKind.CUSTOMER, id=customer.id, token_version=0),
         )
-        for name, customer in (("allowed", allowed), ("revoked", revoked))
+        for name, customer in (("allowed", allowed), ("revoked", revoked), ("erased", erased))
     }
-    events = [LiveEvent(f"customer:{c.id}", NOTIFICATION, {}) for c in (allowed, revoked)]
+    events = [LiveEvent(f"customer:{c.id}", NOTIFICATION, {}) for c in (allowed, revoked, erased)]
     await bus.publish(events)
     _, fresh = await subs["allowed"].get()
     assert fresh is not None and fresh is not UNCHECKED and fresh.id == allowed.id
     assert (await subs["revoked"].get())[1] is None  # its token version moved on
+    assert (await subs["erased"].get())[1] is None  # its erasure has begun
 
     async def broken(callers):
         raise RuntimeError("database away")
