@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -26,6 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
+from tidings.api.ws_protocol import LeanWebSocketProtocol
 from tidings.core.audit.context import bind_actor
 from tidings.core.live.events import LiveEvent
 from tidings.core.live.socket_cap import LocalSocketCap, TooManySockets
@@ -119,7 +121,7 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
             counts = live.frames if live is not None else None
             await self._send_text(operation, next_frame(operation.id, payload, counts))
 
-        current_operation.set(OperationSlot(key, send))
+        current_operation.set(OperationSlot(key, send, self._sender_now(operation)))
         await super().run_operation(operation)
 
     async def _send_result_stream(
@@ -145,6 +147,26 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
                 result, counts
             )
             await slot.send(payload)
+
+    def _sender_now(self, operation: Operation[Context, Any]) -> Callable[[str], bool] | None:
+        """Writes an operation's payload at once when the socket can take it without waiting
+        (`LeanWebSocketProtocol.send_text_now`); None on a server without that protocol."""
+        protocol = getattr(getattr(self.websocket.ws, "_send", None), "__self__", None)  # type: ignore[attr-defined]
+        if not isinstance(protocol, LeanWebSocketProtocol):
+            return None
+        counts = self.context.live.frames if self.context.live is not None else None
+
+        def send_now(payload: str) -> bool:
+            if operation.completed or self._closing_slow is not None:
+                return False
+            if not protocol.send_text_now(next_frame(operation.id, payload, None)):
+                return False
+            if counts is not None:
+                counts.sent += 1
+                counts.direct += 1
+            return True
+
+        return send_now
 
     async def _send_text(self, operation: Operation[Context, Any], text: str) -> None:
         if operation.completed:

@@ -36,6 +36,10 @@ UNCHECKED = Unchecked.UNCHECKED
 Checked: TypeAlias = Viewer | Literal[Unchecked.UNCHECKED] | None
 # Re-checks callers in one go: one answer per caller, in order.
 CheckCallers: TypeAlias = Callable[[Sequence[Viewer]], Awaitable[list[Viewer | None]]]
+# Sends an event to a subscriber at once, from the bus's own task, with its caller as the hub
+# re-checked it: True when sent (or when the subscriber would have dropped it), False when
+# the subscriber's own task must take it (see `LiveSubscription.direct`).
+DirectSend: TypeAlias = Callable[[LiveEvent, Viewer], bool]
 
 
 class LiveSubscription:
@@ -44,7 +48,7 @@ class LiveSubscription:
     The queue is a `Mailbox`: a subscription held for days with nothing waiting in it costs
     no deque (an `asyncio.Queue` cost about 3 KB per subscriber)."""
 
-    __slots__ = ("_events", "_hub", "_maxsize", "caller", "topics")
+    __slots__ = ("_events", "_hub", "_maxsize", "caller", "direct", "topics")
 
     def __init__(
         self, hub: LocalHub, topics: frozenset[str], maxsize: int, caller: Viewer | None
@@ -54,6 +58,23 @@ class LiveSubscription:
         self.caller = caller
         self._maxsize = maxsize
         self._events: Mailbox[tuple[LiveEvent, Checked]] = Mailbox()
+        # Set by a subscriber that can send some events without waking its task: the hub
+        # then hands it each re-checked event while its task waits with nothing queued, so
+        # one task (the bus listener) writes the frames of a whole batch, in order.
+        self.direct: DirectSend | None = None
+
+    def offer(self, event: LiveEvent, checked: Checked) -> None:
+        """`put`, unless the subscriber sends the event itself at once."""
+        direct = self.direct
+        if (
+            direct is not None
+            and checked is not None
+            and checked is not UNCHECKED
+            and self._events.idle()
+            and direct(event, checked)
+        ):
+            return
+        self.put(event, checked)
 
     def put(self, event: LiveEvent, checked: Checked = UNCHECKED) -> None:
         if self._maxsize > 0 and self._events.qsize() >= self._maxsize:
@@ -151,7 +172,7 @@ class LocalHub:
                 logger.exception("live: re-checking callers failed")
         for subscription, event in reached:
             caller = subscription.caller
-            subscription.put(event, verdicts.get(id(caller), UNCHECKED) if caller else UNCHECKED)
+            subscription.offer(event, verdicts.get(id(caller), UNCHECKED) if caller else UNCHECKED)
 
     def resync_all(self) -> None:
         event = resync_event()

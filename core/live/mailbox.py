@@ -31,6 +31,11 @@ class Mailbox(Generic[T]):
     def empty(self) -> bool:
         return not self._items
 
+    def idle(self) -> bool:
+        """Nothing waits in it and a getter waits on it: whoever reads it has finished with
+        everything put before."""
+        return not self._items and self._getters is not None
+
     def put_nowait(self, item: T) -> None:
         if self._items is None:
             self._items = deque()

@@ -17,6 +17,7 @@ class FrameCounts:
     serialised: int = 0
     sent: int = 0
     rendered: int = 0  # of the serialised, those rendered without GraphQL execution
+    direct: int = 0  # of the sent, those the bus's own task wrote (schema/live/direct.py)
     # Backpressure: frames that waited longer than the send timeout on a socket whose client
     # stopped reading, and the sockets closed with 1013 for it.
     send_timeouts: int = 0

@@ -32,10 +32,12 @@ def operation_key(query: str, variables: dict[str, Any] | None, name: str | None
 @dataclass(frozen=True)
 class OperationSlot:
     """The websocket operation running in this task: what makes its frames alike, and how to
-    send it a payload serialised for another subscriber."""
+    send it a payload serialised for another subscriber: `send` waits (up to the send
+    timeout); `send_now`, where the server allows, writes at once or answers False."""
 
     key: Hashable
     send: Callable[[str], Awaitable[None]]
+    send_now: Callable[[str], bool] | None = None
 
 
 # Set by the socket handler at the start of each operation's task.

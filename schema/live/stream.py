@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from tidings.core.audit import record_many
 from tidings.core.audit.context import bind_actor
 from tidings.core.enums import Role
-from tidings.core.live.bus import UNCHECKED
+from tidings.core.live.bus import UNCHECKED, DirectSend
 from tidings.core.live.events import RESYNC, REVOKED, LiveEvent, viewer_topic
 from tidings.core.live.runtime import LiveRuntime
 from tidings.core.viewer import Viewer
@@ -79,10 +79,14 @@ async def enter(
 
 
 async def events(
-    info: Info, topics: Iterable[str], kinds: frozenset[str]
+    info: Info,
+    topics: Iterable[str],
+    kinds: frozenset[str],
+    direct: DirectSend | None = None,
 ) -> AsyncIterator[tuple[LiveEvent, Viewer]]:
     """Events of `kinds` (and RESYNC) on `topics`, each with the caller as re-checked for it.
-    Also listens on the caller's own topic, so a revocation ends the stream at once."""
+    Also listens on the caller's own topic, so a revocation ends the stream at once.
+    `direct` (`schema.live.direct`): the events the bus may send without this loop."""
     live = live_runtime(info)
     viewer = info.context.viewer
     own = viewer_topic(viewer.kind.value, viewer.id)
@@ -92,6 +96,7 @@ async def events(
         if await live.callers.recheck(viewer) is None:
             await refuse(info)
             return
+        subscription.direct = direct
         while True:
             event, fresh = await subscription.get()
             if fresh is UNCHECKED or event.kind in (REVOKED, RESYNC):

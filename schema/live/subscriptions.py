@@ -24,6 +24,7 @@ from tidings.schema.context import Info
 from tidings.schema.errors import NotFoundGraphQLError
 from tidings.schema.ids import MISSING, parse_id
 from tidings.schema.inbox.types import InboxUpdate, Notification
+from tidings.schema.live.direct import direct_frames
 from tidings.schema.live.leaf import INBOX_UPDATE_FIELDS, NOTIFICATION_FIELDS, leaf_renderer
 from tidings.schema.live.stream import enter, events, live_runtime
 from tidings.schema.messages.types import Delivery
@@ -50,7 +51,9 @@ class Subscription:
         limit = live_runtime(info).catch_up_limit
         leaf = leaf_renderer(info, NOTIFICATION_FIELDS)
         sent = SentLog()
-        async for event, viewer in events(info, [customer_topic(customer_id)], ONLY_NOTIFICATIONS):
+        direct = direct_frames(leaf, ONLY_NOTIFICATIONS, live_runtime(info).frames, sent)
+        topics = [customer_topic(customer_id)]
+        async for event, viewer in events(info, topics, ONLY_NOTIFICATIONS, direct):
             if event.kind == RESYNC:
                 for data in await missed_notifications(customer_id, sent, limit):
                     sent.fresh(data["id"], data["created_at"])
@@ -69,7 +72,8 @@ class Subscription:
     async def inbox_updates(self, info: Info) -> AsyncGenerator[InboxUpdate, None]:
         customer_id = info.context.viewer.id
         leaf = leaf_renderer(info, INBOX_UPDATE_FIELDS)
-        async for event, viewer in events(info, [customer_topic(customer_id)], ONLY_INBOX):
+        direct = direct_frames(leaf, ONLY_INBOX, live_runtime(info).frames, None)
+        async for event, viewer in events(info, [customer_topic(customer_id)], ONLY_INBOX, direct):
             if event.kind == RESYNC:
                 unread = await info.context.services.inbox.unread_count(viewer)
                 data = {"unread_count": unread, "read_ids": [], "archived_ids": []}
