@@ -117,7 +117,8 @@ async def _measure(
     connect_seconds = max(a["seconds"] for a in answers)
     settle_seconds = await srv.settle(quiet=2.0)
     rss_after = srv.rss_mb()
-    rounds, answers = await _rounds(srv, pool, trigger, options, errors, fault)
+    with live_fanout.profiled(srv.pid, options.profile_send if fanout is not None else ""):
+        rounds, answers = await _rounds(srv, pool, trigger, options, errors, fault)
     fanout_rounds: list[Round] = []
     if fanout is not None:
         progress(f"live: {srv.name}: fan-out rounds (publishing straight onto the bus)")

@@ -19,6 +19,7 @@ class Options:
     grace: float = 2.0
     deflate: bool = True
     profile: str = ""
+    profile_send: str = ""
     server_env: dict[str, str] = field(default_factory=dict)
     repeats: int = 10
     stall: float = 30.0
@@ -30,9 +31,11 @@ def options_from_env() -> Options:
     fan-out rounds), BENCH_LIVE_BATCH (the worker's batch size), BENCH_LIVE_TIMEOUT and
     BENCH_LIVE_DEFLATE=0 (clients do not offer permessage-deflate; by default they offer it, as
     browsers do, and both servers decline) override the defaults. BENCH_LIVE_PROFILE=FILE
-    records the server under py-spy (raw format) during its fan-out rounds. BENCH_LIVE_REPEATS
-    (10), BENCH_LIVE_STALL (seconds without progress that make a stall, 30) and
-    BENCH_LIVE_SOAK=1 (faults in the repetitions after the first): see bench/live_soak.py."""
+    records the server under py-spy (raw format) during its fan-out rounds,
+    BENCH_LIVE_PROFILE_SEND=FILE during its send rounds (each repetition writes the file
+    anew). BENCH_LIVE_REPEATS (10), BENCH_LIVE_STALL (seconds without progress that make a
+    stall, 30) and BENCH_LIVE_SOAK=1 (faults in the repetitions after the first): see
+    bench/live_soak.py."""
     env = os.environ
     return Options(
         subscribers=int(env.get("BENCH_LIVE", str(DEFAULT_SUBSCRIBERS))),
@@ -42,6 +45,7 @@ def options_from_env() -> Options:
         timeout=float(env.get("BENCH_LIVE_TIMEOUT", "120")),
         deflate=env.get("BENCH_LIVE_DEFLATE", "1") not in ("0", "false", "no"),
         profile=env.get("BENCH_LIVE_PROFILE", ""),
+        profile_send=env.get("BENCH_LIVE_PROFILE_SEND", ""),
         repeats=max(1, int(env.get("BENCH_LIVE_REPEATS", "10"))),
         stall=float(env.get("BENCH_LIVE_STALL", "30")),
         soak=env.get("BENCH_LIVE_SOAK", "0") not in ("0", "false", "no", ""),
