@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -116,12 +115,7 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
                 )
             )
         key = operation_key(operation.query, operation.variables, operation.operation_name)
-
-        async def send(payload: str) -> None:
-            counts = live.frames if live is not None else None
-            await self._send_text(operation, next_frame(operation.id, payload, counts))
-
-        current_operation.set(OperationSlot(key, send, self._sender_now(operation)))
+        current_operation.set(OperationSlot(key, self, operation))
         await super().run_operation(operation)
 
     async def _send_result_stream(
@@ -148,25 +142,35 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
             )
             await slot.send(payload)
 
-    def _sender_now(self, operation: Operation[Context, Any]) -> Callable[[str], bool] | None:
-        """Writes an operation's payload at once when the socket can take it without waiting
-        (`LeanWebSocketProtocol.send_text_now`); None on a server without that protocol."""
-        protocol = getattr(getattr(self.websocket.ws, "_send", None), "__self__", None)  # type: ignore[attr-defined]
-        if not isinstance(protocol, LeanWebSocketProtocol):
-            return None
+    # `schema.live.frames.FrameSocket`: how an operation's slot sends a payload.
+
+    async def send_payload(self, operation: Operation[Context, Any], payload: str) -> None:
         counts = self.context.live.frames if self.context.live is not None else None
+        await self._send_text(operation, next_frame(operation.id, payload, counts))
 
-        def send_now(payload: str) -> bool:
-            if operation.completed or self._closing_slow is not None:
-                return False
-            if not protocol.send_text_now(next_frame(operation.id, payload, None)):
-                return False
-            if counts is not None:
-                counts.sent += 1
-                counts.direct += 1
-            return True
+    def can_send_now(self) -> bool:
+        """Whether `send_payload_now` can ever write: under uvicorn with our protocol."""
+        return self._lean_protocol() is not None
 
-        return send_now
+    def send_payload_now(self, operation: Operation[Context, Any], payload: str) -> bool:
+        """Write the payload's frame at once when the socket can take it without waiting
+        (`LeanWebSocketProtocol.send_text_now`); False when nothing was written."""
+        protocol = self._lean_protocol()
+        if protocol is None or operation.completed or self._closing_slow is not None:
+            return False
+        if not protocol.send_text_now(next_frame(operation.id, payload, None)):
+            return False
+        counts = self.context.live.frames if self.context.live is not None else None
+        if counts is not None:
+            counts.sent += 1
+            counts.direct += 1
+        return True
+
+    def _lean_protocol(self) -> LeanWebSocketProtocol | None:
+        """uvicorn's protocol behind the socket's ASGI `send`, when it is ours."""
+        send = getattr(self.websocket.ws, "_send", None)  # type: ignore[attr-defined]
+        protocol = getattr(send, "__self__", None)
+        return protocol if isinstance(protocol, LeanWebSocketProtocol) else None
 
     async def _send_text(self, operation: Operation[Context, Any], text: str) -> None:
         if operation.completed:

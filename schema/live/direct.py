@@ -12,8 +12,6 @@ changes: the send timeout, the 4403 close and the catch-up all live there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from tidings.core.enums import Role
 from tidings.core.live.bus import DirectSend
 from tidings.core.live.catchup import SentLog
@@ -57,8 +55,7 @@ class DirectFrames:
             payload = event.frames[key] = self.leaf.payload(event.data)
             self.counts.serialised += 1
             self.counts.rendered += 1
-        send_now: Callable[[str], bool] = self.slot.send_now  # type: ignore[assignment]
-        if not send_now(payload):
+        if not self.slot.send_now(payload):
             return False
         if sent is not None:
             sent.fresh(event.data["id"], event.data.get("created_at"))
@@ -71,6 +68,6 @@ def direct_frames(
     """The operation's direct road, or None when it has none (a document that needs
     execution, or a server whose sockets cannot write without waiting)."""
     slot = current_operation.get()
-    if leaf is None or slot is None or slot.send_now is None:
+    if leaf is None or slot is None or not slot.can_send_now():
         return None
     return DirectFrames(slot, leaf, kinds, counts, sent)

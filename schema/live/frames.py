@@ -5,10 +5,9 @@ same bytes: the same document and variables, and the same view of the data (see
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Hashable
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from strawberry.types.execution import ExecutionResult
 
@@ -29,15 +28,37 @@ def operation_key(query: str, variables: dict[str, Any] | None, name: str | None
     return (query, json.dumps(variables or {}, sort_keys=True, default=str), name)
 
 
-@dataclass(frozen=True)
+class FrameSocket(Protocol):
+    """The socket handler, as an operation's slot sends through it."""
+
+    async def send_payload(self, operation: Any, payload: str) -> None: ...
+
+    def can_send_now(self) -> bool: ...
+
+    def send_payload_now(self, operation: Any, payload: str) -> bool: ...
+
+
 class OperationSlot:
     """The websocket operation running in this task: what makes its frames alike, and how to
     send it a payload serialised for another subscriber: `send` waits (up to the send
-    timeout); `send_now`, where the server allows, writes at once or answers False."""
+    timeout); `send_now` writes at once when the socket can take it, else answers False.
+    Slotted and closure-free: one per subscription, held for the socket's life."""
 
-    key: Hashable
-    send: Callable[[str], Awaitable[None]]
-    send_now: Callable[[str], bool] | None = None
+    __slots__ = ("_operation", "_socket", "key")
+
+    def __init__(self, key: Hashable, socket: FrameSocket, operation: Any) -> None:
+        self.key = key
+        self._socket = socket
+        self._operation = operation
+
+    async def send(self, payload: str) -> None:
+        await self._socket.send_payload(self._operation, payload)
+
+    def can_send_now(self) -> bool:
+        return self._socket.can_send_now()
+
+    def send_now(self, payload: str) -> bool:
+        return self._socket.send_payload_now(self._operation, payload)
 
 
 # Set by the socket handler at the start of each operation's task.
