@@ -40,7 +40,7 @@ from tidings.providers.smtp_bounces import parse_report
 from tidings.providers.smtp_compose import compose
 from tidings.providers.smtp_pool import SessionSetupError, SmtpPool
 from tidings.providers.smtp_settings import ADDRESS, WEBHOOK_SECRET, SmtpSettings
-from tidings.providers.smtp_wire import wire
+from tidings.providers.smtp_wire import needs_8bitmime, wire
 
 __all__ = ["SmtpEmailProvider", "SmtpSettings", "classify_reply", "message_id"]
 
@@ -229,13 +229,15 @@ class SmtpEmailProvider:
         self, client: aiosmtplib.SMTP, message: OutboundMessage, composed: EmailMessage | bytes
     ) -> str:
         """Send as `send_message` would: written bytes go as they are, with the MAIL options
-        it would give them, once the session has greeted the relay (its extensions are known)
-        and the envelope is ASCII; else the message is composed and sent by `send_message`.
+        it would give them, once the session has greeted the relay (its extensions are known),
+        when the envelope is ASCII and the relay takes the body as it is (8BITMIME, for a raw
+        UTF-8 one); else the message is composed and sent by `send_message`.
         Returns the Message-ID, the provider id."""
         sender = self.envelope_sender(message.delivery_id)
         if isinstance(composed, bytes):
-            if not client.is_ehlo_or_helo_needed and sender.isascii():
-                eight_bit = client.supports_extension("8BITMIME")
+            eight_bit = client.supports_extension("8BITMIME")
+            greeted = not client.is_ehlo_or_helo_needed
+            if greeted and sender.isascii() and (eight_bit or not needs_8bitmime(composed)):
                 await client.sendmail(
                     sender,
                     [message.address],

@@ -4,9 +4,10 @@ objects: headers parsed into objects, re-folded and flattened by a generator cos
 
 Only the common shape is written here: a text body with no HTML alternative, whose headers
 are printable ASCII and fit one line each, to an ASCII address, on a session that has
-greeted the relay. The result is byte for byte what `smtp_compose.compose` flattened by
-aiosmtplib's `send_message` puts on the wire (tests/providers/test_smtp_wire.py holds the
-two to it over many shapes); anything else returns None and goes the email package's way.
+greeted the relay (and, for a body sent as raw UTF-8, one that offers 8BITMIME). The result
+is byte for byte what `smtp_compose.compose` flattened by aiosmtplib's `send_message` puts on
+the wire (tests/providers/test_smtp_wire.py holds the two to it over many shapes); anything
+else returns None and goes the email package's way.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tidings.providers.smtp_compose import (
     text_with_footer,
 )
 
-__all__ = ["wire"]
+__all__ = ["needs_8bitmime", "wire"]
 
 MAX_LINE = 78  # the compose policy's: a longer header line is folded
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -86,8 +87,13 @@ def wire(message: OutboundMessage, sender: str, message_id: str) -> bytes | None
         return None
     text = text_with_footer(message.body, _footer_links(message.locale, unsubscribe, preferences))
     cte, payload = _encode_text(text, "utf-8", None, POLICY)
-    if cte == "8bit":  # raw UTF-8: how it is sent depends on the relay (8BITMIME or not)
-        return None
     head = "".join(lines).encode("ascii")  # type: ignore[arg-type]
-    body = "\r\n".join(_LINE_ENDS.split(payload)).encode("ascii")
+    # 8bit: raw UTF-8 (held as surrogates), for a relay with 8BITMIME only (see `needs_8bitmime`).
+    body = "\r\n".join(_LINE_ENDS.split(payload)).encode("ascii", "surrogateescape")
     return b"%s%s%s\r\nMIME-Version: 1.0\r\n\r\n%s" % (head, _CONTENT, cte.encode(), body)
+
+
+def needs_8bitmime(written: bytes) -> bool:
+    """Whether `written` carries raw UTF-8 (an 8bit body): a relay without 8BITMIME is sent the
+    email package's re-encoding of it instead."""
+    return not written.isascii()

@@ -32,7 +32,7 @@ def both(address: str = "ann@example.net", sender: str = SENDER, **overrides: An
     written = wire(message, sender, msgid)
     composed = compose(message, sender, msgid)
     flat = flatten_message(composed, utf8=False, cte_type="8bit")
-    if written is not None:  # a relay without 8BITMIME gets the same bytes
+    if written is not None and written.isascii():  # a relay without 8BITMIME: the same bytes
         assert steady(flatten_message(composed, utf8=False, cte_type="7bit")) == steady(flat)
     return (steady(written) if written is not None else None), steady(flat)
 
@@ -57,6 +57,8 @@ def steady(raw: bytes) -> bytes:
         {"body": ""},
         {"address": "o'neil+tag@mail.example.co.uk"},
         {"data": MARKETING, "locale": "zh-CN"},  # UTF-8 in long lines: quoted-printable
+        {"body": "Grüße aus Berlin\n你好"},  # UTF-8 in short lines: 8bit, raw
+        {"body": "Grüße\r\nzwei\rdrei", "data": {"unsubscribe_mailto": "mailto:u@shop.example"}},
     ],
 )
 def test_written_bytes_are_the_email_packages(overrides: dict[str, Any]) -> None:
@@ -81,7 +83,6 @@ def test_a_non_ascii_sender_name_is_written_as_the_email_package_encodes_it() ->
         {"address": "ännchen@example.net"},
         {"address": "a..b@example.net"},
         {"address": "x" * 70 + "@example.net"},
-        {"body": "Grüße"},
         {"data": {"unsubscribe_url": "https://shop.example/u?x=?y"}},
     ],
 )
@@ -156,3 +157,43 @@ async def test_the_relay_receives_what_the_email_package_would_send(
     assert [r.message["Message-ID"] for r in smtp_sink.received] == [
         message_id(m.delivery_id, "shop.example") for m in messages
     ]
+
+
+class Session:
+    """A greeted session that records how each message was handed to it."""
+
+    def __init__(self, extensions: set[str]) -> None:
+        self.extensions = extensions
+        self.is_ehlo_or_helo_needed = False
+        self.sent: list[tuple[str, list[str]]] = []
+
+    def supports_extension(self, name: str) -> bool:
+        return name.lower() in self.extensions
+
+    async def sendmail(self, sender: str, to: list[str], raw: bytes, **kw: Any) -> None:
+        self.sent.append(("bytes", list(kw["mail_options"])))
+
+    async def send_message(self, message: Any, **kw: Any) -> None:
+        self.sent.append(("message", []))
+
+
+@pytest.mark.parametrize(
+    ("extensions", "body", "sent"),
+    [
+        ({"8bitmime"}, "Grüße", ("bytes", ["BODY=8BITMIME"])),
+        (set(), "Grüße", ("message", [])),  # the email package re-encodes it for a 7bit relay
+        (set(), "Hello", ("bytes", [])),
+        ({"8bitmime"}, "Hello", ("bytes", ["BODY=8BITMIME"])),
+    ],
+)
+async def test_a_raw_utf8_body_goes_as_written_only_to_a_relay_with_8bitmime(
+    extensions: set[str], body: str, sent: tuple[str, list[str]]
+) -> None:
+    provider = SmtpEmailProvider(settings_for(25))
+    message = outbound(1, "ann@example.net", body=body)
+    written = provider._prepare(message)
+    assert isinstance(written, bytes)
+    session = Session(extensions)
+    provider_id = await provider._transmit(session, message, written)  # type: ignore[arg-type]
+    assert provider_id == message_id(message.delivery_id, "shop.example")
+    assert session.sent == [sent]
