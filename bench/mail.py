@@ -4,7 +4,8 @@ worker's rounds run (TIDINGS_WORKER_CONCURRENCY of them, PostgreSQL's default 2 
 through the real SMTP provider to a local aiosmtpd sink (its own process), over the provider's
 pool of TIDINGS_SMTP_POOL_SIZE connections (BENCH_SMTP_CONNECTIONS, 4 by default); beside it,
 bare aiosmtplib loops sending as many messages over as many connections to the same sink, one
-loop per connection. Measured in interleaved rounds."""
+loop per connection. Measured in interleaved rounds. BENCH_EMAIL_PROFILE=FILE samples this
+process with py-spy (raw, collapsed stacks) during our side of the last round."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from email.message import EmailMessage
 import aiosmtplib
 import asyncpg
 
-from bench import dataset, fanout_data, sealed, servers
+from bench import dataset, fanout_data, live_fanout, sealed, servers
 from bench.customers_page import BenchmarkError, progress
 from tidings.api.setting_values import read_int
 from tidings.core.delivery.worker import WorkerOptions
@@ -223,9 +224,11 @@ async def run(emails: int, connections: int = DEFAULT_CONNECTIONS) -> MailResult
                     await _raw_loop(clients, addresses[chunk], chunk.start)
                     base += time.perf_counter() - started
                     await _queue(url, services, viewer, ids[chunk], f"round-{r}")
-                    started = time.perf_counter()
-                    await worker.drain()
-                    ours += time.perf_counter() - started
+                    profile = os.environ.get("BENCH_EMAIL_PROFILE", "") if r == ROUNDS - 1 else ""
+                    with live_fanout.profiled(os.getpid(), profile):
+                        started = time.perf_counter()
+                        await worker.drain()
+                        ours += time.perf_counter() - started
             finally:
                 await asyncio.gather(*(client.quit() for client in clients))
                 await registry.aclose()

@@ -40,6 +40,7 @@ from tidings.providers.smtp_bounces import parse_report
 from tidings.providers.smtp_compose import compose
 from tidings.providers.smtp_pool import SessionSetupError, SmtpPool
 from tidings.providers.smtp_settings import ADDRESS, WEBHOOK_SECRET, SmtpSettings
+from tidings.providers.smtp_wire import needs_8bitmime, wire
 
 __all__ = ["SmtpEmailProvider", "SmtpSettings", "classify_reply", "message_id"]
 
@@ -141,17 +142,23 @@ class SmtpEmailProvider:
 
     def _next(
         self, work: Iterator[tuple[int, OutboundMessage]]
-    ) -> tuple[int, OutboundMessage, EmailMessage | SendResult] | None:
+    ) -> tuple[int, OutboundMessage, EmailMessage | bytes | SendResult] | None:
         for index, message in work:
             return index, message, self._prepare(message)
         return None
 
-    def _prepare(self, message: OutboundMessage) -> EmailMessage | SendResult:
-        """The composed message, or the result that says why it cannot be sent."""
+    def _prepare(self, message: OutboundMessage) -> EmailMessage | bytes | SendResult:
+        """The message's bytes (smtp_wire.py), else the composed message, or the result that
+        says why it cannot be sent."""
         if not ADDRESS.match(message.address):
             return SendResult(ok=False, error=InvalidAddressError("not an email address"))
         try:
-            return self.compose(message)
+            written = wire(
+                message,
+                self.settings.sender,
+                message_id(message.delivery_id, self.settings.sender_domain),
+            )
+            return written if written is not None else self.compose(message)
         except ValueError as exc:
             return SendResult(ok=False, error=PermanentDeliveryError(f"cannot compose: {exc}"))
 
@@ -176,7 +183,9 @@ class SmtpEmailProvider:
             message_id(message.delivery_id, self.settings.sender_domain),
         )
 
-    async def _deliver(self, message: OutboundMessage, composed: EmailMessage) -> SendResult:
+    async def _deliver(
+        self, message: OutboundMessage, composed: EmailMessage | bytes
+    ) -> SendResult:
         """One message's conversation on a pooled session. A reused session that fails is
         discarded and the message tried once more on a fresh one: an idle connection the
         relay closed is the common case, and says nothing about the message."""
@@ -184,11 +193,7 @@ class SmtpEmailProvider:
             client, reused = await self.pool.take()
             healthy = True
             try:
-                await client.send_message(
-                    composed,
-                    sender=self.envelope_sender(message.delivery_id),
-                    recipients=[message.address],
-                )
+                provider_id = await self._transmit(client, message, composed)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refused = exc.recipients[0]
                 text = scrub(refused.message, message.address)
@@ -217,8 +222,32 @@ class SmtpEmailProvider:
             finally:
                 self.pool.give_back(client, healthy=healthy)
             logger.debug("smtp: delivery %s accepted", message.delivery_id)
-            return SendResult(ok=True, provider_id=str(composed["Message-ID"]))
+            return SendResult(ok=True, provider_id=provider_id)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _transmit(
+        self, client: aiosmtplib.SMTP, message: OutboundMessage, composed: EmailMessage | bytes
+    ) -> str:
+        """Send as `send_message` would: written bytes go as they are, with the MAIL options
+        it would give them, once the session has greeted the relay (its extensions are known),
+        when the envelope is ASCII and the relay takes the body as it is (8BITMIME, for a raw
+        UTF-8 one); else the message is composed and sent by `send_message`.
+        Returns the Message-ID, the provider id."""
+        sender = self.envelope_sender(message.delivery_id)
+        if isinstance(composed, bytes):
+            eight_bit = client.supports_extension("8BITMIME")
+            greeted = not client.is_ehlo_or_helo_needed
+            if greeted and sender.isascii() and (eight_bit or not needs_8bitmime(composed)):
+                await client.sendmail(
+                    sender,
+                    [message.address],
+                    composed,
+                    mail_options=["BODY=8BITMIME"] if eight_bit else [],
+                )
+                return message_id(message.delivery_id, self.settings.sender_domain)
+            composed = self.compose(message)
+        await client.send_message(composed, sender=sender, recipients=[message.address])
+        return str(composed["Message-ID"])
 
     def _secrets(self) -> tuple[str, ...]:
         password = self.settings.password
