@@ -20,6 +20,10 @@ and what it is about.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -73,6 +77,7 @@ class LinkSigner:
 
     def __init__(self, secret_key: str, public_url: str, preference_ttl: int) -> None:
         self._key = derive_key(secret_key, _KEY_LABEL).hex()
+        self._mac = hmac.new(self._key.encode(), digestmod=hashlib.sha256)
         self.public_url = public_url.rstrip("/")
         self.preference_ttl = preference_ttl
 
@@ -201,4 +206,22 @@ class LinkSigner:
 
     def _encode(self, kind: LinkKind, customer_id: uuid.UUID, extra: dict, now: int) -> str:
         claims = {"iss": ISSUER, "typ": kind.value, "sub": str(customer_id), "iat": now, **extra}
-        return jwt.encode(claims, self._key, algorithm="HS256")
+        return hs256(claims, self._mac)
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+_HS256_HEADER = _b64(b'{"alg":"HS256","typ":"JWT"}')  # PyJWT's, its keys sorted
+
+
+def hs256(claims: dict, mac: hmac.HMAC) -> str:
+    """The token `jwt.encode(claims, key, algorithm="HS256")` makes, byte for byte, with the
+    key's HMAC prepared once (`mac`, copied per token): PyJWT checks the key's format on
+    every call, about half its cost, and a batch of sends signs two links a delivery.
+    `verify` reads them with PyJWT; tests/core/test_links.py holds the two alike."""
+    signing_input = _HS256_HEADER + b"." + _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signer = mac.copy()
+    signer.update(signing_input)
+    return (signing_input + b"." + _b64(signer.digest())).decode("ascii")

@@ -3,13 +3,15 @@ tampered, expired or foreign token is refused with a message that names no one."
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import uuid
 
 import jwt
 import pytest
 
-from tidings.core.links import InvalidLinkError, LinkKind, LinkSigner
+from tidings.core.links import InvalidLinkError, LinkKind, LinkSigner, hs256
 from tidings.core.tokens import InvalidTokenError, TokenKind, TokenSigner
 
 KEY = "links-test-secret-" + "k" * 32
@@ -133,3 +135,27 @@ def test_a_confirm_link_names_exactly_one_category():
     )
     with pytest.raises(InvalidLinkError):
         links.verify(forged, LinkKind.CONFIRM)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "tidings-links", "typ": "preferences", "sub": str(uuid.uuid4()), "iat": 1},
+        {"iss": "x", "sub": "déjà vu ✓ « »", "iat": 1_790_000_000, "cat": ["a", "b"], "ver": 3},
+        {"typ": "unsubscribe", "cat": "news", "chn": "email", "dlv": None, "exp": 2**40},
+    ],
+)
+def test_links_are_signed_exactly_as_pyjwt_signs_them(claims):
+    key = "ab" * 32
+    mac = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    assert hs256(claims, mac) == jwt.encode(claims, key, algorithm="HS256")
+    assert hs256(claims, mac) == hs256(claims, mac)  # the prepared key is copied, not used up
+    assert (
+        jwt.decode(
+            hs256(claims, mac),
+            key,
+            algorithms=["HS256"],
+            options={"verify_exp": False, "verify_iat": False},
+        )
+        == claims
+    )
