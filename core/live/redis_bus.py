@@ -31,6 +31,7 @@ from tidings.core.live.bus import LiveBus
 from tidings.core.live.channels import PREFIX, by_channel
 from tidings.core.live.events import LiveEvent, decode, encode
 from tidings.core.live.following import RESYNC_AFTER, FollowCache
+from tidings.core.live.pending import PendingEvents
 from tidings.core.live.topic_hub import ChannelHub
 
 logger = logging.getLogger("tidings.live")
@@ -73,6 +74,9 @@ class RedisBus(LiveBus):
         self._flusher: asyncio.Task[None] | None = None
         self._dirty: set[str] = set()
         self._timers: set[asyncio.TimerHandle] = set()
+        # Read off Redis, waiting for the hub (`tidings.core.live.pending`).
+        self.pending = PendingEvents()
+        self._deliverer: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.reconnects = 0
 
@@ -89,18 +93,22 @@ class RedisBus(LiveBus):
     async def start(self) -> None:
         if self._listen and self._task is None:
             self._task = asyncio.create_task(self._run(), name="tidings-live-listener")
+            self._deliverer = asyncio.create_task(
+                self.pending.run(self.hub.deliver, self.hub.resync_all),
+                name="tidings-live-deliverer",
+            )
 
     async def aclose(self) -> None:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
-        for task in (self._flusher, self._task):
+        for task in (self._flusher, self._task, self._deliverer):
             if task is None:
                 continue
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._task = self._flusher = None
+        self._task = self._flusher = self._deliverer = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -250,7 +258,7 @@ class RedisBus(LiveBus):
         except ValueError:
             logger.warning("live bus: dropped a message that is not a batch of events")
             return
-        await self.hub.deliver(events)
+        await self.pending.add(events)
 
 
 def _text(value: bytes | str) -> str:

@@ -183,3 +183,55 @@ async def test_the_hub_rechecks_every_reached_caller_in_one_go(db, caplog):
     await bus.publish(events[:1])
     assert (await subs["allowed"].get())[1] is UNCHECKED
     assert "re-checking callers failed" in caplog.text
+
+
+async def test_a_batch_split_by_channel_is_re_checked_in_one_go_not_per_message():
+    prefix = f"tidings:test:{secrets.token_hex(4)}"
+    listener = RedisBus(REDIS_URL, prefix=prefix, resync_after=3600)
+    publisher = RedisBus(REDIS_URL, prefix=prefix, listen=False)
+    checked: list[int] = []
+    first_check = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_check(callers):  # the database, busy with the first lot
+        checked.append(len(callers))
+        first_check.set()
+        await release.wait()
+        return list(callers)
+
+    listener.hub.check = slow_check
+    await listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 5)
+        customers = [uuid.uuid4() for _ in range(120)]
+        subs = [
+            listener.subscribe(
+                [f"customer:{c}"],
+                caller=Viewer(kind=ViewerKind.CUSTOMER, id=c, token_version=0),
+            )
+            for c in customers
+        ]
+        channels = {channel_of(f"customer:{c}", prefix) for c in customers}
+        assert len(channels) > 30  # the batch goes out as one message per customer shard
+        for channel in channels:
+            await until_followed(publisher, channel)
+        events = [
+            LiveEvent(f"customer:{c}", NOTIFICATION, {"n": n}) for n, c in enumerate(customers)
+        ]
+        await publisher.publish(events[:1])
+        await asyncio.wait_for(first_check.wait(), 5)
+        await publisher.publish(events[1:])  # while the first lot's re-check waits
+        for _ in range(500):
+            if len(listener.pending) == len(events) - 1:
+                break
+            await asyncio.sleep(0.01)
+        assert len(listener.pending) == len(events) - 1
+        release.set()
+        got = [await asyncio.wait_for(sub.get(), 5) for sub in subs]
+        assert [event.data["n"] for event, _ in got] == list(range(len(customers)))
+        assert all(verdict not in (UNCHECKED, None) for _, verdict in got)
+        # Dozens of bus messages, two re-checks: the first lot, then all that gathered.
+        assert checked == [1, len(customers) - 1]
+    finally:
+        await listener.aclose()
+        await publisher.aclose()
