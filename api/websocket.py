@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -54,6 +54,7 @@ SocketCounter = LocalSocketCap
 class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
     context: Context
     _closing_slow: asyncio.Task[None] | None = None
+    _protocol: LeanWebSocketProtocol | Literal[False] | None = False  # False: not looked up
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
@@ -167,10 +168,14 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, Any]):
         return True
 
     def _lean_protocol(self) -> LeanWebSocketProtocol | None:
-        """uvicorn's protocol behind the socket's ASGI `send`, when it is ours."""
-        send = getattr(self.websocket.ws, "_send", None)  # type: ignore[attr-defined]
-        protocol = getattr(send, "__self__", None)
-        return protocol if isinstance(protocol, LeanWebSocketProtocol) else None
+        """uvicorn's protocol behind the socket's ASGI `send`, when it is ours (looked up
+        once: a frame's worth of attribute lookups, for every frame)."""
+        protocol = self._protocol
+        if protocol is False:
+            send = getattr(self.websocket.ws, "_send", None)  # type: ignore[attr-defined]
+            found = getattr(send, "__self__", None)
+            protocol = self._protocol = found if isinstance(found, LeanWebSocketProtocol) else None
+        return protocol
 
     async def _send_text(self, operation: Operation[Context, Any], text: str) -> None:
         if operation.completed:

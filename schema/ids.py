@@ -9,7 +9,8 @@ import uuid
 import strawberry
 
 
-def to_global_id(type_name: str, item_id: uuid.UUID) -> strawberry.ID:
+def to_global_id(type_name: str, item_id: uuid.UUID | str) -> strawberry.ID:
+    """`item_id`: a UUID, or its canonical text (lower case, hyphenated) as `str()` prints it."""
     return strawberry.ID(base64.b64encode(f"{type_name}:{item_id}".encode()).decode())
 
 

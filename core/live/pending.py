@@ -57,7 +57,11 @@ class PendingEvents:
             await self._waiting.wait()
             self._waiting.clear()
             while events:
-                lot = [events.popleft() for _ in range(min(len(events), self._batch))]
+                if len(events) <= self._batch:
+                    lot = list(events)
+                    events.clear()
+                else:
+                    lot = [events.popleft() for _ in range(self._batch)]
                 if len(events) < self._limit // 2:
                     self._room.set()
                 self.handed += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,15 @@ from tidings.schema.node import Node
 TYPE_NAME = "Notification"
 
 
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def notification_id(value: uuid.UUID | str) -> strawberry.ID:
-    """The global ID of a notification, from its UUID (or the UUID's string form)."""
+    """The global ID of a notification, from its UUID (or the UUID's string form). A live
+    event carries `str(uuid)`, used as it is: parsing it back only to print it again cost a
+    tenth of rendering a live frame."""
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):
+        return to_global_id(TYPE_NAME, value)
     return to_global_id(TYPE_NAME, value if isinstance(value, uuid.UUID) else uuid.UUID(value))
 
 
