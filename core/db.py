@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
@@ -27,10 +29,36 @@ class SchemaBehindError(Exception):
         self.pending = pending
 
 
+# PostgreSQL pool size when the URL names none (`?maxsize=N` does): asyncpg's own default,
+# above tortoise's 5, so eight concurrent requests and the in-process worker seldom queue for
+# a connection.
+POOL_MAXSIZE = 10
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Hand a released connection back as it is. asyncpg rolls back an open transaction before
+    calling this in any case; its default reset then spends one more round trip on every
+    release (a query outside a transaction is one acquire and one release) clearing session
+    state this service never leaves behind: no session advisory lock (the audit chain's is
+    transaction-scoped), no LISTEN (live events go through Redis), no cursor outside a
+    transaction, no session-level SET (only SET LOCAL and SET TRANSACTION).
+    tests/core/test_pool_session.py fails when code starts to leave any of these."""
+
+
+def _connection(database_url: str) -> str | dict[str, Any]:
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        return database_url
+    connection = expand_db_url(database_url)
+    credentials = connection["credentials"]
+    credentials.setdefault("maxsize", POOL_MAXSIZE)
+    credentials["reset"] = _keep_session
+    return connection
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The tortoise configuration for one database URL."""
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
