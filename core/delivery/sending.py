@@ -129,10 +129,13 @@ class SendService:
         schedule_at = validation.utc_datetime(request.schedule_at, "scheduleAt")
         deferred = schedule_at is not None and schedule_at > now
         try:
+            expand_now = request.tier is None and not deferred
             async with in_transaction():
+                # Deliveries written in this same transaction: the message is stored EXPANDED
+                # at once (no reader can see it before they exist), one UPDATE fewer.
                 message = await Message.create(
                     category=category.key,
-                    status=MessageStatus.ACCEPTED,
+                    status=MessageStatus.EXPANDED if expand_now else MessageStatus.ACCEPTED,
                     idempotency_scope=viewer.ref,
                     idempotency_key=request.idempotency_key,
                     request_hash=request.fingerprint(),
@@ -145,7 +148,7 @@ class SendService:
                     schedule_at=schedule_at,
                     created_by=viewer.ref,
                 )
-                if request.tier is not None or deferred:
+                if not expand_now:
                     await ExpansionJob.create(
                         message=message, tier=request.tier, due_at=schedule_at if deferred else None
                     )
@@ -159,8 +162,6 @@ class SendService:
                         self.rules_json,
                         self.hasher,
                     )
-                    message.status = MessageStatus.EXPANDED
-                    await message.save(update_fields=["status"])
                 await _record_send(viewer, message, category.key, request, customer_ids, deferred)
         except IntegrityError:
             # Another request with the same key won the race: answer as it did.
