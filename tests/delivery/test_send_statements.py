@@ -20,7 +20,7 @@ POSTGRES = [
     "messages",
     "categories",
     "messages",
-    "devices",  # the customers, whether each has a device first (tables() reads the first FROM)
+    "customers",  # with whether each has a device
     "permission_states",  # grants, the preference and the counted deliveries, one UNION ALL
     "suppressions",
     "SELECT pg_advisory_xact_lock($1)",
