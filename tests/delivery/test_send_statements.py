@@ -24,8 +24,7 @@ POSTGRES = [
     "permission_states",  # grants, the preference and the counted deliveries, one UNION ALL
     "suppressions",
     "SELECT pg_advisory_xact_lock($1)",
-    "audit_entries",
-    "audit_entries",
+    "audit_entries",  # appended on the tail this process wrote last (core/audit/log.py)
 ]
 
 
