@@ -126,14 +126,8 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
             ip,
         )
         prepared.append((parts, row))
-    statement = _insert_statement(postgres, len(events))
-    async with in_transaction() as conn:
-        if postgres:
-            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [AUDIT_LOCK])
-        _, rows = await conn.execute_query(
-            "SELECT id, hash FROM audit_entries ORDER BY id DESC LIMIT 1"
-        )
-        last_id, prev = (int(rows[0][0]), rows[0][1]) if rows else (0, GENESIS)
+
+    def chain(last_id: int, prev: str) -> tuple[list[Any], tuple[int, str]]:
         values: list[Any] = []
         chained = hasher.chained
         for entry_id, (parts, row) in enumerate(prepared, start=last_id + 1):
@@ -143,7 +137,69 @@ async def record_many(events: Sequence[AuditEvent]) -> None:
             values.append(prev)
             values.append(entry_hash)
             prev = entry_hash
-        await conn.execute_query(statement, values)
+        return values, (last_id + len(prepared), prev)
+
+    async with in_transaction() as conn:
+        if postgres:
+            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [AUDIT_LOCK])
+            guess = _TAIL.guess
+            if guess is not None:
+                # The tail this process last wrote is most likely still the tail: append on
+                # that guess, in a statement that checks it (under the lock, so it is exact).
+                values, tail = chain(*guess)
+                appended = await conn.execute_insert(
+                    _guarded_statement(len(events)), [*values, *guess]
+                )
+                if appended is not None:
+                    _TAIL.guess = tail
+                    return
+        _, rows = await conn.execute_query(
+            "SELECT id, hash FROM audit_entries ORDER BY id DESC LIMIT 1"
+        )
+        values, tail = chain(*((int(rows[0][0]), rows[0][1]) if rows else (0, GENESIS)))
+        await conn.execute_query(_insert_statement(postgres, len(events)), values)
+        _TAIL.guess = tail
+
+
+class _TailGuess:
+    """The chain's tail (last id, its hash) as this process last appended it: a guess, never
+    trusted. With one process appending, it is right every time and the append skips its read
+    of the tail (one round trip fewer while the chain's lock is held). Another process's
+    entries or a rolled-back append make it wrong, the guarded INSERT writes nothing, and the
+    tail is read as before."""
+
+    def __init__(self) -> None:
+        self.guess: tuple[int, str] | None = None
+
+
+_TAIL = _TailGuess()
+
+
+# PostgreSQL's type of each column, for the guarded INSERT's VALUES (which, unlike a plain
+# INSERT's, take no type from the target columns).
+_PG_TYPES = (
+    "bigint", "timestamptz", "text", "text", "uuid", "uuid", "jsonb", "jsonb", "text", "text",
+    "text", "text",
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=32)
+def _guarded_statement(rows: int) -> str:
+    """Append `rows` entries only if the entry named by the last two parameters (id, hash) is
+    the chain's tail; it returns the ids appended (none: the guess was wrong)."""
+    width = len(_COLUMNS)
+    groups = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}::{_PG_TYPES[j]}" for j in range(width)) + ")"
+        for i in range(rows)
+    )
+    last, last_hash = rows * width + 1, rows * width + 2
+    # Only placeholders, types and fixed column names are interpolated.
+    return (
+        f"INSERT INTO audit_entries ({', '.join(_COLUMNS)})"  # noqa: S608
+        f" SELECT * FROM (VALUES {groups}) AS v"
+        f" WHERE EXISTS (SELECT 1 FROM audit_entries WHERE id = ${last} AND hash = ${last_hash})"
+        f" AND NOT EXISTS (SELECT 1 FROM audit_entries WHERE id > ${last}) RETURNING id"
+    )
 
 
 @functools.lru_cache(maxsize=32)

@@ -120,19 +120,22 @@ class SendService:
             return existing
         category = await self._validate(request)
         now = datetime.now(UTC)
+        schedule_at = validation.utc_datetime(request.schedule_at, "scheduleAt")
+        deferred = schedule_at is not None and schedule_at > now
+        expand_now = request.tier is None and not deferred
         customer_ids: list[uuid.UUID] = []
         if request.customer_ids is not None:
             customer_ids = list(dict.fromkeys(request.customer_ids))
-            found = set(await Customer.filter(id__in=customer_ids).values_list("id", flat=True))
-            if len(found) != len(customer_ids):
-                raise NotFoundError("to")
-        schedule_at = validation.utc_datetime(request.schedule_at, "scheduleAt")
-        deferred = schedule_at is not None and schedule_at > now
+            # Sent now, the recipients' own query inside the transaction finds them (below).
+            if not expand_now:
+                await _require_customers(customer_ids)
         try:
             async with in_transaction():
+                # Deliveries written in this same transaction: the message is stored EXPANDED
+                # at once (no reader can see it before they exist), one UPDATE fewer.
                 message = await Message.create(
                     category=category.key,
-                    status=MessageStatus.ACCEPTED,
+                    status=MessageStatus.EXPANDED if expand_now else MessageStatus.ACCEPTED,
                     idempotency_scope=viewer.ref,
                     idempotency_key=request.idempotency_key,
                     request_hash=request.fingerprint(),
@@ -145,22 +148,17 @@ class SendService:
                     schedule_at=schedule_at,
                     created_by=viewer.ref,
                 )
-                if request.tier is not None or deferred:
+                if not expand_now:
                     await ExpansionJob.create(
                         message=message, tier=request.tier, due_at=schedule_at if deferred else None
                     )
                 else:
-                    await write_deliveries(
-                        message,
-                        category,
-                        customer_ids,
-                        self.tiers,
-                        now,
-                        self.rules_json,
-                        self.hasher,
+                    decided, tiers_now = await decide_deliveries(
+                        message, category, customer_ids, self.tiers, now, self.hasher
                     )
-                    message.status = MessageStatus.EXPANDED
-                    await message.save(update_fields=["status"])
+                    if len(tiers_now) != len(customer_ids):
+                        raise NotFoundError("to")  # the message rolls back with the rest
+                    await write_decided(message.id, decided, self.rules_json, tiers_now)
                 await _record_send(viewer, message, category.key, request, customer_ids, deferred)
         except IntegrityError:
             # Another request with the same key won the race: answer as it did.
@@ -225,6 +223,12 @@ class SendService:
             not_before=None,
             rules=(*decision.rules, stop),
         )
+
+
+async def _require_customers(customer_ids: list[uuid.UUID]) -> None:
+    found = set(await Customer.filter(id__in=customer_ids).values_list("id", flat=True))
+    if len(found) != len(customer_ids):
+        raise NotFoundError("to")
 
 
 async def _record_send(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import asdict
 
 import pytest
@@ -170,3 +171,28 @@ async def test_a_message_stored_with_an_ordered_fingerprint_still_matches_its_re
     assert error_of(other) == ("IDEMPOTENCY_CONFLICT", "idempotencyKey")
     changed = await send(api, admin, send_vars("legacy", {"customerIds": given}, title="Hi"))
     assert error_of(changed) == ("IDEMPOTENCY_CONFLICT", "idempotencyKey")
+
+
+# A customer that is not there (never was, or erased) --------------------------------------
+
+
+@pytest.mark.parametrize("schedule", [None, "2999-01-01T00:00:00Z"])
+async def test_a_send_naming_a_missing_customer_stores_and_audits_nothing(api, schedule):
+    """Sent now, the check is the recipients' own query inside the transaction; scheduled, a
+    lookup before it. Either way: NOT_FOUND on `to`, no message, no delivery, no entry."""
+    from tidings.core.models import AuditEntry, Delivery
+    from tidings.schema.ids import to_global_id
+
+    admin, customers = await setup(api, 1)
+    missing = to_global_id("Customer", uuid.uuid4())
+    variables = send_vars("missing", {"customerIds": [customers[0], missing]})
+    if schedule is not None:
+        variables["i"]["scheduleAt"] = schedule
+    sends = await AuditEntry.filter(action="message.send").count()
+    assert error_of(await send(api, admin, variables)) == ("NOT_FOUND", "to")
+    assert await Message.all().count() == 0
+    assert await Delivery.all().count() == 0
+    assert await AuditEntry.filter(action="message.send").count() == sends
+    # The same key with the customer that exists is a fresh send, not a conflict.
+    variables["i"]["to"] = {"customerIds": [customers[0]]}
+    assert (await send(api, admin, variables))["message"]
