@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,9 +88,11 @@ async def expand_due(
     max_batches: int = 20,
     rules_json: RulesJson | None = None,
     hasher: AddressHasher | None = None,
+    until: float | None = None,
 ) -> int:
     """Expand up to `max_batches` batches of one due job, holding it for `lease` after each
-    batch. Returns how many deliveries it wrote. `hasher` finds suppressed addresses.
+    batch; with `until` (a `time.monotonic()` deadline), no batch is begun after it. Returns
+    how many deliveries it wrote. `hasher` finds suppressed addresses.
 
     The next batch is read and decided while this one is written: its customers come after
     this batch's last id, so nothing this batch writes can change its inputs. The read runs
@@ -113,7 +116,10 @@ async def expand_due(
             batch = await upcoming
             ids = batch.ids
             done = len(ids) < BATCH or category is None
-            if not done and number + 1 < max_batches:
+            more = not done and number + 1 < max_batches
+            if more and until is not None and time.monotonic() >= until:
+                more = False
+            if more:
                 upcoming = prepare(ids[-1])
             async with in_transaction():
                 written += await write_decided(message.id, batch.decided, rules_json, batch.tiers)
@@ -131,9 +137,9 @@ async def expand_due(
                         targets={"message": str(message.id)},
                         detail={"category": message.category, "size": size},
                     )
-            if job.done:
+            if not more:
                 break
-        else:
+        if not job.done:  # stopped by max_batches or the deadline: another round goes on
             await ExpansionJob.filter(id=job.id).update(locked_until=None)
     finally:
         if not upcoming.done():

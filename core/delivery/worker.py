@@ -116,8 +116,7 @@ class DeliveryWorker:
         async def round_once() -> int:
             # Folding the stats' deltas is part of every round: it keeps the queries' share
             # of unfolded deltas small (core/stats/fold.py). Only one folder works at once.
-            done = await self.expand_once()
-            done += await self.process_due(stop=stop, seconds=self.options.round_seconds)
+            done = await self.expand_and_process(stop)
             done += await fold_deltas()
             done += await self.chores() if self.chores is not None else 0
             # Audit pruning: a pass an hour at most, a few batches a round, after the
@@ -129,9 +128,32 @@ class DeliveryWorker:
 
         await run_rounds(round_once, stop, self.wakeup, self.options.idle_sleep, logger, "delivery")
 
-    async def expand_once(self, now: datetime | None = None, max_batches: int = 20) -> int:
+    async def expand_and_process(self, stop: asyncio.Event | None = None) -> int:
+        """A round's expansion, then its deliveries (`process_due`, for a round's time). With
+        more than one delivery loop, the two overlap: the expansion begins no batch after
+        the round's time is up, and what it writes is sent in the next round while the next
+        batches are decided, so a tier send's first deliveries go out while the rest of the
+        tier is still being expanded. Returns how many deliveries both handled."""
+        seconds = self.options.round_seconds
+        if self.options.concurrency < 2:
+            done = await self.expand_once()
+            return done + await self.process_due(stop=stop, seconds=seconds)
+        expanding = asyncio.ensure_future(self.expand_once(until=time.monotonic() + seconds))
+        try:
+            done = await self.process_due(stop=stop, seconds=seconds)
+        except BaseException:
+            expanding.cancel()
+            with contextlib.suppress(BaseException):
+                await expanding
+            raise
+        return done + await expanding
+
+    async def expand_once(
+        self, now: datetime | None = None, max_batches: int = 20, until: float | None = None
+    ) -> int:
         """Expand some batches of one due tier or scheduled send, holding the job for this
-        worker's lease (TIDINGS_WORKER_LEASE_SECONDS). Returns how many deliveries it wrote."""
+        worker's lease (TIDINGS_WORKER_LEASE_SECONDS). Returns how many deliveries it wrote.
+        `until`: a `time.monotonic()` deadline after which no batch is begun."""
         return await expand_due(
             self.tiers,
             now or datetime.now(UTC),
@@ -139,6 +161,7 @@ class DeliveryWorker:
             max_batches=max_batches,
             rules_json=self.rules_json,
             hasher=self.hasher,
+            until=until,
         )
 
     async def run_once(self, now: datetime | None = None) -> int:

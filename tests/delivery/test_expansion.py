@@ -4,6 +4,7 @@ exactly once, resumable after an interruption, and nothing decided before it is 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -295,4 +296,18 @@ async def test_a_failed_batch_write_keeps_the_cursor_and_drops_the_batch_read_ah
     later = datetime.now(UTC) + LEASE + timedelta(seconds=1)
     assert await expand_due(tiers, later) == (TIER_SIZE - BATCH) * len(CHANNELS)
     assert await message_status(message) is MessageStatus.EXPANDED
+    assert_exactly_once(await rows(message), granted)
+
+
+async def test_an_expansion_past_its_deadline_begins_no_more_batches_and_frees_its_job(api):
+    token, granted = await setup(api)
+    tiers = api.runtime.worker.tiers
+    message = await send(api, token, "news", {"tier": "POTENTIAL"}, key="deadline")
+    # A deadline already past: the batch read first is written, no other is begun...
+    written = await expand_due(tiers, datetime.now(UTC), until=time.monotonic())
+    assert written == BATCH * len(CHANNELS)
+    job = await ExpansionJob.get(message_id=raw_id(message["id"]))
+    # ...and the job is not left leased: the next round carries on at once.
+    assert not job.done and job.locked_until is None
+    assert await expand_due(tiers, datetime.now(UTC)) == (TIER_SIZE - BATCH) * len(CHANNELS)
     assert_exactly_once(await rows(message), granted)
