@@ -138,13 +138,16 @@ async def test_unfolded_deltas_are_kept_too(db: str):
 
 async def test_a_batch_is_a_few_statements_whatever_its_size(db: str):
     await history(old=30, recent=0)
+    # A first prune, uncounted: its audit entry settles the audit log's guess of its tail,
+    # which saves a later entry a statement (core/audit/log.py) whatever the batch size.
+    await prune(30, batch=1, max_batches=1)
     counts = []
     for batch in (3, 25):
         with statement_log() as log:
             await prune(30, batch=batch, max_batches=1)
         counts.append(len(log.statements))
     assert counts[0] == counts[1], counts
-    assert await Delivery.all().count() == 30 - 3 - 25 + 2
+    assert await Delivery.all().count() == 30 - 1 - 3 - 25 + 2
 
 
 async def test_the_worker_prunes_at_most_once_an_hour(api: Api):
