@@ -10,6 +10,7 @@ from tidings.schema.context import Info
 from tidings.schema.customers.types import Customer
 from tidings.schema.enums import TierEnum
 from tidings.schema.ids import from_global_id
+from tidings.schema.lookahead import selected_below, settle
 from tidings.schema.permissions import Authenticated
 from tidings.schema.relay import After, Connection, First, connection, page_size
 
@@ -61,4 +62,16 @@ class CustomerQueries:
             tier=tier,
             search=search,
         )
+        # The page's grants and preferences in one query each, before the nodes resolve:
+        # each node then reads them without an await (schema/lookahead.py).
+        wanted = selected_below(info, ("edges", "node"))
+        ids = [row.id for row in page.items]
+        loaders = info.context.loaders
+        ahead = []
+        if ids and "permissionGrants" in wanted:
+            ahead.append(loaders.grants.load_many(ids))
+        if ids and "preferences" in wanted:
+            ahead.append(loaders.preferences.load_many(ids))
+        if ahead:
+            await settle(*ahead)
         return connection(page, Customer.from_model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,11 +13,13 @@ from strawberry.scalars import JSON
 from tidings.core.audit.read import encode_entry_cursor
 from tidings.core.models import Customer as CustomerModel
 from tidings.core.pagination import PageKey
+from tidings.core.services.consent import PreferenceRow, StateRow
 from tidings.schema.audit.types import AccessLogEntry
 from tidings.schema.context import Info
 from tidings.schema.customers.consent_types import Device, PermissionGrant, Preference
 from tidings.schema.enums import TierEnum
 from tidings.schema.ids import to_global_id
+from tidings.schema.lookahead import loaded
 from tidings.schema.node import Node
 from tidings.schema.permissions import CanReadAccessLog, CanReadCustomerPII
 from tidings.schema.relay import AFTER, FIRST, Connection, connection, page_size
@@ -104,10 +107,25 @@ class Customer(Node):
     def preference_link(self, info: Info) -> str | None:
         return info.context.services.links.preferences_url(self.customer_uuid, self.token_version)
 
-    @strawberry.field(description="The current state: one per channel × category ever recorded.")
-    async def permission_grants(self, info: Info) -> list[PermissionGrant]:
+    @strawberry.field(
+        description="The current state: one per channel × category ever recorded.",
+        graphql_type=list[PermissionGrant],
+    )
+    def permission_grants(
+        self, info: Info
+    ) -> list[PermissionGrant] | Awaitable[list[PermissionGrant]]:
+        # Synchronous when `customers` loaded the page's grants ahead (schema/lookahead.py).
+        pending = info.context.loaders.grants.load(self.customer_uuid)
+        ready, rows = loaded(pending)
+        if not ready:
+            return self._grants_later(pending)
         now = datetime.now(UTC)
-        rows = await info.context.loaders.grants.load(self.customer_uuid)
+        return [PermissionGrant.from_state(row, now) for row in rows or ()]
+
+    @staticmethod
+    async def _grants_later(pending: Awaitable[list[StateRow]]) -> list[PermissionGrant]:
+        rows = await pending
+        now = datetime.now(UTC)
         return [PermissionGrant.from_state(row, now) for row in rows]
 
     @strawberry.field(
@@ -126,10 +144,21 @@ class Customer(Node):
         now = datetime.now(UTC)
         return connection(page, lambda row: PermissionGrant.from_entry(row, now))
 
-    @strawberry.field(description="One per category the customer has set a preference for.")
-    async def preferences(self, info: Info) -> list[Preference]:
-        rows = await info.context.loaders.preferences.load(self.customer_uuid)
-        return [Preference.from_model(row) for row in rows]
+    @strawberry.field(
+        description="One per category the customer has set a preference for.",
+        graphql_type=list[Preference],
+    )
+    def preferences(self, info: Info) -> list[Preference] | Awaitable[list[Preference]]:
+        # Synchronous when `customers` loaded the page's preferences ahead, as grants.
+        pending = info.context.loaders.preferences.load(self.customer_uuid)
+        ready, rows = loaded(pending)
+        if not ready:
+            return self._preferences_later(pending)
+        return [Preference.from_model(row) for row in rows or ()]
+
+    @staticmethod
+    async def _preferences_later(pending: Awaitable[list[PreferenceRow]]) -> list[Preference]:
+        return [Preference.from_model(row) for row in await pending]
 
     @strawberry.field(
         permission_classes=[CanReadCustomerPII],
