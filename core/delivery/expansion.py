@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -89,10 +90,12 @@ async def expand_due(
     rules_json: RulesJson | None = None,
     hasher: AddressHasher | None = None,
     until: float | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> int:
     """Expand up to `max_batches` batches of one due job, holding it for `lease` after each
     batch; with `until` (a `time.monotonic()` deadline), no batch is begun after it. Returns
-    how many deliveries it wrote. `hasher` finds suppressed addresses.
+    how many deliveries it wrote. `hasher` finds suppressed addresses; `on_batch` is called
+    after each batch commits.
 
     The next batch is read and decided while this one is written: its customers come after
     this batch's last id, so nothing this batch writes can change its inputs. The read runs
@@ -137,6 +140,8 @@ async def expand_due(
                         targets={"message": str(message.id)},
                         detail={"category": message.category, "size": size},
                     )
+            if on_batch is not None:
+                on_batch()
             if not more:
                 break
         if not job.done:  # stopped by max_batches or the deadline: another round goes on

@@ -29,6 +29,7 @@ from tidings.core.delivery.claims import (
     renew_leases,
 )
 from tidings.core.delivery.expansion import expand_due
+from tidings.core.delivery.overlap import expand_beside
 from tidings.core.delivery.pipeline import DeliveryPipeline, OnChange
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
@@ -129,31 +130,30 @@ class DeliveryWorker:
         await run_rounds(round_once, stop, self.wakeup, self.options.idle_sleep, logger, "delivery")
 
     async def expand_and_process(self, stop: asyncio.Event | None = None) -> int:
-        """A round's expansion, then its deliveries (`process_due`, for a round's time). With
-        more than one delivery loop, the two overlap: the expansion begins no batch after
-        the round's time is up, and what it writes is sent in the next round while the next
-        batches are decided, so a tier send's first deliveries go out while the rest of the
-        tier is still being expanded. Returns how many deliveries both handled."""
+        """A round's expansion and deliveries (`process_due`, for a round's time): one after
+        the other with one delivery loop, side by side with more (core/delivery/overlap.py)."""
         seconds = self.options.round_seconds
         if self.options.concurrency < 2:
             done = await self.expand_once()
             return done + await self.process_due(stop=stop, seconds=seconds)
-        expanding = asyncio.ensure_future(self.expand_once(until=time.monotonic() + seconds))
-        try:
-            done = await self.process_due(stop=stop, seconds=seconds)
-        except BaseException:
-            expanding.cancel()
-            with contextlib.suppress(BaseException):
-                await expanding
-            raise
-        return done + await expanding
+        return await expand_beside(
+            lambda until, on_batch: self.expand_once(until=until, on_batch=on_batch),
+            lambda left: self.process_due(stop=stop, seconds=left),
+            seconds,
+            stop,
+        )
 
     async def expand_once(
-        self, now: datetime | None = None, max_batches: int = 20, until: float | None = None
+        self,
+        now: datetime | None = None,
+        max_batches: int = 20,
+        until: float | None = None,
+        on_batch: Callable[[], None] | None = None,
     ) -> int:
         """Expand some batches of one due tier or scheduled send, holding the job for this
         worker's lease (TIDINGS_WORKER_LEASE_SECONDS). Returns how many deliveries it wrote.
-        `until`: a `time.monotonic()` deadline after which no batch is begun."""
+        `until`: a `time.monotonic()` deadline after which no batch is begun; `on_batch`:
+        called after each batch commits."""
         return await expand_due(
             self.tiers,
             now or datetime.now(UTC),
@@ -162,6 +162,7 @@ class DeliveryWorker:
             rules_json=self.rules_json,
             hasher=self.hasher,
             until=until,
+            on_batch=on_batch,
         )
 
     async def run_once(self, now: datetime | None = None) -> int:
