@@ -23,6 +23,7 @@ from tortoise import connections
 from tidings.api.app import create_app
 from tidings.api.settings import Settings
 from tidings.core import db as core_db
+from tidings.core.audit.log import chain_emptied
 from tidings.core.crypto import Keyring, parse_data_keys, parse_index_key
 from tidings.core.enums import Role
 from tidings.core.models import Staff
@@ -99,6 +100,7 @@ async def database_url(
         url = pg_url(name)
     await core_db.init_db(url, create_db=request.param == "sqlite", keyring=KEYRING)
     await core_db.migrate(url)
+    chain_emptied()
     try:
         yield url
     finally:
@@ -155,6 +157,7 @@ async def db(database_url: str) -> AsyncIterator[str]:
         await conn.execute_script(
             "TRUNCATE " + ", ".join(f'"{t}"' for t in TABLES) + " RESTART IDENTITY CASCADE"
         )
+    chain_emptied()  # this process's guess of the audit chain's tail, as the table now is
 
 
 def make_settings(database_url: str, **overrides: str) -> Settings:

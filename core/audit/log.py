@@ -175,6 +175,12 @@ class _TailGuess:
 _TAIL = _TailGuess()
 
 
+def chain_emptied() -> None:
+    """The audit log was emptied under this process (a test database, truncated between
+    tests): the next append guesses the genesis, checked under the lock like any guess."""
+    _TAIL.guess = (0, GENESIS)
+
+
 # PostgreSQL's type of each column, for the guarded INSERT's VALUES (which, unlike a plain
 # INSERT's, take no type from the target columns).
 _PG_TYPES = (
@@ -186,7 +192,8 @@ _PG_TYPES = (
 @functools.lru_cache(maxsize=32)
 def _guarded_statement(rows: int) -> str:
     """Append `rows` entries only if the entry named by the last two parameters (id, hash) is
-    the chain's tail; it returns the ids appended (none: the guess was wrong)."""
+    the chain's tail, or (id 0) the log is empty; it returns the ids appended (none: the guess
+    was wrong)."""
     width = len(_COLUMNS)
     groups = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}::{_PG_TYPES[j]}" for j in range(width)) + ")"
@@ -197,7 +204,8 @@ def _guarded_statement(rows: int) -> str:
     return (
         f"INSERT INTO audit_entries ({', '.join(_COLUMNS)})"  # noqa: S608
         f" SELECT * FROM (VALUES {groups}) AS v"
-        f" WHERE EXISTS (SELECT 1 FROM audit_entries WHERE id = ${last} AND hash = ${last_hash})"
+        f" WHERE (${last} = 0"
+        f" OR EXISTS (SELECT 1 FROM audit_entries WHERE id = ${last} AND hash = ${last_hash}))"
         f" AND NOT EXISTS (SELECT 1 FROM audit_entries WHERE id > ${last}) RETURNING id"
     )
 

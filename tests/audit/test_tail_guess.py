@@ -52,3 +52,17 @@ async def test_a_right_guess_skips_the_read_of_the_tail(db: str) -> None:
     else:  # SQLite has one writer and no guess
         assert len(reads) == 1
     assert (await verify_chain(SECRET)).ok
+
+
+async def test_a_genesis_guess_holds_on_an_empty_log_only(db: str) -> None:
+    log.chain_emptied()  # as after the tables are emptied: right here
+    with statement_log() as statements:
+        await record("t.first")
+    reads = [s for s in statements.statements if s.startswith(TAIL_READ)]
+    assert reads == [] if db.startswith("postgres") else len(reads) == 1
+    log.chain_emptied()  # wrong now: the log holds an entry, so the tail is read
+    await record("t.second")
+    entries = await AuditEntry.all().order_by("id")
+    assert [e.action for e in entries] == ["t.first", "t.second"]
+    assert entries[1].prev_hash == entries[0].hash
+    assert (await verify_chain(SECRET)).ok
