@@ -71,6 +71,22 @@ class RulesJson:
         return text
 
 
+def delivery_row(
+    message_id: uuid.UUID, customer_id: uuid.UUID, decision: Decision, tier: str | None
+) -> Delivery:
+    """One decided delivery as an unsaved row."""
+    return Delivery(
+        message_id=message_id,
+        customer_id=customer_id,
+        tier=tier,
+        channel=decision.channel,
+        status=decision.status,
+        reason=decision.reason,
+        rules=stored_rules(decision.rules),
+        not_before=decision.not_before,
+    )
+
+
 async def write_decided(
     message_id: uuid.UUID,
     decided: Sequence[tuple[uuid.UUID, Decision]],
@@ -86,16 +102,7 @@ async def write_decided(
     if not is_postgres():
         await Delivery.bulk_create(
             [
-                Delivery(
-                    message_id=message_id,
-                    customer_id=customer_id,
-                    channel=decision.channel,
-                    status=decision.status,
-                    reason=decision.reason,
-                    rules=stored_rules(decision.rules),
-                    not_before=decision.not_before,
-                    tier=tiers.get(customer_id),
-                )
+                delivery_row(message_id, customer_id, decision, tiers.get(customer_id))
                 for customer_id, decision in decided
             ],
             batch_size=1000,

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from tidings.core.address_hash import AddressHasher
 from tidings.core.delivery.breaker import Breakers
-from tidings.core.delivery.bulk import update_rows
+from tidings.core.delivery.bulk import delivery_row, update_rows
 from tidings.core.delivery.digest_message import combine_digest
 from tidings.core.delivery.engagement_links import EngagementLinks
 from tidings.core.delivery.message_links import (
@@ -36,7 +36,7 @@ from tidings.core.delivery.recipients import load_recipients
 from tidings.core.delivery.registry import ProviderRegistry
 from tidings.core.delivery.retry import RetryPolicy
 from tidings.core.delivery.sandbox import TemplateSandbox
-from tidings.core.delivery.sending import category_rule, delivery_row
+from tidings.core.delivery.sending import category_rule
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.enums import DeliveryReason, DeliveryStatus
 from tidings.core.links import LinkSigner

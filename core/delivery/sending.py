@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -30,45 +29,13 @@ from tidings.core.enums import (
 )
 from tidings.core.errors import ForbiddenError, NotFoundError, UserInputError
 from tidings.core.models import Category, Customer
-from tidings.core.models.messages import Delivery, ExpansionJob, Message, Template
+from tidings.core.models.messages import ExpansionJob, Message, Template
 from tidings.core.policy import (
     Decision,
     RuleOutcome,
     decide,
-    stored_rules,
 )
 from tidings.core.viewer import Viewer
-
-
-def delivery_row(
-    message_id: uuid.UUID, customer_id: uuid.UUID, decision: Decision, tier: str | None
-) -> Delivery:
-    return Delivery(
-        message_id=message_id,
-        customer_id=customer_id,
-        tier=tier,
-        channel=decision.channel,
-        status=decision.status,
-        reason=decision.reason,
-        rules=stored_rules(decision.rules),
-        not_before=decision.not_before,
-    )
-
-
-async def write_deliveries(
-    message: Message,
-    category: Category,
-    customer_ids: Sequence[uuid.UUID],
-    tiers: TierPolicies,
-    now: datetime,
-    rules_json: RulesJson,
-    hasher: AddressHasher | None = None,
-) -> int:
-    """Decide every recipient × channel and write the rows in bulk. Returns how many."""
-    decided, tiers_now = await decide_deliveries(
-        message, category, customer_ids, tiers, now, hasher
-    )
-    return await write_decided(message.id, decided, rules_json, tiers_now)
 
 
 class SendService:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.sql_statements import statement_log
-from tidings.core.delivery.bulk import SMALL_BATCH, RulesJson, write_decided
+from tidings.core.delivery.bulk import SMALL_BATCH, RulesJson, delivery_row, write_decided
 from tidings.core.enums import DeliveryReason, DeliveryStatus, RuleVerdict, Tier
 from tidings.core.models import Customer, Delivery, Message
-from tidings.core.policy import Decision, RuleOutcome, stored_rules
+from tidings.core.policy import Decision, RuleOutcome
 
 LATER = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 DECISIONS = (
@@ -47,19 +47,6 @@ async def _message(key: str) -> Message:
     )  # fmt: skip
 
 
-def _orm_row(message: Message, customer_id: object, decision: Decision) -> Delivery:
-    return Delivery(
-        message_id=message.id,
-        customer_id=customer_id,
-        channel=decision.channel,
-        status=decision.status,
-        reason=decision.reason,
-        rules=stored_rules(decision.rules),
-        not_before=decision.not_before,
-        tier="HIGH_VALUE",
-    )
-
-
 async def _stored(message: Message) -> list[tuple]:
     rows = await Delivery.filter(message_id=message.id).order_by("customer_id", "channel")
     return [tuple(getattr(row, name) for name in COMPARED) for row in rows]
@@ -78,6 +65,8 @@ async def test_the_rows_are_those_the_orm_writes(db, count):
         )
     assert written == count
     assert not [s for s in log.statements if "customers" in s]  # the tiers were given
-    await Delivery.bulk_create([_orm_row(reference, cid, d) for cid, d in decided])
+    await Delivery.bulk_create(
+        [delivery_row(reference.id, cid, d, "HIGH_VALUE") for cid, d in decided]
+    )
     assert await _stored(ours) == await _stored(reference)
     assert len(await _stored(ours)) == count

@@ -21,10 +21,10 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from tests.conftest import TABLES
-from tidings.core.delivery.bulk import RulesJson
+from tidings.core.delivery.bulk import RulesJson, write_decided
+from tidings.core.delivery.deciding import decide_deliveries
 from tidings.core.delivery.recheck import lock_customers, recheck
 from tidings.core.delivery.registry import ProviderRegistry
-from tidings.core.delivery.sending import write_deliveries
 from tidings.core.delivery.tiers import TierPolicies
 from tidings.core.delivery.worker import DeliveryWorker
 from tidings.core.enums import CategoryKind, DeliveryStatus, Frequency, GrantStatus, Tier
@@ -101,7 +101,8 @@ async def send(person: Customer, key: str, tiers: TierPolicies, now: datetime) -
         request_hash="-", audience={}, title="Offer", body="Today only", created_by="test",
     )  # fmt: skip
     category = await Category.get(key=key)
-    await write_deliveries(message, category, [person.id], tiers, now, RulesJson())
+    decided, tiers_now = await decide_deliveries(message, category, [person.id], tiers, now)
+    await write_decided(message.id, decided, RulesJson(), tiers_now)
     await Delivery.filter(message_id=message.id).update(created_at=now)  # made at `now`
 
 
