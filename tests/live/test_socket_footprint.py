@@ -9,6 +9,7 @@ per-socket tasks or buffers back fails here."""
 from __future__ import annotations
 
 import asyncio
+import os
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -48,6 +49,11 @@ def server_tasks() -> set[asyncio.Task]:
     return found
 
 
+def is_worker_task(task: asyncio.Task) -> bool:
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and f"{os.sep}core{os.sep}delivery{os.sep}" in code.co_filename
+
+
 def awaited_files(task: asyncio.Task) -> list[str]:
     """The files of the coroutines a task is suspended in, outermost first."""
     files, coro = [], task.get_coro()
@@ -73,7 +79,9 @@ async def test_an_idle_subscribed_socket_keeps_two_tasks_and_no_idle_buffers(
         await live.subscribed(SOCKETS)
         await asyncio.sleep(0.2)
 
-        grown = server_tasks() - before
+        # The in-process worker's round tasks (its delivery loops and, on PostgreSQL, the
+        # expansion beside them) come and go whatever the sockets do: not the sockets' own.
+        grown = {t for t in server_tasks() - before if not is_worker_task(t)}
         names = sorted(t.get_coro().__qualname__ for t in grown)  # type: ignore[union-attr]
         assert len(grown) == 2 * SOCKETS, names
 
